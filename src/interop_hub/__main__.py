@@ -1,0 +1,3 @@
+from interop_hub.cli.main import main
+
+main()

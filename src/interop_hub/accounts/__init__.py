@@ -1,0 +1,1 @@
+"""Accounts (districts, vendors, operators) and their API keys."""

@@ -1,0 +1,129 @@
+"""The HTTP service: every route answers with the envelopes of DESIGN §9, errors included."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from interop_hub import __version__
+from interop_hub.auth.routes import router as auth_router
+from interop_hub.clouds.routes import router as clouds_router
+from interop_hub.integrations.routes import router as integrations_router
+from interop_hub.kit.crypto import DecryptionError
+from interop_hub.kit.errors import HubError, Unauthorized, error_envelope
+from interop_hub.platform.routes import router as platform_router
+from interop_hub.runtime import Hub, build_hub
+from interop_hub.tenants.routes import router as tenants_router
+
+log = logging.getLogger("interop_hub.http")
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable_entity",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+REALM = 'realm="interop-hub"'
+
+
+def create_app(hub: Hub | None = None) -> FastAPI:
+    hub = hub or build_hub()
+    app = FastAPI(
+        title="Interop Hub",
+        version=__version__,
+        description=(
+            "A self-hostable K-12 data-sync hub implementing the Interop API (`/v2/interop`) and "
+            "the Interop Data API (`/v2/interop/data`), plus an operator surface "
+            "(`/v2/platform`). Authenticate with a bearer token from `POST /oauth/token` or "
+            "HTTP Basic with an API key."
+        ),
+    )
+    app.state.hub = hub
+    app.state.max_page_size = hub.settings.max_page_size
+    app.state.public_base_url = (hub.settings.public_base_url or "").rstrip("/") or None
+    _install_error_handlers(app)
+    for router in (auth_router, clouds_router, integrations_router, tenants_router):
+        app.include_router(router)
+    app.include_router(platform_router)
+
+    @app.get("/health", tags=["Service"], operation_id="health")
+    def health(request: Request) -> JSONResponse:
+        try:
+            with hub.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError:
+            log.exception("health check: database unreachable")
+            body = {"status": "unavailable", "database": "unreachable", "version": __version__}
+            return JSONResponse(body, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
+
+    return app
+
+
+def _error(status: int, message: str, *, code: str | None = None, **kw: Any) -> JSONResponse:
+    headers = kw.pop("headers", None)
+    body = error_envelope(status, code or HTTP_CODES.get(status, "error"), message, **kw)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HubError)
+    async def hub_error(_: Request, exc: HubError) -> JSONResponse:
+        headers = None
+        if isinstance(exc, Unauthorized):
+            bearer = f"Bearer {REALM}"
+            if exc.scheme_error:
+                bearer += f', error="{exc.scheme_error}"'
+            headers = {"WWW-Authenticate": f"{bearer}, Basic {REALM}"}
+        return JSONResponse(exc.envelope(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else HTTP_CODES.get(exc.status_code, "")
+        if exc.status_code == 404 and message == "Not Found":
+            message = "No such resource."
+        return _error(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {
+                "location": ".".join(str(part) for part in err.get("loc", ())),
+                "message": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{d['location']}: {d['message']}" for d in details[:5])
+        return _error(400, f"The request is not valid: {summary}", details=details)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("integrity error: %s", exc.orig)
+        return _error(409, "The change conflicts with the current state; retry it.")
+
+    @app.exception_handler(DecryptionError)
+    async def decryption_error(_: Request, exc: DecryptionError) -> JSONResponse:
+        log.error("decryption failed: %s", exc)
+        return _error(500, "A stored secret cannot be decrypted; the operator must check the key.")
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return _error(500, "An internal error occurred.")

@@ -1,0 +1,1 @@
+"""Who is calling: credentials, access tokens and principals (DESIGN §8)."""

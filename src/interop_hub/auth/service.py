@@ -1,0 +1,90 @@
+"""Checking credentials and turning them into principals.
+
+Two kinds of credentials exist:
+- an account API key ``ihk_<id>.<secret>`` (vendors, districts, operators): only a digest of the
+  secret is stored;
+- an actor's OAuth2 client credentials (``client_id`` / ``client_secret``): the secret is stored
+  encrypted because the spec returns it to the actor's owners.
+
+Either one can be exchanged at ``/oauth/token`` for a bearer token, or sent as HTTP Basic.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from interop_hub.accounts.models import Account, ApiKey
+from interop_hub.auth.principal import Principal
+from interop_hub.auth.tokens import TokenClaims
+from interop_hub.clouds.models import Actor
+from interop_hub.kit import crypto
+from interop_hub.kit.errors import Unauthorized
+from interop_hub.tenants.models import Tenant
+
+API_KEY_PREFIX = "ihk_"
+BAD_CREDENTIALS = "The client credentials are not valid."
+
+
+def split_api_key(api_key: str) -> tuple[str, str] | None:
+    """``ihk_<id>.<secret>`` → (key id, secret), or None if it does not look like one."""
+    key_id, dot, secret = api_key.partition(".")
+    if not key_id.startswith(API_KEY_PREFIX) or not dot or not secret:
+        return None
+    return key_id, secret
+
+
+def authenticate_client(
+    session: Session, keyring: crypto.Keyring, client_id: str, client_secret: str
+) -> Principal:
+    """Check a client id and secret: an API key's two halves, or an actor's credentials."""
+    if not client_id or not client_secret:
+        raise Unauthorized(BAD_CREDENTIALS, scheme_error="invalid_client")
+    if client_id.startswith(API_KEY_PREFIX):
+        return authenticate_api_key(session, client_id, client_secret)
+    actor = session.scalar(select(Actor).where(Actor.client_id == client_id))
+    if actor is None or actor.revoked_at is not None:
+        raise Unauthorized(BAD_CREDENTIALS, scheme_error="invalid_client")
+    if not crypto.same(keyring.decrypt(actor.client_secret_enc), client_secret):
+        raise Unauthorized(BAD_CREDENTIALS, scheme_error="invalid_client")
+    return _actor_principal(session, actor)
+
+
+def authenticate_api_key(session: Session, key_id: str, secret: str) -> Principal:
+    row = session.execute(
+        select(ApiKey, Account)
+        .join(Account, Account.id == ApiKey.account_id)
+        .where(ApiKey.key_id == key_id)
+    ).one_or_none()
+    if row is None:
+        # Spend the same work as a real check so that timing does not reveal key ids.
+        crypto.same(crypto.digest(secret), "0" * 64)
+        raise Unauthorized(BAD_CREDENTIALS, scheme_error="invalid_client")
+    key, account = row
+    if not crypto.same(crypto.digest(secret), key.secret_digest) or key.revoked_at is not None:
+        raise Unauthorized(BAD_CREDENTIALS, scheme_error="invalid_client")
+    return Principal(kind="account", account_id=account.id, account_type=account.type)
+
+
+def principal_for_claims(session: Session, claims: TokenClaims) -> Principal:
+    """Re-check a token's subject: a deleted account or a revoked actor loses access at once."""
+    if claims.kind == "account":
+        account = session.get(Account, claims.ident)
+        if account is None:
+            raise Unauthorized("The access token's account no longer exists.")
+        return Principal(kind="account", account_id=account.id, account_type=account.type)
+    actor = session.get(Actor, claims.ident)
+    if actor is None or actor.revoked_at is not None:
+        raise Unauthorized("The access token's actor has been removed or revoked.")
+    return _actor_principal(session, actor)
+
+
+def _actor_principal(session: Session, actor: Actor) -> Principal:
+    tenant = session.scalar(select(Tenant).where(Tenant.actor_id == actor.id))
+    return Principal(
+        kind="actor",
+        actor_id=actor.id,
+        cloud_id=actor.cloud_id,
+        tenant_id=tenant.id if tenant else None,
+        integration_id=tenant.integration_id if tenant else None,
+    )

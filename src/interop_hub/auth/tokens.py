@@ -1,0 +1,72 @@
+"""Signed, expiring bearer tokens (JWT, HS256, key derived from the secret key)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from interop_hub.kit.errors import Unauthorized
+
+ISSUER = "interop-hub"
+AUDIENCE = "interop-hub/api"
+ALGORITHM = "HS256"
+LEEWAY_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    kind: str
+    ident: uuid.UUID
+
+
+def issue_token(signing_key: bytes, subject: str, lifetime_seconds: int, now: dt.datetime) -> str:
+    payload = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": subject,
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int(now.timestamp()) + lifetime_seconds,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(payload, signing_key, algorithm=ALGORITHM)
+
+
+def read_token(signing_key: bytes, token: str, now: dt.datetime) -> TokenClaims:
+    """Check the signature, issuer and audience, then the expiry against the hub's clock."""
+    try:
+        payload = jwt.decode(
+            token,
+            signing_key,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={
+                "require": ["exp", "iat", "sub", "iss", "aud"],
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized("The access token is not valid.") from exc
+    moment = int(now.timestamp())
+    try:
+        expires, not_before = int(payload["exp"]), int(payload.get("nbf", payload["iat"]))
+    except (TypeError, ValueError) as exc:
+        raise Unauthorized("The access token is not valid.") from exc
+    if moment >= expires + LEEWAY_SECONDS:
+        raise Unauthorized("The access token has expired; request a new one.")
+    if moment + LEEWAY_SECONDS < not_before:
+        raise Unauthorized("The access token is not valid yet.")
+    kind, _, ident = str(payload["sub"]).partition(":")
+    try:
+        parsed = uuid.UUID(ident)
+    except ValueError as exc:
+        raise Unauthorized("The access token is not valid.") from exc
+    if kind not in ("account", "actor"):
+        raise Unauthorized("The access token is not valid.")
+    return TokenClaims(kind=kind, ident=parsed)

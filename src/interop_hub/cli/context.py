@@ -1,0 +1,43 @@
+"""Opening the hub from the CLI: settings from the environment, schema checked or migrated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from sqlalchemy.orm import Session
+
+from interop_hub.cli.output import err_console
+from interop_hub.kit import migrate
+from interop_hub.kit.db import transaction
+from interop_hub.kit.settings import ConfigurationError, Settings
+from interop_hub.runtime import Hub, build_hub
+
+
+def open_hub() -> Hub:
+    """Build the hub; the embedded default is migrated on the spot, any other database must
+    already be at the newest schema (``interop-hub db upgrade``)."""
+    try:
+        hub = build_hub(Settings())
+    except ConfigurationError as exc:
+        err_console.print(f"[red]configuration error[/red]: {exc}")
+        raise typer.Exit(code=2) from exc
+    if hub.settings.is_embedded_default:
+        migrate.upgrade(hub.engine)
+    elif migrate.current_revision(hub.engine) != migrate.head_revision():
+        err_console.print(
+            "[red]the database schema is not up to date[/red]: run `interop-hub db upgrade`."
+        )
+        raise typer.Exit(code=2)
+    return hub
+
+
+@contextmanager
+def unit_of_work() -> Iterator[tuple[Hub, Session]]:
+    hub = open_hub()
+    try:
+        with transaction(hub.sessions) as session:
+            yield hub, session
+    finally:
+        hub.engine.dispose()

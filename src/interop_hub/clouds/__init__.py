@@ -1,0 +1,1 @@
+"""Interop Clouds and the actors installed in them."""

@@ -1,0 +1,1 @@
+"""Integrations, their versions and their blueprints."""

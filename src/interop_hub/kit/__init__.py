@@ -1,0 +1,1 @@
+"""The shared kit: settings, database, ids, crypto, errors and paging."""

@@ -1,0 +1,140 @@
+"""Paging of DESIGN §9: ``page`` (0-based) and ``page_size`` (defaults to the maximum, capped),
+with ``paging.next`` a working link that carries a keyset cursor, so deep pages cost what the
+first one does.
+
+A cursor is opaque to clients: base64url of the JSON list of the last row's sort-key values.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import Query, Request
+from sqlalchemy import Select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from interop_hub.kit.errors import BadRequest
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    page: int
+    page_size: int
+    cursor: list[Any] | None
+    base_url: str
+    query: dict[str, list[str]]
+
+    def next_link(self, last_key: Sequence[Any]) -> str:
+        params = {k: v for k, v in self.query.items() if k not in ("page", "page_size", "cursor")}
+        params["page"] = [str(self.page + 1)]
+        params["page_size"] = [str(self.page_size)]
+        params["cursor"] = [encode_cursor(last_key)]
+        return f"{self.base_url}?{urlencode(params, doseq=True)}"
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    plain = [str(v) if isinstance(v, uuid.UUID) else v for v in values]
+    return base64.urlsafe_b64encode(orjson.dumps(plain)).decode("ascii").rstrip("=")
+
+
+def decode_cursor(token: str) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        value = orjson.loads(raw)
+    except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
+        raise BadRequest(
+            "The cursor is not one this server issued.", code="invalid_cursor"
+        ) from exc
+    if not isinstance(value, list) or not value:
+        raise BadRequest("The cursor is not one this server issued.", code="invalid_cursor")
+    return value
+
+
+def page_request_from(
+    request: Request, page: int, page_size: int | None, cursor: str | None, maximum: int
+) -> PageRequest:
+    size = maximum if page_size is None else min(page_size, maximum)
+    base = request.app.state.public_base_url or str(request.base_url).rstrip("/")
+    query: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        query.setdefault(key, []).append(value)
+    return PageRequest(
+        page=page,
+        page_size=size,
+        cursor=decode_cursor(cursor) if cursor else None,
+        base_url=base + request.url.path,
+        query=query,
+    )
+
+
+def paging_params(
+    request: Request,
+    page: int = Query(0, ge=0, description="Page number, 0-based"),
+    page_size: int | None = Query(
+        None, ge=1, description="Page size; defaults to the maximum page size and is capped by it"
+    ),
+    cursor: str | None = Query(None, description="Keyset cursor from a previous paging.next"),
+) -> PageRequest:
+    return page_request_from(request, page, page_size, cursor, request.app.state.max_page_size)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next: str | None
+
+
+def paginate(
+    session: Session,
+    stmt: Select[Any],
+    keys: Sequence[InstrumentedAttribute[Any]],
+    req: PageRequest,
+) -> Page[Any]:
+    """Run ``stmt`` ordered by ``keys`` (ascending, unique together), one page of it.
+
+    With a cursor the page starts after the cursor's row; without one, at ``page * page_size``.
+    """
+    stmt = stmt.order_by(*keys)
+    if req.cursor is not None:
+        if len(req.cursor) != len(keys):
+            raise BadRequest("The cursor does not belong to this list.", code="invalid_cursor")
+        values = [_coerce(key, value) for key, value in zip(keys, req.cursor, strict=True)]
+        if len(keys) == 1:
+            stmt = stmt.where(keys[0] > values[0])
+        else:
+            stmt = stmt.where(tuple_(*keys) > tuple_(*values))
+    elif req.page:
+        stmt = stmt.offset(req.page * req.page_size)
+    rows = list(session.scalars(stmt.limit(req.page_size + 1)))
+    more = len(rows) > req.page_size
+    rows = rows[: req.page_size]
+    next_link = None
+    if more:
+        last = rows[-1]
+        next_link = req.next_link([getattr(last, key.key) for key in keys])
+    return Page(items=rows, next=next_link)
+
+
+def _coerce(key: InstrumentedAttribute[Any], value: Any) -> Any:
+    python_type: type[Any] | None
+    try:
+        python_type = key.type.python_type
+    except NotImplementedError:
+        python_type = None
+    try:
+        if python_type is uuid.UUID:
+            return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise BadRequest(
+            "The cursor is not one this server issued.", code="invalid_cursor"
+        ) from exc
+    return value

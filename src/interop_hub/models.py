@@ -1,0 +1,21 @@
+"""Every model, imported in one place so that the metadata is complete (Alembic, tests)."""
+
+from interop_hub.accounts.models import Account, ApiKey
+from interop_hub.clouds.models import Actor, Cloud
+from interop_hub.integrations.models import Integration, IntegrationVersion
+from interop_hub.kit.db import Base
+from interop_hub.tenants.models import Tenant
+
+metadata = Base.metadata
+
+__all__ = [
+    "Account",
+    "Actor",
+    "ApiKey",
+    "Base",
+    "Cloud",
+    "Integration",
+    "IntegrationVersion",
+    "Tenant",
+    "metadata",
+]

@@ -1,0 +1,113 @@
+"""``/v2/platform``: the operator surface over HTTP. Every route needs an operator credential."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Response
+
+from interop_hub.accounts import service as accounts
+from interop_hub.auth.dependencies import HubDep, OperatorDep, SessionDep
+from interop_hub.clouds.schemas import CloudCreate, CloudOut
+from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope, many, one
+from interop_hub.kit.paging import PageRequest, paging_params
+from interop_hub.platform import service
+from interop_hub.platform.schemas import (
+    AccountCreate,
+    AccountOut,
+    AccountWithKey,
+    ApiKeyOut,
+    ConnectorCreate,
+    ConnectorOut,
+    InstalledTenant,
+    TenantInstall,
+)
+from interop_hub.tenants import lifecycle
+from interop_hub.tenants import service as tenants
+from interop_hub.tenants.schemas import TenantInfo
+
+router = APIRouter(
+    prefix="/v2/platform",
+    tags=["Platform (operator)"],
+    responses={**ERROR_RESPONSES, 403: {"description": "Not an operator credential"}},
+)
+Paging = Annotated[PageRequest, Depends(paging_params)]
+
+
+@router.post("/accounts", status_code=201, operation_id="platformCreateAccount")
+def create_account(
+    body: AccountCreate, session: SessionDep, _: OperatorDep
+) -> DataEnvelope[AccountWithKey]:
+    return one(service.create_account(session, body))
+
+
+@router.get("/accounts", operation_id="platformListAccounts")
+def list_accounts(
+    session: SessionDep,
+    _: OperatorDep,
+    paging: Paging,
+    type: Annotated[Literal["developer", "education_agency", "operator"] | None, Query()] = None,
+) -> ListEnvelope[AccountOut]:
+    return many(accounts.list_accounts(session, paging, type), service.account_out)
+
+
+@router.get("/accounts/{id}", operation_id="platformFindAccount")
+def find_account(id: uuid.UUID, session: SessionDep, _: OperatorDep) -> DataEnvelope[AccountOut]:
+    return one(service.account_out(accounts.get_account(session, id)))
+
+
+@router.post("/accounts/{id}/api-keys", status_code=201, operation_id="platformCreateApiKey")
+def create_api_key(
+    id: uuid.UUID,
+    session: SessionDep,
+    _: OperatorDep,
+    label: Annotated[str | None, Body(embed=True, max_length=200)] = None,
+) -> DataEnvelope[ApiKeyOut]:
+    return one(service.create_api_key(session, id, label))
+
+
+@router.delete(
+    "/accounts/{id}/api-keys/{key_id}",
+    status_code=204,
+    response_class=Response,
+    operation_id="platformRevokeApiKey",
+)
+def revoke_api_key(
+    id: uuid.UUID, key_id: str, session: SessionDep, hub: HubDep, _: OperatorDep
+) -> Response:
+    accounts.revoke_api_key(session, id, key_id, hub.now())
+    return Response(status_code=204)
+
+
+@router.post("/accounts/{id}/clouds", status_code=201, operation_id="platformCreateCloud")
+def create_cloud(
+    id: uuid.UUID, body: CloudCreate, session: SessionDep, _: OperatorDep
+) -> DataEnvelope[CloudOut]:
+    return one(service.create_cloud(session, id, body))
+
+
+@router.post("/clouds/{id}/connectors", status_code=201, operation_id="platformCreateConnector")
+def create_connector(
+    id: uuid.UUID, body: ConnectorCreate, session: SessionDep, hub: HubDep, _: OperatorDep
+) -> DataEnvelope[ConnectorOut]:
+    return one(service.create_connector(session, hub.keyring, id, body))
+
+
+@router.post("/tenants", status_code=201, operation_id="platformInstallTenant")
+def install_tenant(
+    body: TenantInstall, session: SessionDep, hub: HubDep, _: OperatorDep
+) -> DataEnvelope[InstalledTenant]:
+    return one(service.install_tenant(session, hub.keyring, body, hub.now()))
+
+
+@router.post("/tenants/{id}/{action}", operation_id="platformTenantTransition")
+def tenant_transition(
+    id: uuid.UUID,
+    action: Literal["activate", "suspend", "uninstall"],
+    session: SessionDep,
+    hub: HubDep,
+    principal: OperatorDep,
+) -> DataEnvelope[TenantInfo]:
+    tenant = lifecycle.transition(session, id, action, hub.now())
+    return one(tenants.tenant_infos(session, principal, [tenant], hub.keyring)[0])

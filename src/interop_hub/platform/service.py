@@ -1,0 +1,96 @@
+"""Operator actions, shared by the CLI and the ``/v2/platform`` routes.
+
+Each takes the caller's session and returns the public shape; nothing here commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy.orm import Session
+
+from interop_hub.accounts import service as accounts
+from interop_hub.accounts.models import Account
+from interop_hub.clouds import service as clouds
+from interop_hub.clouds.schemas import CloudCreate, CloudOut
+from interop_hub.kit import crypto
+from interop_hub.kit.errors import BadRequest
+from interop_hub.platform.schemas import (
+    AccountCreate,
+    AccountOut,
+    AccountWithKey,
+    ApiKeyOut,
+    ConnectorCreate,
+    ConnectorOut,
+    InstalledTenant,
+    TenantInstall,
+)
+from interop_hub.tenants import lifecycle
+
+
+def account_out(account: Account) -> AccountOut:
+    return AccountOut.model_validate(account, from_attributes=True)
+
+
+def create_account(session: Session, body: AccountCreate) -> AccountWithKey:
+    account = accounts.create_account(
+        session, name=body.name, type=body.type, timezone=body.timezone, userdata=body.userdata
+    )
+    api_key = accounts.issue_api_key(session, account, label="initial")
+    return AccountWithKey(**account_out(account).model_dump(), api_key=api_key)
+
+
+def create_api_key(session: Session, account_id: uuid.UUID, label: str | None) -> ApiKeyOut:
+    account = accounts.get_account(session, account_id)
+    return ApiKeyOut(account_id=account.id, api_key=accounts.issue_api_key(session, account, label))
+
+
+def create_cloud(session: Session, account_id: uuid.UUID, body: CloudCreate) -> CloudOut:
+    account = accounts.get_account(session, account_id)
+    if account.type == "operator":
+        raise BadRequest("Clouds belong to district or vendor accounts, not operator accounts.")
+    return clouds.cloud_out(clouds.create_cloud(session, account.id, body))
+
+
+def create_connector(
+    session: Session, keyring: crypto.Keyring, cloud_id: uuid.UUID, body: ConnectorCreate
+) -> ConnectorOut:
+    actor, secret = clouds.create_connector(
+        session, keyring, cloud_id, connector_type=body.type, source=body.source, name=body.name
+    )
+    return ConnectorOut(
+        id=actor.id,
+        cloud_id=actor.cloud_id,
+        name=actor.name,
+        type=actor.type,
+        connector_type=body.type,
+        source=(actor.source or {})["path"],
+        client_id=actor.client_id,
+        client_secret=secret,
+    )
+
+
+def install_tenant(
+    session: Session, keyring: crypto.Keyring, body: TenantInstall, now: dt.datetime
+) -> InstalledTenant:
+    done = lifecycle.install(
+        session,
+        keyring,
+        cloud_id=body.cloud_id,
+        integration_id=body.integration_id,
+        version=body.version,
+        now=now,
+    )
+    tenant = done.tenant
+    return InstalledTenant(
+        id=tenant.id,
+        actor_id=tenant.actor_id,
+        client_id=done.client_id,
+        client_secret=done.client_secret,
+        cloud_id=tenant.cloud_id,
+        integration_id=tenant.integration_id,
+        version=done.version,
+        name=tenant.name,
+        op_state=tenant.op_state,
+    )

@@ -1,0 +1,1 @@
+"""Tenants: an Integration installed in a Cloud."""

@@ -1,0 +1,63 @@
+"""Interop API #18–#19: tenants visible to the caller."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from interop_hub.auth.dependencies import HubDep, PrincipalDep, SessionDep
+from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope, listing, one
+from interop_hub.kit.paging import PageRequest, paging_params
+from interop_hub.tenants import service
+from interop_hub.tenants.schemas import TenantInfo
+
+router = APIRouter(prefix="/v2/interop", tags=["Interop API: tenants"])
+Paging = Annotated[PageRequest, Depends(paging_params)]
+
+
+@router.get(
+    "/tenants",
+    operation_id="listInteropTenants",
+    summary="List Interop Tenants",
+    response_model=ListEnvelope[TenantInfo],
+    responses=ERROR_RESPONSES,
+)
+def list_tenants(
+    session: SessionDep,
+    hub: HubDep,
+    principal: PrincipalDep,
+    paging: Paging,
+    accounts: Annotated[
+        list[str] | None, Query(description="Only tenants in clouds of these accounts")
+    ] = None,
+    integration: Annotated[
+        list[str] | None, Query(description="Only tenants of these integrations (ids or names)")
+    ] = None,
+    integrations: Annotated[
+        list[str] | None, Query(description="Same as integration (older spelling)")
+    ] = None,
+) -> ListEnvelope[TenantInfo]:
+    page = service.list_tenants(
+        session,
+        principal,
+        paging,
+        accounts=service.parse_id_list(accounts, "accounts"),
+        integrations=service.split_list([*(integration or ()), *(integrations or ())]),
+    )
+    return listing(service.tenant_infos(session, principal, page.items, hub.keyring), page.next)
+
+
+@router.get(
+    "/tenants/{id}",
+    operation_id="findInteropTenant",
+    summary="Find Interop Tenant",
+    response_model=DataEnvelope[TenantInfo],
+    responses=ERROR_RESPONSES,
+)
+def find_tenant(
+    id: uuid.UUID, session: SessionDep, hub: HubDep, principal: PrincipalDep
+) -> DataEnvelope[TenantInfo]:
+    tenant = service.find_tenant(session, principal, id)
+    return one(service.tenant_infos(session, principal, [tenant], hub.keyring)[0])
