@@ -79,10 +79,12 @@ class DatabaseFactory:
             try:
                 with self._admin_engine().connect() as conn:
                     conn.execute(text(f'CREATE DATABASE "{name}"'))
-            except Exception as exc:  # noqa: BLE001 - any failure means "not usable"
+            except Exception as exc:
                 _postgres_unavailable(str(exc).splitlines()[0])
-            url = make_url(normalize_url(POSTGRES_ADMIN_URL)).set(database=name).render_as_string(
-                hide_password=False
+            url = (
+                make_url(normalize_url(POSTGRES_ADMIN_URL))
+                .set(database=name)
+                .render_as_string(hide_password=False)
             )
         else:
             raise ValueError(f"unknown backend {backend}")

@@ -58,7 +58,8 @@ class AccountRef:
 def make_account(hub: Hub, type: str, name: str | None = None) -> AccountRef:
     with transaction(hub.sessions) as session:
         created = platform.create_account(
-            session, AccountCreate(name=name or f"{type} {uuid.uuid4().hex[:6]}", type=type)  # type: ignore[arg-type]
+            session,
+            AccountCreate(name=name or f"{type} {uuid.uuid4().hex[:6]}", type=type),  # type: ignore[arg-type]
         )
     return AccountRef(created.id, created.api_key)
 
@@ -98,9 +99,13 @@ def make_world(client: TestClient, hub: Hub) -> World:
     other_vendor = make_account(hub, "developer", "Globex")
     district = make_account(hub, "education_agency", "Springfield USD")
     other_district = make_account(hub, "education_agency", "Shelbyville USD")
-    cloud = data(client.post("/v2/interop/clouds", json={"name": "Springfield"}, headers=district.headers))
+    cloud = data(
+        client.post("/v2/interop/clouds", json={"name": "Springfield"}, headers=district.headers)
+    )
     other_cloud = data(
-        client.post("/v2/interop/clouds", json={"name": "Shelbyville"}, headers=other_district.headers)
+        client.post(
+            "/v2/interop/clouds", json={"name": "Shelbyville"}, headers=other_district.headers
+        )
     )
     integration = data(
         client.post(
@@ -117,8 +122,14 @@ def make_world(client: TestClient, hub: Hub) -> World:
         )
     )
     return World(
-        operator, vendor, other_vendor, district, other_district,
-        cloud["id"], other_cloud["id"], integration["id"],
+        operator,
+        vendor,
+        other_vendor,
+        district,
+        other_district,
+        cloud["id"],
+        other_cloud["id"],
+        integration["id"],
     )
 
 

@@ -16,7 +16,9 @@ def test_new_vendor_path(client: TestClient, hub: Hub, tmp_path: Path) -> None:
 
     # The operator creates the vendor and the district.
     vendor = data(
-        client.post("/v2/platform/accounts", json={"name": "Acme", "type": "developer"}, headers=ops),
+        client.post(
+            "/v2/platform/accounts", json={"name": "Acme", "type": "developer"}, headers=ops
+        ),
         201,
     )
     district = data(
@@ -32,8 +34,8 @@ def test_new_vendor_path(client: TestClient, hub: Hub, tmp_path: Path) -> None:
     # The vendor creates an integration and uploads a blueprint, with a bearer token of its own.
     key_id, secret = vendor["api_key"].split(".", 1)
     vendor_token = client.post(
-        "/oauth/token", data={"grant_type": "client_credentials", "client_id": key_id,
-                              "client_secret": secret}
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": key_id, "client_secret": secret},
     ).json()["access_token"]
     vendor_headers = bearer(vendor_token)
     integration = data(
@@ -52,14 +54,20 @@ def test_new_vendor_path(client: TestClient, hub: Hub, tmp_path: Path) -> None:
     )
     assert version["version"] == "2.1"
     assert version["topics"] == ["School", "Student", "Section"]
-    assert data(client.get(f"/v2/interop/integrations/{integration['id']}", headers=vendor_headers))[
-        "version"
-    ] == "2.1"
+    assert (
+        data(client.get(f"/v2/interop/integrations/{integration['id']}", headers=vendor_headers))[
+            "version"
+        ]
+        == "2.1"
+    )
 
     # The district's cloud gets a connector.
     cloud = data(
-        client.post(f"/v2/platform/accounts/{district['id']}/clouds", json={"name": "Springfield"},
-                    headers=ops),
+        client.post(
+            f"/v2/platform/accounts/{district['id']}/clouds",
+            json={"name": "Springfield"},
+            headers=ops,
+        ),
         201,
     )
     drop = tmp_path / "sis-drop"

@@ -9,8 +9,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from interop_hub import __version__
 from interop_hub.auth.routes import router as auth_router
@@ -82,6 +83,20 @@ def _error(status: int, message: str, *, code: str | None = None, **kw: Any) -> 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route answers on this path (for the ``Allow`` header of a 405).
+
+    Each method is its own route, so the route that raised the 405 knows only its own method;
+    ask every route, through the public ``matches``, whether it takes each method here.
+    """
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HubError)
     async def hub_error(_: Request, exc: HubError) -> JSONResponse:
@@ -94,11 +109,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(exc.envelope(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else HTTP_CODES.get(exc.status_code, "")
         if exc.status_code == 404 and message == "Not Found":
             message = "No such resource."
-        return _error(exc.status_code, message, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+        return _error(exc.status_code, message, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -117,6 +135,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("integrity error: %s", exc.orig)
         return _error(409, "The change conflicts with the current state; retry it.")
+
+    @app.exception_handler(DataError)
+    async def data_error(_: Request, exc: DataError) -> JSONResponse:
+        log.warning("data error: %s", exc.orig)
+        return _error(400, "A value in the request cannot be stored or compared by the database.")
 
     @app.exception_handler(DecryptionError)
     async def decryption_error(_: Request, exc: DecryptionError) -> JSONResponse:

@@ -16,6 +16,7 @@ class Principal:
     cloud_id: uuid.UUID | None = None
     tenant_id: uuid.UUID | None = None
     integration_id: uuid.UUID | None = None
+    api_key_id: str | None = None  # the account API key this principal authenticated with
 
     @property
     def is_operator(self) -> bool:

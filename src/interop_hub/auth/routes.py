@@ -88,7 +88,13 @@ async def issue_access_token(request: Request, session: SessionDep, hub: HubDep)
         )
     principal = service.authenticate_client(session, hub.keyring, client_id, client_secret)
     lifetime = hub.settings.token_lifetime_seconds
-    token = issue_token(hub.keyring.signing_key, principal.subject, lifetime, hub.now())
+    token = issue_token(
+        hub.keyring.signing_key,
+        principal.subject,
+        lifetime,
+        hub.now(),
+        key_id=principal.api_key_id,
+    )
     return JSONResponse(
         TokenResponse(access_token=token, expires_in=lifetime).model_dump(),
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},

@@ -63,16 +63,32 @@ def authenticate_api_key(session: Session, key_id: str, secret: str) -> Principa
     key, account = row
     if not crypto.same(crypto.digest(secret), key.secret_digest) or key.revoked_at is not None:
         raise Unauthorized(BAD_CREDENTIALS, scheme_error="invalid_client")
-    return Principal(kind="account", account_id=account.id, account_type=account.type)
+    return Principal(
+        kind="account", account_id=account.id, account_type=account.type, api_key_id=key.key_id
+    )
 
 
 def principal_for_claims(session: Session, claims: TokenClaims) -> Principal:
-    """Re-check a token's subject: a deleted account or a revoked actor loses access at once."""
+    """Re-check a token's subject: a deleted account, a revoked API key or a revoked actor
+    loses access at once."""
     if claims.kind == "account":
         account = session.get(Account, claims.ident)
         if account is None:
             raise Unauthorized("The access token's account no longer exists.")
-        return Principal(kind="account", account_id=account.id, account_type=account.type)
+        if claims.key_id is not None:
+            key = session.scalar(
+                select(ApiKey).where(
+                    ApiKey.key_id == claims.key_id, ApiKey.account_id == account.id
+                )
+            )
+            if key is None or key.revoked_at is not None:
+                raise Unauthorized("The API key this access token was issued for is revoked.")
+        return Principal(
+            kind="account",
+            account_id=account.id,
+            account_type=account.type,
+            api_key_id=claims.key_id,
+        )
     actor = session.get(Actor, claims.ident)
     if actor is None or actor.revoked_at is not None:
         raise Unauthorized("The access token's actor has been removed or revoked.")

@@ -20,10 +20,20 @@ LEEWAY_SECONDS = 5
 class TokenClaims:
     kind: str
     ident: uuid.UUID
+    key_id: str | None = None  # the API key an account token was issued for
 
 
-def issue_token(signing_key: bytes, subject: str, lifetime_seconds: int, now: dt.datetime) -> str:
-    payload = {
+def issue_token(
+    signing_key: bytes,
+    subject: str,
+    lifetime_seconds: int,
+    now: dt.datetime,
+    *,
+    key_id: str | None = None,
+) -> str:
+    """A signed token for ``subject``; ``key_id`` names the API key it was exchanged for, so
+    that revoking the key also ends its tokens."""
+    payload: dict[str, object] = {
         "iss": ISSUER,
         "aud": AUDIENCE,
         "sub": subject,
@@ -32,6 +42,8 @@ def issue_token(signing_key: bytes, subject: str, lifetime_seconds: int, now: dt
         "exp": int(now.timestamp()) + lifetime_seconds,
         "jti": uuid.uuid4().hex,
     }
+    if key_id is not None:
+        payload["key"] = key_id
     return jwt.encode(payload, signing_key, algorithm=ALGORITHM)
 
 
@@ -69,4 +81,7 @@ def read_token(signing_key: bytes, token: str, now: dt.datetime) -> TokenClaims:
         raise Unauthorized("The access token is not valid.") from exc
     if kind not in ("account", "actor"):
         raise Unauthorized("The access token is not valid.")
-    return TokenClaims(kind=kind, ident=parsed)
+    key_id = payload.get("key")
+    if key_id is not None and not isinstance(key_id, str):
+        raise Unauthorized("The access token is not valid.")
+    return TokenClaims(kind=kind, ident=parsed, key_id=key_id)

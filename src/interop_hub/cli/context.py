@@ -26,6 +26,7 @@ def open_hub() -> Hub:
     if hub.settings.is_embedded_default:
         migrate.upgrade(hub.engine)
     elif migrate.current_revision(hub.engine) != migrate.head_revision():
+        hub.engine.dispose()
         err_console.print(
             "[red]the database schema is not up to date[/red]: run `interop-hub db upgrade`."
         )

@@ -146,7 +146,10 @@ def tenants_install(
     as_json: JsonFlag = False,
 ) -> None:
     """Install an integration version in a cloud; prints the tenant's credentials once."""
-    body = TenantInstall(cloud_id=cloud, integration_id=integration, version=version)
+    try:
+        body = TenantInstall(cloud_id=cloud, integration_id=integration, version=version)
+    except ValueError as exc:
+        fail(_validation(exc), as_json=as_json)
     try:
         with unit_of_work() as (hub, session):
             installed = platform.install_tenant(session, hub.keyring, body, hub.now())

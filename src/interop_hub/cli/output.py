@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 import typer
@@ -39,7 +39,7 @@ def emit(value: Any, *, as_json: bool, title: str | None = None) -> None:
         console.print(data)
 
 
-def fail(error: HubError, *, as_json: bool) -> None:
+def fail(error: HubError, *, as_json: bool) -> NoReturn:
     if as_json:
         typer.echo(orjson.dumps(error.envelope()).decode())
     else:

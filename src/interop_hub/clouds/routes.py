@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from interop_hub.auth.dependencies import HubDep, PrincipalDep, SessionDep
 from interop_hub.clouds import service
-from interop_hub.clouds.schemas import ActorOut, CloudCreate, CloudOut
+from interop_hub.clouds.schemas import INT32_MAX, ActorOut, CloudCreate, CloudOut, SafeStr
 from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope, listing, many, one
 from interop_hub.kit.paging import PageRequest, paging_params
 
@@ -78,9 +78,11 @@ def search_clouds(
     session: SessionDep,
     principal: PrincipalDep,
     paging: Paging,
-    generation: Annotated[int | None, Query(ge=1, description="Clouds of this generation")] = None,
-    userdata: Annotated[str | None, Query(description="Clouds with this userdata")] = None,
-    name: Annotated[str | None, Query(description="Clouds with this name")] = None,
+    generation: Annotated[
+        int | None, Query(ge=1, le=INT32_MAX, description="Clouds of this generation")
+    ] = None,
+    userdata: Annotated[SafeStr | None, Query(description="Clouds with this userdata")] = None,
+    name: Annotated[SafeStr | None, Query(description="Clouds with this name")] = None,
 ) -> ListEnvelope[CloudOut]:
     page = service.search_clouds(
         session, principal, paging, generation=generation, userdata=userdata, name=name

@@ -2,16 +2,29 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+INT32_MAX = 2**31 - 1
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it on every backend instead of failing with a 500.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\x00) characters")
+    return value
+
+
+SafeStr = Annotated[str, AfterValidator(_no_nul)]
 
 
 class CloudCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    name: str = Field(min_length=1, max_length=200)
-    userdata: str | None = Field(default=None, max_length=10_000)
-    generation: int = Field(default=1, ge=1, le=2**31 - 1)
+    name: SafeStr = Field(min_length=1, max_length=200)
+    userdata: SafeStr | None = Field(default=None, max_length=10_000)
+    generation: int = Field(default=1, ge=1, le=INT32_MAX)
 
 
 class CloudOut(BaseModel):

@@ -110,14 +110,18 @@ def delete_cloud(session: Session, p: Principal, cloud_id: uuid.UUID) -> None:
 
 
 def list_actors(session: Session, p: Principal, req: PageRequest) -> Page[Actor]:
-    return paginate(session, select(Actor).where(actors_visible(p)), [Actor.id], req)
+    # Revoked actors (an uninstalled tenant's) are no longer installed and their secrets are dead.
+    stmt = select(Actor).where(actors_visible(p), Actor.revoked_at.is_(None))
+    return paginate(session, stmt, [Actor.id], req)
 
 
 def list_cloud_actors(
     session: Session, p: Principal, cloud_id: uuid.UUID, req: PageRequest
 ) -> Page[Actor]:
     cloud = find_cloud(session, p, cloud_id)
-    stmt = select(Actor).where(Actor.cloud_id == cloud.id, actors_visible(p))
+    stmt = select(Actor).where(
+        Actor.cloud_id == cloud.id, actors_visible(p), Actor.revoked_at.is_(None)
+    )
     return paginate(session, stmt, [Actor.id], req)
 
 

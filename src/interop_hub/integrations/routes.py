@@ -40,9 +40,16 @@ async def blueprint_body(request: Request, hub: HubDep) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"A blueprint may be at most {limit} bytes.")
-    body = await request.body()
-    if len(body) > limit:
-        raise PayloadTooLarge(f"A blueprint may be at most {limit} bytes.")
+    # Read in chunks so that a body without a Content-Length (chunked) is cut off at the limit
+    # instead of being buffered whole.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"A blueprint may be at most {limit} bytes.")
+        chunks.append(chunk)
+    body = b"".join(chunks)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -41,15 +42,38 @@ def version_out(version: IntegrationVersion) -> IntegrationVersionOut:
     )
 
 
+# The widths of IntegrationVersion.version and .title: longer values must be a 400, not a
+# database error (PostgreSQL refuses them; SQLite would silently store them).
+MAX_VERSION_LENGTH = 64
+MAX_TITLE_LENGTH = 200
+
+
+def _line_of(document: bytes, pattern: bytes) -> int | None:
+    found = re.search(pattern, document)
+    return None if found is None else document.count(b"\n", 0, found.start()) + 1
+
+
 def read_blueprint(document: bytes) -> Blueprint:
     try:
-        return parse_blueprint(document)
+        blueprint = parse_blueprint(document)
+        if len(blueprint.version) > MAX_VERSION_LENGTH or "/" in blueprint.version:
+            # A "/" would make the version unreachable at .../versions/{version}.
+            raise BlueprintError(
+                f"Version may be at most {MAX_VERSION_LENGTH} characters and may not contain '/'",
+                _line_of(document, rb"\bVersion\s*="),
+            )
+        if blueprint.title is not None and len(blueprint.title) > MAX_TITLE_LENGTH:
+            raise BlueprintError(
+                f"<Title> may be at most {MAX_TITLE_LENGTH} characters",
+                _line_of(document, rb"<(?:[\w.-]+:)?Title[\s>]"),
+            )
     except BlueprintError as exc:
         raise BadRequest(
             f"The blueprint is not valid: {exc.message}",
             code="invalid_blueprint",
             details={"line": exc.line},
         ) from exc
+    return blueprint
 
 
 def list_integrations(

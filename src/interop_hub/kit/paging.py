@@ -78,7 +78,7 @@ def page_request_from(
 
 def paging_params(
     request: Request,
-    page: int = Query(0, ge=0, description="Page number, 0-based"),
+    page: int = Query(0, ge=0, le=2**31 - 1, description="Page number, 0-based"),
     page_size: int | None = Query(
         None, ge=1, description="Page size; defaults to the maximum page size and is capped by it"
     ),

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
 
     @property
     def is_embedded_default(self) -> bool:
-        return self.database_url is None
+        return not self.database_url  # unset or empty, as resolved_database_url reads it
 
     def resolved_secret_key(self) -> str:
         """The secret key, generating and persisting one for development if none is set."""

@@ -1,0 +1,488 @@
+"""``interop-hub``: the operator's command line, on SQLite and on PostgreSQL.
+
+Every command runs in-process through typer's CliRunner with the settings in the environment,
+against a database of its own (not the rolled-back test database: the CLI commits).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner, Result
+
+from interop_hub.app import create_app
+from interop_hub.cli.main import app
+from interop_hub.kit import migrate
+from interop_hub.kit.crypto import Keyring
+from interop_hub.kit.db import create_db_engine, normalize_url
+from interop_hub.kit.settings import Settings, get_settings
+from interop_hub.runtime import build_hub
+from tests.factories import basic, bearer, blueprint
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "INTEROP_HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = [
+    name.strip()
+    for name in os.environ.get("INTEROP_HUB_TEST_BACKENDS", "sqlite,postgresql").split(",")
+    if name.strip()
+]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SECRET = "cli-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+SETTING_NAMES = [f"INTEROP_HUB_{name.upper()}" for name in Settings.model_fields]
+
+
+def text_of(value: str) -> str:
+    """Console output with rich's line wrapping undone."""
+    return " ".join(value.split())
+
+
+@dataclass
+class Cli:
+    """Runs the CLI with a fixed environment (every other INTEROP_HUB_ setting unset)."""
+
+    env: dict[str, str]
+    runner: CliRunner = field(default_factory=CliRunner)
+
+    def run(self, *args: str) -> Result:
+        env: dict[str, str | None] = dict.fromkeys(SETTING_NAMES)
+        env.update(self.env)
+        get_settings.cache_clear()
+        return self.runner.invoke(app, list(args), env=env, catch_exceptions=False)
+
+    def json(self, *args: str) -> dict[str, Any]:
+        """Run with --json; it must succeed and print exactly one JSON object."""
+        result = self.run(*args, "--json")
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+        return one_object(result.stdout)
+
+    def fails(self, *args: str, status: int) -> dict[str, Any]:
+        """Run with --json; it must exit 1 and print exactly one error envelope."""
+        result = self.run(*args, "--json")
+        assert result.exit_code == 1, (result.stdout, result.stderr)
+        body = one_object(result.stdout)
+        assert set(body) == {"error"}, body
+        assert set(body["error"]) == {"status", "code", "message", "ext_message", "details"}
+        assert body["error"]["status"] == status, body
+        result_error: dict[str, Any] = body["error"]
+        return result_error
+
+
+def one_object(stdout: str) -> dict[str, Any]:
+    lines = stdout.strip().splitlines()
+    assert len(lines) == 1, stdout
+    value = orjson.loads(lines[0])
+    assert isinstance(value, dict), value
+    return value
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _postgres_database() -> Iterator[str]:
+    admin = create_engine(normalize_url(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    name = f"interop_hub_cli_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # any failure means "not usable"
+        admin.dispose()
+        reason = str(exc).splitlines()[0]
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI=true and is not usable: {reason}")
+        pytest.skip(f"PostgreSQL not reachable: {reason}")
+    url = make_url(normalize_url(POSTGRES_ADMIN_URL)).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cli.db'}"
+    elif request.param == "postgresql":
+        yield from _postgres_database()
+    else:
+        raise ValueError(f"unknown backend {request.param}")
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path) -> Cli:
+    return Cli(
+        {
+            "INTEROP_HUB_DATABASE_URL": database_url,
+            "INTEROP_HUB_SECRET_KEY": SECRET,
+            "INTEROP_HUB_DATA_DIR": str(tmp_path / "data"),
+        }
+    )
+
+
+@pytest.fixture
+def http(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    """The HTTP app on the same database and secret key as the CLI."""
+    hub = build_hub(
+        Settings(database_url=database_url, secret_key=SECRET, data_dir=tmp_path / "data")
+    )
+    try:
+        with TestClient(create_app(hub), base_url="http://testserver") as client:
+            yield client
+    finally:
+        hub.engine.dispose()
+
+
+def get_token(http: TestClient, client_id: str, client_secret: str) -> Any:
+    return http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+        },
+    )
+
+
+def create_integration(http: TestClient, api_key: str, version: str = "1.0") -> str:
+    headers = basic(api_key)
+    response = http.post(
+        "/v2/interop/integrations", json={"name": "acme-lms", "title": "Acme LMS"}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    integration_id: str = response.json()["data"]["id"]
+    response = http.post(
+        f"/v2/interop/integrations/{integration_id}/versions",
+        content=blueprint(version),
+        headers={**headers, "Content-Type": "application/xml"},
+    )
+    assert response.status_code == 200, response.text
+    return integration_id
+
+
+# --- the schema -----------------------------------------------------------------------------
+
+
+def test_commands_refuse_an_unmigrated_database(cli: Cli) -> None:
+    result = cli.run("accounts", "create", "--name", "Acme", "--type", "developer", "--json")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert "run `interop-hub db upgrade`" in text_of(result.stderr)
+    assert "not up to date" in text_of(result.stderr)
+
+
+def test_db_upgrade(cli: Cli, database_url: str) -> None:
+    head = migrate.head_revision()
+    assert head is not None
+    assert cli.json("db", "upgrade") == {"from": None, "to": head}
+    # Running it again changes nothing.
+    assert cli.json("db", "upgrade") == {"from": head, "to": head}
+    engine = create_db_engine(database_url)
+    try:
+        assert migrate.current_revision(engine) == head
+    finally:
+        engine.dispose()
+    # Without --json it prints a table, not JSON.
+    result = cli.run("db", "upgrade")
+    assert result.exit_code == 0
+    assert head in result.stdout
+    assert not result.stdout.lstrip().startswith("{")
+
+
+# --- the whole contract ---------------------------------------------------------------------
+
+
+def test_cli_walkthrough(cli: Cli, http: TestClient, tmp_path: Path) -> None:
+    cli.json("db", "upgrade")
+
+    vendor = cli.json("accounts", "create", "--name", "Acme", "--type", "developer")
+    assert {"id", "name", "type", "api_key"} <= set(vendor)
+    assert vendor["name"] == "Acme"
+    assert vendor["type"] == "developer"
+    assert vendor["api_key"].startswith("ihk_")
+    uuid.UUID(vendor["id"])
+    district = cli.json("accounts", "create", "--name", "Springfield USD")
+    assert district["type"] == "education_agency"
+
+    # The API key printed once works over HTTP.
+    response = http.get("/v2/interop/integrations", headers=basic(vendor["api_key"]))
+    assert response.status_code == 200, response.text
+
+    cloud = cli.json("clouds", "create", "--account", district["id"], "--name", "Springfield")
+    assert cloud["name"] == "Springfield"
+    assert cloud["account_id"] == district["id"]
+    assert cloud["generation"] == 1
+    seen = http.get("/v2/interop/clouds", headers=basic(district["api_key"])).json()["data"]
+    assert [c["id"] for c in seen] == [cloud["id"]]
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    connector = cli.json(
+        "connectors",
+        "create",
+        "--cloud",
+        cloud["id"],
+        "--type",
+        "oneroster-csv",
+        "--source",
+        str(drop),
+    )
+    uuid.UUID(connector["id"])
+    assert connector["connector_type"] == "oneroster-csv"
+    assert connector["source"] == str(drop.resolve())
+    assert get_token(http, connector["client_id"], connector["client_secret"]).status_code == 200
+
+    integration_id = create_integration(http, vendor["api_key"])
+    tenant = cli.json("tenants", "install", "--cloud", cloud["id"], "--integration", integration_id)
+    assert {"id", "actor_id", "client_id", "client_secret"} <= set(tenant)
+    assert tenant["version"] == "1.0"
+    assert tenant["op_state"] == "setup"
+    # The printed credentials work (the CLI and the server share the secret key).
+    response = get_token(http, tenant["client_id"], tenant["client_secret"])
+    assert response.status_code == 200, response.text
+    tenant_headers = bearer(response.json()["access_token"])
+    mine = http.get("/v2/interop/tenants", headers=tenant_headers).json()["data"]
+    assert [t["id"] for t in mine] == [tenant["id"]]
+    assert mine[0]["auth"]["client_secret"] == tenant["client_secret"]
+
+    # A second install of the same integration in the same cloud is refused.
+    body = cli.fails(
+        "tenants", "install", "--cloud", cloud["id"], "--integration", integration_id, status=409
+    )
+    assert body["code"] == "conflict"
+
+    active = cli.json("tenants", "activate", tenant["id"])
+    assert active["id"] == tenant["id"]
+    assert active["status"]["op_state"] == "active"
+    assert "auth" not in active
+    assert "app_auth" not in active
+    assert tenant["client_secret"] not in orjson.dumps(active).decode()
+    body = cli.fails("tenants", "activate", tenant["id"], status=409)
+    assert "active" in body["message"]
+
+    result = cli.run("tenants", "suspend", tenant["id"])
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert "suspended" in result.stdout
+    assert not result.stdout.lstrip().startswith("{")
+    vendor_view = http.get(
+        f"/v2/interop/tenants/{tenant['id']}", headers=basic(vendor["api_key"])
+    ).json()["data"]
+    assert vendor_view["status"]["op_state"] == "suspended"
+
+    result = cli.run("tenants", "activate", tenant["id"])
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert "active" in result.stdout
+
+    gone = cli.json("tenants", "uninstall", tenant["id"])
+    assert gone["status"]["op_state"] == "uninstalled"
+    assert gone["license"]["status"] == "revoked"
+    cli.fails("tenants", "uninstall", tenant["id"], status=409)
+    cli.fails("tenants", "suspend", tenant["id"], status=409)
+    result = cli.run("tenants", "activate", tenant["id"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "409" in result.stderr
+
+    # Its credentials and its token stop working.
+    assert get_token(http, tenant["client_id"], tenant["client_secret"]).status_code == 401
+    assert http.get("/v2/interop/tenants", headers=tenant_headers).status_code == 401
+
+    # Reinstalling works, without --json too.
+    result = cli.run("tenants", "install", "--cloud", cloud["id"], "--integration", integration_id)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert "client_secret" in result.stdout
+
+
+def test_cli_errors_as_json(cli: Cli, http: TestClient, tmp_path: Path) -> None:
+    cli.json("db", "upgrade")
+    operator = cli.json("accounts", "create", "--name", "Ops", "--type", "operator")
+    vendor = cli.json("accounts", "create", "--name", "Acme", "--type", "developer")
+    district = cli.json("accounts", "create", "--name", "Springfield USD")
+    cloud = cli.json("clouds", "create", "--account", district["id"], "--name", "Springfield")
+    integration_id = create_integration(http, vendor["api_key"])
+
+    body = cli.fails("accounts", "create", "--name", "X", "--type", "vendor", status=400)
+    assert body["code"] == "bad_request"
+    body = cli.fails("accounts", "create", "--name", "", "--type", "developer", status=400)
+    assert body["code"] == "bad_request"
+
+    missing = str(uuid.uuid4())
+    body = cli.fails("clouds", "create", "--account", missing, "--name", "X", status=404)
+    assert missing in body["message"]
+    body = cli.fails("clouds", "create", "--account", operator["id"], "--name", "X", status=400)
+    assert "operator" in body["message"]
+
+    body = cli.fails(
+        "connectors",
+        "create",
+        "--cloud",
+        cloud["id"],
+        "--source",
+        str(tmp_path / "nowhere"),
+        status=400,
+    )
+    assert "does not exist" in body["message"]
+    body = cli.fails(
+        "connectors",
+        "create",
+        "--cloud",
+        cloud["id"],
+        "--type",
+        "csv",
+        "--source",
+        str(tmp_path),
+        status=400,
+    )
+    cli.fails("connectors", "create", "--cloud", missing, "--source", str(tmp_path), status=404)
+
+    body = cli.fails(
+        "tenants",
+        "install",
+        "--cloud",
+        cloud["id"],
+        "--integration",
+        integration_id,
+        "--version",
+        "9.9",
+        status=400,
+    )
+    assert "9.9" in body["message"]
+    cli.fails("tenants", "install", "--cloud", missing, "--integration", integration_id, status=404)
+    cli.fails("tenants", "install", "--cloud", cloud["id"], "--integration", missing, status=404)
+    cli.fails("tenants", "activate", missing, status=404)
+    body = cli.fails(
+        "tenants",
+        "install",
+        "--cloud",
+        cloud["id"],
+        "--integration",
+        integration_id,
+        "--version",
+        "",
+        status=400,
+    )
+    assert body["code"] == "bad_request"
+
+    # Nothing was written by the failures.
+    listed = http.get("/v2/platform/accounts", headers=basic(operator["api_key"])).json()["data"]
+    assert sorted(a["name"] for a in listed) == ["Acme", "Ops", "Springfield USD"]
+    assert http.get("/v2/interop/tenants", headers=basic(vendor["api_key"])).json()["data"] == []
+
+
+def test_cli_errors_without_json(cli: Cli) -> None:
+    cli.json("db", "upgrade")
+    result = cli.run("clouds", "create", "--account", str(uuid.uuid4()), "--name", "X")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "404" in result.stderr
+    assert "not_found" in result.stderr
+    # Malformed ids are usage errors of the command line itself.
+    result = cli.run("tenants", "activate", "not-a-uuid")
+    assert result.exit_code == 2
+
+
+# --- the embedded default -------------------------------------------------------------------
+
+
+def test_embedded_default(tmp_path: Path) -> None:
+    data_dir = tmp_path / "hub"
+    cli = Cli({"INTEROP_HUB_DATA_DIR": str(data_dir)})
+
+    district = cli.json("accounts", "create", "--name", "Springfield USD")
+    assert district["type"] == "education_agency"
+    database = data_dir / "interop-hub.db"
+    key_file = data_dir / "secret_key"
+    assert database.is_file()
+    assert key_file.is_file()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text().strip()
+    assert len(key) >= 32
+
+    cloud = cli.json("clouds", "create", "--account", district["id"], "--name", "Springfield")
+    connector = cli.json("connectors", "create", "--cloud", cloud["id"], "--source", str(tmp_path))
+
+    # A second run reuses the database and the key.
+    second = cli.json("accounts", "create", "--name", "Acme", "--type", "developer")
+    assert second["id"] != district["id"]
+    assert key_file.read_text().strip() == key
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+    engine = create_db_engine(f"sqlite:///{database}")
+    try:
+        with engine.connect() as conn:
+            names = sorted(conn.execute(text("SELECT name FROM accounts")).scalars())
+            stored = conn.execute(
+                text("SELECT client_secret_enc FROM actors WHERE client_id = :c"),
+                {"c": connector["client_id"]},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert names == ["Acme", "Springfield USD"]
+    # The connector's secret is encrypted with the key in the data dir.
+    assert connector["client_secret"] not in stored
+    assert Keyring.from_secret(key).decrypt(stored) == connector["client_secret"]
+
+
+def test_embedded_default_with_a_damaged_key(tmp_path: Path) -> None:
+    data_dir = tmp_path / "hub"
+    data_dir.mkdir()
+    (data_dir / "secret_key").write_text("short\n")
+    result = Cli({"INTEROP_HUB_DATA_DIR": str(data_dir)}).run(
+        "accounts", "create", "--name", "X", "--json"
+    )
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "damaged" in text_of(result.stderr)
+    assert not (data_dir / "interop-hub.db").exists()
+
+
+def test_production_mode_needs_a_secret(tmp_path: Path) -> None:
+    cli = Cli(
+        {
+            "INTEROP_HUB_MODE": "production",
+            "INTEROP_HUB_DATA_DIR": str(tmp_path / "hub"),
+            "INTEROP_HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}",
+        }
+    )
+    for args in (("db", "upgrade", "--json"), ("accounts", "create", "--name", "X", "--json")):
+        result = cli.run(*args)
+        assert result.exit_code == 2, (args, result.stdout, result.stderr)
+        assert "INTEROP_HUB_SECRET_KEY is required in production mode" in text_of(result.stderr)
+    assert not (tmp_path / "hub" / "secret_key").exists()
+
+
+def test_settings_are_read_per_invocation(tmp_path: Path) -> None:
+    """Two databases in one process: nothing caches the first one's settings."""
+    first = Cli({"INTEROP_HUB_DATA_DIR": str(tmp_path / "one")})
+    second = Cli({"INTEROP_HUB_DATA_DIR": str(tmp_path / "two")})
+    first.json("accounts", "create", "--name", "First")
+    second.json("accounts", "create", "--name", "Second")
+    first.json("accounts", "create", "--name", "Third")
+    for folder, expected in (("one", ["First", "Third"]), ("two", ["Second"])):
+        engine = create_db_engine(f"sqlite:///{tmp_path / folder / 'interop-hub.db'}")
+        try:
+            with engine.connect() as conn:
+                names = sorted(conn.execute(text("SELECT name FROM accounts")).scalars())
+        finally:
+            engine.dispose()
+        assert names == expected
+    keys = {(tmp_path / folder / "secret_key").read_text() for folder in ("one", "two")}
+    assert len(keys) == 2
