@@ -486,3 +486,18 @@ def test_settings_are_read_per_invocation(tmp_path: Path) -> None:
         assert names == expected
     keys = {(tmp_path / folder / "secret_key").read_text() for folder in ("one", "two")}
     assert len(keys) == 2
+
+
+def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    cli = Cli(
+        {
+            # nothing listens on port 1: the connection is refused at once
+            "INTEROP_HUB_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere",
+            "INTEROP_HUB_SECRET_KEY": SECRET,
+            "INTEROP_HUB_DATA_DIR": str(tmp_path / "data"),
+        }
+    )
+    result = cli.run("accounts", "create", "--name", "X", "--type", "developer", "--json")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "cannot use the database" in text_of(result.stderr)

@@ -1076,3 +1076,15 @@ def test_the_operator_reads_and_changes_any_integration(client: TestClient, worl
     assert list(versions(client, world.vendor, world.integration_id)) == ["2.0"]
     assert client.delete(base, headers=ops).status_code == 204
     error(client.get(base, headers=world.vendor.headers), 404)
+
+
+def test_first_upload_replaces_a_current_version_that_was_never_uploaded(
+    client: TestClient, hub: Hub
+) -> None:
+    vendor = make_account(hub, "developer")
+    created = create(client, vendor, "planned", version="9.9")
+    assert created["version"] == "9.9"
+    upload(client, vendor, created["id"], blueprint("1.0"))
+    assert find(client, vendor, created["id"])["version"] == "1.0"
+    upload(client, vendor, created["id"], blueprint("2.0"))
+    assert find(client, vendor, created["id"])["version"] == "1.0"  # a real version stays

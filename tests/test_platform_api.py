@@ -445,3 +445,13 @@ def test_platform_refuses_non_operators(
         assert "operator" in result["message"]
     operators = data(client.get("/v2/platform/accounts?type=operator", headers=ops))
     assert [a["name"] for a in operators] == ["Ops"]
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "not a zone", "../../etc/passwd"])
+def test_create_account_with_unknown_timezone(
+    client: TestClient, ops: dict[str, str], zone: str
+) -> None:
+    failure = error(create_account(client, ops, name="X", type="developer", timezone=zone), 400)
+    assert "time zone" in failure["message"]
+    names = [a["name"] for a in data(client.get("/v2/platform/accounts", headers=ops))]
+    assert "X" not in names

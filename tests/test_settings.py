@@ -214,3 +214,11 @@ def test_get_settings_is_cached_until_cleared(monkeypatch: pytest.MonkeyPatch) -
     assert get_settings() is first
     get_settings.cache_clear()
     assert get_settings().token_lifetime_seconds == 600
+
+
+def test_production_without_database_url_refuses(tmp_path: Path) -> None:
+    settings = Settings(mode="production", data_dir=tmp_path / "data", secret_key="x" * 8)
+    with pytest.raises(ConfigurationError) as raised:
+        _ = settings.resolved_database_url
+    assert "INTEROP_HUB_DATABASE_URL is required in production mode" in str(raised.value)
+    assert not (tmp_path / "data").exists()

@@ -632,3 +632,17 @@ def test_lifecycle_needs_an_operator(
     error(client.post(f"/v2/platform/tenants/{tenant['id']}/activate"), 401)
     info = data(client.get(f"/v2/interop/tenants/{tenant['id']}", headers=world.vendor.headers))
     assert info["status"]["op_state"] == "setup"
+
+
+def test_list_holds_installed_tenants_and_find_keeps_history(
+    client: TestClient, world: World
+) -> None:
+    first = install(client, world)
+    data(move(client, world, first["id"], "uninstall"))
+    second = install(client, world)
+
+    listed = data(client.get("/v2/interop/tenants", headers=world.vendor.headers))
+    assert ids(listed) == [second["id"]]
+    old = data(client.get(f"/v2/interop/tenants/{first['id']}", headers=world.vendor.headers))
+    assert old["status"]["op_state"] == "uninstalled"
+    assert old["license"]["status"] == "revoked"

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -62,6 +63,7 @@ def create_app(hub: Hub | None = None) -> FastAPI:
     for router in (auth_router, clouds_router, integrations_router, tenants_router):
         app.include_router(router)
     app.include_router(platform_router)
+    _describe_security(app)
 
     @app.get("/health", tags=["Service"], operation_id="health")
     def health(request: Request) -> JSONResponse:
@@ -75,6 +77,42 @@ def create_app(hub: Hub | None = None) -> FastAPI:
         return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
     return app
+
+
+def _describe_security(app: FastAPI) -> None:
+    """Declare the schemes the routes accept, so that /docs can authorize and clients see them.
+
+    Authentication itself is done by :func:`interop_hub.auth.dependencies.get_principal`.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "OAuth2": {
+                    "type": "oauth2",
+                    "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}},
+                },
+                "BasicApiKey": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "An account API key as the user name (empty password)",
+                },
+            }
+            public = {"/oauth/token", "/health"}
+            for path, operations in schema.get("paths", {}).items():
+                for operation in operations.values():
+                    if path not in public:
+                        operation["security"] = [{"OAuth2": []}, {"BasicApiKey": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _error(status: int, message: str, *, code: str | None = None, **kw: Any) -> JSONResponse:

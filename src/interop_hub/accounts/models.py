@@ -43,5 +43,4 @@ class ApiKey(Base):
     secret_digest: Mapped[str] = mapped_column(String(64))
     label: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

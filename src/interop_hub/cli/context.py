@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from interop_hub.cli.output import err_console
 from interop_hub.kit import migrate
 from interop_hub.kit.db import transaction
+from interop_hub.kit.errors import Conflict, Unavailable
 from interop_hub.kit.settings import ConfigurationError, Settings
 from interop_hub.runtime import Hub, build_hub
 
@@ -23,9 +25,16 @@ def open_hub() -> Hub:
     except ConfigurationError as exc:
         err_console.print(f"[red]configuration error[/red]: {exc}")
         raise typer.Exit(code=2) from exc
-    if hub.settings.is_embedded_default:
-        migrate.upgrade(hub.engine)
-    elif migrate.current_revision(hub.engine) != migrate.head_revision():
+    try:
+        if hub.settings.is_embedded_default:
+            migrate.upgrade(hub.engine)
+            return hub
+        current = migrate.current_revision(hub.engine)
+    except OperationalError as exc:
+        hub.engine.dispose()
+        err_console.print(f"[red]cannot use the database[/red]: {str(exc.orig).strip()}")
+        raise typer.Exit(code=2) from exc
+    if current != migrate.head_revision():
         hub.engine.dispose()
         err_console.print(
             "[red]the database schema is not up to date[/red]: run `interop-hub db upgrade`."
@@ -36,9 +45,15 @@ def open_hub() -> Hub:
 
 @contextmanager
 def unit_of_work() -> Iterator[tuple[Hub, Session]]:
+    """One committed transaction; database failures become hub errors (a clean message, or an
+    error envelope under ``--json``) instead of tracebacks."""
     hub = open_hub()
     try:
         with transaction(hub.sessions) as session:
             yield hub, session
+    except IntegrityError as exc:
+        raise Conflict("The change conflicts with the current state; retry it.") from exc
+    except OperationalError as exc:
+        raise Unavailable(f"The database cannot be used: {str(exc.orig).strip()}") from exc
     finally:
         hub.engine.dispose()

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from interop_hub.auth.dependencies import HubDep, PrincipalDep, SessionDep
 from interop_hub.clouds import service
-from interop_hub.clouds.schemas import INT32_MAX, ActorOut, CloudCreate, CloudOut, SafeStr
+from interop_hub.clouds.schemas import ActorOut, CloudCreate, CloudOut
 from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope, listing, many, one
 from interop_hub.kit.paging import PageRequest, paging_params
+from interop_hub.kit.types import INT32_MAX, SafeStr
 
 router = APIRouter(prefix="/v2/interop", tags=["Interop API: clouds and actors"])
 Paging = Annotated[PageRequest, Depends(paging_params)]

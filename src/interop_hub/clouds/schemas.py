@@ -2,21 +2,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-INT32_MAX = 2**31 - 1
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it on every backend instead of failing with a 500.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL (\\x00) characters")
-    return value
-
-
-SafeStr = Annotated[str, AfterValidator(_no_nul)]
+from interop_hub.kit.types import INT32_MAX, SafeStr
 
 
 class CloudCreate(BaseModel):

@@ -6,23 +6,25 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from interop_hub.kit.types import SafeStr
+
 ReleaseState = Literal["unspecified", "development", "beta", "released", "deprecated"]
 
 
 class IntegrationCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    name: str = Field(min_length=1, max_length=200)
-    title: str | None = Field(default=None, max_length=200)
-    version: str | None = Field(default=None, min_length=1, max_length=64)
+    name: SafeStr = Field(min_length=1, max_length=200)
+    title: SafeStr | None = Field(default=None, max_length=200)
+    version: SafeStr | None = Field(default=None, min_length=1, max_length=64)
 
 
 class IntegrationUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    title: str | None = Field(default=None, max_length=200)
-    version: str | None = Field(default=None, min_length=1, max_length=64)
+    name: SafeStr | None = Field(default=None, min_length=1, max_length=200)
+    title: SafeStr | None = Field(default=None, max_length=200)
+    version: SafeStr | None = Field(default=None, min_length=1, max_length=64)
 
 
 class IntegrationOut(BaseModel):
@@ -39,8 +41,8 @@ class IntegrationOut(BaseModel):
 class IntegrationVersionUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    version: str | None = Field(default=None, min_length=1, max_length=64)
-    title: str | None = Field(default=None, max_length=200)
+    version: SafeStr | None = Field(default=None, min_length=1, max_length=64)
+    title: SafeStr | None = Field(default=None, max_length=200)
     release_state: ReleaseState | None = None
 
 

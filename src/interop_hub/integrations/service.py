@@ -209,10 +209,21 @@ def create_version(
         blueprint=blueprint.to_json(),
     )
     session.add(version)
-    if integration.version is None:
+    if integration.version is None or _dangling(session, integration):
         integration.version = blueprint.version
     session.flush()
     return version
+
+
+def _dangling(session: Session, integration: Integration) -> bool:
+    """The integration names a current version that was never uploaded."""
+    found = session.scalar(
+        select(IntegrationVersion.id).where(
+            IntegrationVersion.integration_id == integration.id,
+            IntegrationVersion.version == integration.version,
+        )
+    )
+    return found is None
 
 
 def update_version(

@@ -61,6 +61,11 @@ class Conflict(HubError):
     code = "conflict"
 
 
+class Unavailable(HubError):
+    status = 503
+    code = "unavailable"
+
+
 class PayloadTooLarge(HubError):
     status = 413
     code = "payload_too_large"

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
+        if self.mode == "production":
+            raise ConfigurationError(
+                "INTEROP_HUB_DATABASE_URL is required in production mode (for example "
+                "postgresql://interop@db.internal:5432/interop); the embedded SQLite database "
+                "is for development on one machine."
+            )
         return f"sqlite:///{(self.data_dir / 'interop-hub.db').resolve()}"
 
     @property

@@ -3,17 +3,30 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from interop_hub.kit.types import SafeStr
 
 
 class AccountCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: SafeStr = Field(min_length=1, max_length=200)
     type: Literal["developer", "education_agency", "operator"]
-    timezone: str = Field(default="UTC", min_length=1, max_length=64)
-    userdata: str | None = Field(default=None, max_length=10_000)
+    timezone: SafeStr = Field(default="UTC", min_length=1, max_length=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as UTC)") from exc
+        return value
+
+    userdata: SafeStr | None = Field(default=None, max_length=10_000)
 
 
 class AccountOut(BaseModel):
@@ -39,8 +52,8 @@ class ConnectorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["oneroster-csv"]
-    source: str = Field(min_length=1, max_length=4096, description="A folder or a .zip bundle")
-    name: str | None = Field(default=None, max_length=200)
+    source: SafeStr = Field(min_length=1, max_length=4096, description="A folder or a .zip bundle")
+    name: SafeStr | None = Field(default=None, max_length=200)
 
 
 class ConnectorOut(BaseModel):
@@ -59,7 +72,7 @@ class TenantInstall(BaseModel):
 
     cloud_id: uuid.UUID
     integration_id: uuid.UUID
-    version: str | None = Field(default=None, min_length=1, max_length=64)
+    version: SafeStr | None = Field(default=None, min_length=1, max_length=64)
 
 
 class InstalledTenant(BaseModel):

@@ -46,7 +46,8 @@ def list_tenants(
     accounts: Sequence[uuid.UUID] = (),
     integrations: Sequence[str] = (),
 ) -> Page[Tenant]:
-    stmt: Select[Any] = select(Tenant).where(tenants_visible(p))
+    # The list holds licensed, installed tenants; an uninstalled one stays findable by id.
+    stmt: Select[Any] = select(Tenant).where(tenants_visible(p), Tenant.op_state != "uninstalled")
     if accounts:
         stmt = stmt.where(
             exists().where(Cloud.id == Tenant.cloud_id, Cloud.account_id.in_(list(accounts)))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 05:26:05.742420
+Create Date: 2026-11-22
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ def upgrade() -> None:
         sa.Column("secret_digest", sa.String(length=64), nullable=False),
         sa.Column("label", sa.String(length=200), nullable=True),
         sa.Column("created_at", interop_hub.kit.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", interop_hub.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", interop_hub.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
