@@ -2,8 +2,10 @@
 
 from interop_hub.accounts.models import Account, ApiKey
 from interop_hub.clouds.models import Actor, Cloud
+from interop_hub.ingest.models import Ingestion, IngestionError, RepoChange
 from interop_hub.integrations.models import Integration, IntegrationVersion
 from interop_hub.kit.db import Base
+from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.tenants.models import Tenant
 
 metadata = Base.metadata
@@ -14,8 +16,14 @@ __all__ = [
     "ApiKey",
     "Base",
     "Cloud",
+    "Ingestion",
+    "IngestionError",
     "Integration",
     "IntegrationVersion",
+    "RepoChange",
+    "RepoLink",
+    "RepoMembership",
+    "RepoObject",
     "Tenant",
     "metadata",
 ]

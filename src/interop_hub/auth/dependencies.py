@@ -13,8 +13,11 @@ from sqlalchemy.orm import Session
 from interop_hub.auth import service
 from interop_hub.auth.principal import Principal
 from interop_hub.auth.tokens import read_token
+from interop_hub.kit.db import WRITE_OPTION
 from interop_hub.kit.errors import Forbidden, Unauthorized
 from interop_hub.runtime import Hub
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_hub(request: Request) -> Hub:
@@ -26,6 +29,8 @@ def get_session(request: Request) -> Iterator[Session]:
     """One session per request, committed when the handler returns and rolled back otherwise."""
     hub = get_hub(request)
     with hub.sessions() as session:
+        if request.method not in READ_METHODS:
+            session.connection(execution_options={WRITE_OPTION: True})
         try:
             yield session
             session.commit()

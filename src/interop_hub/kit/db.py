@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A writer takes the write lock up front: a deferred transaction that reads and then
+        # writes can fail at once with "database is locked" instead of waiting its turn.
+        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+WRITE_OPTION = "interop_hub_writer"
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -101,12 +107,22 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit when the block ends normally, roll back when it raises."""
+def transaction(factory: sessionmaker[Session], *, write: bool = False) -> Iterator[Session]:
+    """One unit of work: commit when the block ends normally, roll back when it raises.
+
+    ``write=True`` declares a unit that writes: on SQLite it takes the write lock when it
+    begins (``BEGIN IMMEDIATE``), waiting for other writers rather than failing halfway.
+    """
     with factory() as session:
+        if write:
+            session.connection(execution_options={WRITE_OPTION: True})
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+def write_transaction(factory: sessionmaker[Session]) -> AbstractContextManager[Session]:
+    return transaction(factory, write=True)

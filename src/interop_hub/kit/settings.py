@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     max_task_page_size: int = Field(default=2000, ge=1, le=10000)
     max_blueprint_bytes: int = Field(default=1_000_000, ge=1024)
     public_base_url: str | None = None
+    mass_change_threshold: float = Field(default=0.10, gt=0, le=1)
+    mass_change_min_changes: int = Field(default=25, ge=1)
+    max_bundle_bytes: int = Field(default=4 * 1024**3, ge=1024)
+    max_upload_bytes: int = Field(default=1024**3, ge=1024)
+    max_row_errors: int = Field(default=100_000, ge=100)
     sql_echo: bool = False
 
     @property

@@ -1,0 +1,1 @@
+"""Collecting a source's data into the Repository: reading, validating, diffing, applying."""

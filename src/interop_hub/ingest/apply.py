@@ -1,0 +1,329 @@
+"""Applying a collection's plan to the Repository with bulk statements, and writing its change
+set (``repo_changes``) in the same transaction.
+
+Order (DESIGN §3.2): adds and updates in dependency order (orgs, terms, courses, persons,
+sections, grading categories, then memberships); deletes in the reverse order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from interop_hub.ingest.diff import Plan
+from interop_hub.ingest.models import RepoChange
+from interop_hub.ingest.normalize import (
+    MembershipRow,
+    ObjectRow,
+    changed_fields,
+    membership_view,
+    object_view,
+)
+from interop_hub.ingest.records import KINDS
+from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
+
+CHUNK = 5000
+T = TypeVar("T")
+
+objects_t = cast(Table, RepoObject.__table__)
+links_t = cast(Table, RepoLink.__table__)
+memberships_t = cast(Table, RepoMembership.__table__)
+changes_t = cast(Table, RepoChange.__table__)
+
+
+def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+@dataclass
+class CollectionPlan:
+    objects: dict[str, Plan[ObjectRow]] = field(default_factory=dict)
+    memberships: Plan[MembershipRow] = field(default_factory=Plan)
+
+    def counts(self) -> tuple[int, int, int]:
+        plans: list[Plan[Any]] = [*self.objects.values(), self.memberships]
+        return (
+            sum(len(p.adds) for p in plans),
+            sum(len(p.updates) for p in plans),
+            sum(len(p.deletes) for p in plans),
+        )
+
+
+def current_object_digests(
+    session: Session, cloud_id: uuid.UUID, kind: str
+) -> dict[uuid.UUID, str]:
+    rows = session.execute(
+        select(RepoObject.id, RepoObject.digest).where(
+            RepoObject.cloud_id == cloud_id, RepoObject.kind == kind
+        )
+    )
+    return dict(rows.tuples().all())
+
+
+def current_membership_digests(session: Session, cloud_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    rows = session.execute(
+        select(RepoMembership.id, RepoMembership.digest).where(RepoMembership.cloud_id == cloud_id)
+    )
+    return dict(rows.tuples().all())
+
+
+def object_views(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The comparable views of existing objects (fields and links), loaded in chunks."""
+    found: dict[uuid.UUID, tuple[str | None, str, int | None, dict[str, Any]]] = {}
+    links: dict[uuid.UUID, list[tuple[str, uuid.UUID, int]]] = {}
+    for batch in chunks(ids):
+        for row in session.execute(
+            select(
+                RepoObject.id,
+                RepoObject.subtype,
+                RepoObject.label,
+                RepoObject.school_year,
+                RepoObject.data,
+            ).where(RepoObject.id.in_(batch))
+        ):
+            found[row.id] = (row.subtype, row.label, row.school_year, row.data)
+        for link in session.execute(
+            select(RepoLink.from_id, RepoLink.rel, RepoLink.to_id, RepoLink.position).where(
+                RepoLink.from_id.in_(batch)
+            )
+        ):
+            links.setdefault(link.from_id, []).append((link.rel, link.to_id, link.position))
+    return {
+        object_id: object_view(*values, tuple(links.get(object_id, ())))
+        for object_id, values in found.items()
+    }
+
+
+def membership_views(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    views = {}
+    for batch in chunks(ids):
+        for row in session.execute(
+            select(
+                RepoMembership.id,
+                RepoMembership.person_id,
+                RepoMembership.section_id,
+                RepoMembership.school_id,
+                RepoMembership.role,
+                RepoMembership.data,
+            ).where(RepoMembership.id.in_(batch))
+        ):
+            views[row.id] = membership_view(
+                row.person_id, row.section_id, row.school_id, row.role, row.data
+            )
+    return views
+
+
+class ChangeLog:
+    """Collects the change set in order, then writes it in bulk."""
+
+    def __init__(self, ingestion_id: uuid.UUID, cloud_id: uuid.UUID) -> None:
+        self.ingestion_id = ingestion_id
+        self.cloud_id = cloud_id
+        self.rows: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        entity: str,
+        object_id: uuid.UUID,
+        kind: str,
+        subtype: str | None,
+        action: str,
+        prior: dict[str, Any] | None = None,
+    ) -> None:
+        self.rows.append(
+            {
+                "ingestion_id": self.ingestion_id,
+                "cloud_id": self.cloud_id,
+                "seq": len(self.rows) + 1,
+                "entity": entity,
+                "object_id": object_id,
+                "kind": kind,
+                "subtype": subtype,
+                "action": action,
+                "prior": prior,
+            }
+        )
+
+    def write(self, session: Session) -> None:
+        for batch in chunks(self.rows):
+            session.execute(insert(changes_t), batch)
+
+
+def apply_plan(
+    session: Session,
+    cloud_id: uuid.UUID,
+    plan: CollectionPlan,
+    log: ChangeLog,
+    now: dt.datetime,
+) -> None:
+    """Apply ``plan`` and log every change with the prior values of what changed."""
+    order = [kind for kind in KINDS if kind in plan.objects]
+    deleted: dict[str, dict[uuid.UUID, dict[str, Any]]] = {}
+    for kind in order:
+        kind_plan = plan.objects[kind]
+        before = object_views(session, [row.id for row in kind_plan.updates])
+        deleted[kind] = object_views(session, kind_plan.deletes)
+        _insert_objects(session, cloud_id, kind_plan.adds, now)
+        _update_objects(session, kind_plan.updates, now)
+        for row in kind_plan.adds:
+            log.add("object", row.id, kind, row.subtype, "ADD")
+        for row in kind_plan.updates:
+            prior = changed_fields(before.get(row.id, {}), row.view())
+            log.add("object", row.id, kind, row.subtype, "UPDATE", prior)
+    _insert_links(session, cloud_id, [r for k in order for r in plan.objects[k].adds])
+    _replace_links(session, cloud_id, [r for k in order for r in plan.objects[k].updates])
+
+    members = plan.memberships
+    members_before = membership_views(session, [row.id for row in members.updates])
+    members_deleted = membership_views(session, members.deletes)
+    _insert_memberships(session, cloud_id, members.adds, now)
+    _update_memberships(session, members.updates, now)
+    for m in members.adds:
+        log.add("membership", m.id, "membership", m.role, "ADD")
+    for m in members.updates:
+        prior = changed_fields(members_before.get(m.id, {}), m.view())
+        log.add("membership", m.id, "membership", m.role, "UPDATE", prior)
+
+    # Deletes in reverse dependency order, memberships first; the prior value is the whole
+    # object as it was.
+    for membership_id, view in members_deleted.items():
+        log.add("membership", membership_id, "membership", view.get("role"), "DELETE", view)
+    _delete(session, memberships_t, list(members_deleted))
+    for kind in reversed(order):
+        for object_id, view in deleted[kind].items():
+            log.add("object", object_id, kind, view.get("$subtype"), "DELETE", view)
+        _delete(session, objects_t, list(deleted[kind]))
+    log.write(session)
+
+
+def _object_values(row: ObjectRow) -> dict[str, Any]:
+    return {
+        "subtype": row.subtype,
+        "label": row.label[:400],
+        "school_year": row.school_year,
+        "data": row.data,
+        "digest": row.digest,
+    }
+
+
+def _insert_objects(
+    session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow], now: dt.datetime
+) -> None:
+    for batch in chunks(rows):
+        session.execute(
+            insert(objects_t),
+            [
+                {
+                    "id": row.id,
+                    "cloud_id": cloud_id,
+                    "kind": row.kind,
+                    "source_id": row.source_id,
+                    "created_at": now,
+                    "updated_at": now,
+                    **_object_values(row),
+                }
+                for row in batch
+            ],
+        )
+
+
+def _update_objects(session: Session, rows: list[ObjectRow], now: dt.datetime) -> None:
+    statement = (
+        update(objects_t)
+        .where(objects_t.c.id == bindparam("b_id"))
+        .values(
+            subtype=bindparam("subtype"),
+            label=bindparam("label"),
+            school_year=bindparam("school_year"),
+            data=bindparam("data"),
+            digest=bindparam("digest"),
+            updated_at=bindparam("updated_at"),
+        )
+    )
+    for batch in chunks(rows):
+        session.execute(
+            statement,
+            [{"b_id": row.id, "updated_at": now, **_object_values(row)} for row in batch],
+        )
+
+
+def _insert_links(session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow]) -> None:
+    values = (
+        {"from_id": row.id, "rel": rel, "to_id": to_id, "cloud_id": cloud_id, "position": pos}
+        for row in rows
+        for rel, to_id, pos in row.links
+    )
+    for batch in chunks(values):
+        session.execute(insert(links_t), batch)
+
+
+def _replace_links(session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow]) -> None:
+    for batch in chunks(rows):
+        session.execute(delete(links_t).where(links_t.c.from_id.in_([r.id for r in batch])))
+    _insert_links(session, cloud_id, rows)
+
+
+def _membership_values(row: MembershipRow) -> dict[str, Any]:
+    return {
+        "person_id": row.person_id,
+        "section_id": row.section_id,
+        "school_id": row.school_id,
+        "role": row.role,
+        "data": row.data,
+        "digest": row.digest,
+    }
+
+
+def _insert_memberships(
+    session: Session, cloud_id: uuid.UUID, rows: list[MembershipRow], now: dt.datetime
+) -> None:
+    for batch in chunks(rows):
+        session.execute(
+            insert(memberships_t),
+            [
+                {
+                    "id": row.id,
+                    "cloud_id": cloud_id,
+                    "source_id": row.source_id,
+                    "created_at": now,
+                    "updated_at": now,
+                    **_membership_values(row),
+                }
+                for row in batch
+            ],
+        )
+
+
+def _update_memberships(session: Session, rows: list[MembershipRow], now: dt.datetime) -> None:
+    statement = (
+        update(memberships_t)
+        .where(memberships_t.c.id == bindparam("b_id"))
+        .values(
+            person_id=bindparam("person_id"),
+            section_id=bindparam("section_id"),
+            school_id=bindparam("school_id"),
+            role=bindparam("role"),
+            data=bindparam("data"),
+            digest=bindparam("digest"),
+            updated_at=bindparam("updated_at"),
+        )
+    )
+    for batch in chunks(rows):
+        session.execute(
+            statement,
+            [{"b_id": row.id, "updated_at": now, **_membership_values(row)} for row in batch],
+        )
+
+
+def _delete(session: Session, table: Table, ids: list[uuid.UUID]) -> None:
+    for batch in chunks(ids):
+        session.execute(delete(table).where(table.c.id.in_(batch)))

@@ -1,0 +1,117 @@
+"""Ingestions, their row errors, and the change sets they applied.
+
+``repo_changes`` is the durable change set of each applied collection (written in the same
+transaction as the Repository change): the task pipeline fans it out to tenants.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from interop_hub.kit.db import Base, UTCDateTime, utcnow
+from interop_hub.kit.ids import new_id
+
+INGESTION_TYPES = ("collection", "bulk_load", "event_bundle", "bulk_attr_change", "mirror")
+INGESTION_STATES = (
+    "preparing",
+    "scheduled",
+    "executing",
+    "success",
+    "failed",
+    "cancelled",
+    "timeout",
+)
+# An auto-incrementing 64-bit key; SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Ingestion(Base):
+    __tablename__ = "ingestions"
+    __table_args__ = (
+        CheckConstraint(
+            "type IN ('collection', 'bulk_load', 'event_bundle', 'bulk_attr_change', 'mirror')",
+            name="type",
+        ),
+        CheckConstraint(
+            "state IN ('preparing', 'scheduled', 'executing', 'success', 'failed', "
+            "'cancelled', 'timeout')",
+            name="state",
+        ),
+        Index("ix_ingestions_cloud", "cloud_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    cloud_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clouds.id", ondelete="CASCADE"))
+    connector_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("actors.id", ondelete="SET NULL")
+    )
+    type: Mapped[str] = mapped_column(String(24), default="collection")
+    state: Mapped[str] = mapped_column(String(16), default="preparing")
+    source: Mapped[str] = mapped_column(String(4096))
+    message: Mapped[str | None] = mapped_column(Text)
+    mass_change_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    objects_added: Mapped[int] = mapped_column(Integer, default=0)
+    objects_updated: Mapped[int] = mapped_column(Integer, default=0)
+    objects_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    external_import_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class IngestionError(Base):
+    """A rejected row of an ingestion."""
+
+    __tablename__ = "ingestion_errors"
+    __table_args__ = (Index("ix_ingestion_errors_ingestion", "ingestion_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ingestion_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ingestions.id", ondelete="CASCADE"))
+    file: Mapped[str] = mapped_column(String(64))
+    line: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class RepoChange(Base):
+    """One entry of an applied change set, in the order the fan-out must send it.
+
+    ``prior`` holds the prior values of the fields that changed (updates) or the whole prior
+    object (deletes); adds have none.
+    """
+
+    __tablename__ = "repo_changes"
+    __table_args__ = (
+        CheckConstraint("action IN ('ADD', 'UPDATE', 'DELETE')", name="action"),
+        Index("ix_repo_changes_ingestion", "ingestion_id", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ingestion_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ingestions.id", ondelete="CASCADE"))
+    cloud_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clouds.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    entity: Mapped[str] = mapped_column(String(16))  # "object" | "membership"
+    object_id: Mapped[uuid.UUID] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(24))
+    subtype: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(8))
+    prior: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -1,0 +1,109 @@
+"""What a source reader produces: normalized objects and memberships, plus row errors.
+
+A reader (first: OneRoster CSV, :mod:`interop_hub.ingest.oneroster`) turns a bundle into these
+records; the collection service compares them with the Repository and applies the difference.
+Nothing here knows about the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["org", "person", "course", "section", "term", "grading_category"]
+Mode = Literal["bulk", "delta", "absent"]
+
+KINDS: tuple[Kind, ...] = ("org", "term", "course", "person", "section", "grading_category")
+"""In dependency order: what a kind refers to comes before it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A reference to another object by its source id (``rel`` names the relationship)."""
+
+    rel: str  # "parent" | "org" | "orgs" | "course" | "terms" | "schools" | "agents" | ...
+    kind: Kind
+    source_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceObject:
+    """One object as the source states it.
+
+    ``data`` holds the object's own fields as the Data API shows them (``name``, ``local_id``,
+    ``title``, ``start_date``, ...) and ``"$ext"`` (everything from the source without a field of
+    its own); never relationships, which are ``refs``.
+    """
+
+    kind: Kind
+    source_id: str
+    subtype: str | None  # org_type / person_type / term_type; None for other kinds
+    label: str
+    school_year: int | None
+    data: dict[str, Any]
+    refs: tuple[Ref, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMembership:
+    """A person's membership of a section (a OneRoster enrollment)."""
+
+    source_id: str
+    person_source_id: str
+    section_source_id: str
+    school_source_id: str | None
+    role: str  # "student" | "teacher" | "aide" | "administrator" | "proctor" | ...
+    data: dict[str, Any]  # "primary", "begin_date", "end_date", "$ext"
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """A rejected row: where it is and why. The rest of the bundle still goes in."""
+
+    file: str
+    line: int  # 1-based physical line of the row's start in the file (the header is line 1)
+    column: str | None
+    reason: str
+    source_id: str | None = None
+
+
+@dataclass
+class Bundle:
+    """Everything read from one bundle.
+
+    ``modes`` maps each OneRoster file name (``orgs``, ``users``, ...) to how the manifest
+    declares it. For a ``bulk`` kind the objects are the full state (what is missing is
+    deleted); for a ``delta`` kind only ``deleted`` removes objects.
+    """
+
+    version: str  # "1.1" | "1.2"
+    modes: dict[str, Mode]
+    objects: list[SourceObject] = field(default_factory=list)
+    memberships: list[SourceMembership] = field(default_factory=list)
+    deleted: list[tuple[Kind, str]] = field(default_factory=list)
+    deleted_memberships: list[str] = field(default_factory=list)
+    person_patches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Demographics for persons not in this bundle's users file (users delta or absent):
+    fields to set on the existing person, by person source id."""
+    errors: list[RowError] = field(default_factory=list)
+    rows_read: int = 0
+
+    def bulk_kinds(self) -> set[Kind]:
+        """Kinds whose source file is bulk (their missing objects are deletions)."""
+        return {kind for name, kind in FILE_KINDS.items() if self.modes.get(name) == "bulk"}
+
+
+FILE_KINDS: dict[str, Kind] = {
+    "orgs": "org",
+    "academicSessions": "term",
+    "courses": "course",
+    "classes": "section",
+    "users": "person",
+    "categories": "grading_category",
+}
+"""OneRoster files that hold objects; ``enrollments`` holds memberships and ``demographics``
+adds fields to persons."""
+
+
+class BundleError(Exception):
+    """The bundle cannot be read at all; the ingestion fails and nothing changes."""

@@ -1,0 +1,1 @@
+"""The Repository: a cloud's current rostering data (DESIGN §5)."""

@@ -1,0 +1,105 @@
+"""Repository tables.
+
+One table holds every object (orgs, persons, courses, sections, terms, grading categories):
+the hot paths (diff, apply, fan-out, list queries) then work on one shape with set-based SQL.
+Relationships are rows of ``repo_links`` (from → to, by relationship name), so roll-ups and
+per-org lists are joins rather than JSON searches. Section memberships (OneRoster enrollments)
+have their own table because they carry their own source id, role and dates.
+
+Ids are derived from the cloud and the source id (:func:`object_id`), so the same source object
+keeps its ``$sys.id`` across collections and a reference can be resolved without a lookup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from interop_hub.kit.db import Base, UTCDateTime, utcnow
+
+REPOSITORY_NAMESPACE = uuid.UUID("8d3f2a8e-5b7c-4c61-9e0a-3f7d1c2b4a59")
+
+
+def object_id(cloud_id: uuid.UUID, kind: str, source_id: str) -> uuid.UUID:
+    """The stable ``$sys.id`` of a source object in a cloud."""
+    return uuid.uuid5(REPOSITORY_NAMESPACE, f"{cloud_id}/{kind}/{source_id}")
+
+
+def membership_id(cloud_id: uuid.UUID, source_id: str) -> uuid.UUID:
+    return uuid.uuid5(REPOSITORY_NAMESPACE, f"{cloud_id}/membership/{source_id}")
+
+
+class RepoObject(Base):
+    __tablename__ = "repo_objects"
+    __table_args__ = (
+        UniqueConstraint("cloud_id", "kind", "source_id"),
+        Index("ix_repo_objects_listing", "cloud_id", "kind", "subtype", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    cloud_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clouds.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    subtype: Mapped[str | None] = mapped_column(String(32))
+    source_id: Mapped[str] = mapped_column(String(255))
+    label: Mapped[str] = mapped_column(String(400))
+    school_year: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RepoLink(Base):
+    """``from_id`` refers to ``to_id`` through ``rel`` (``position`` keeps the source's order)."""
+
+    __tablename__ = "repo_links"
+    __table_args__ = (Index("ix_repo_links_to", "to_id", "rel"),)
+
+    from_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("repo_objects.id", ondelete="CASCADE"), primary_key=True
+    )
+    rel: Mapped[str] = mapped_column(String(24), primary_key=True)
+    to_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("repo_objects.id", ondelete="CASCADE"), primary_key=True
+    )
+    cloud_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clouds.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(SmallInteger, default=0)
+
+
+class RepoMembership(Base):
+    """A person's membership of a section, with its role (student, teacher, ...)."""
+
+    __tablename__ = "repo_memberships"
+    __table_args__ = (
+        UniqueConstraint("cloud_id", "source_id"),
+        Index("ix_repo_memberships_section", "section_id", "role"),
+        Index("ix_repo_memberships_person", "person_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    cloud_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clouds.id", ondelete="CASCADE"))
+    source_id: Mapped[str] = mapped_column(String(255))
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("repo_objects.id", ondelete="CASCADE"))
+    section_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("repo_objects.id", ondelete="CASCADE"))
+    school_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("repo_objects.id", ondelete="SET NULL")
+    )
+    role: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
