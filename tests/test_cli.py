@@ -501,3 +501,37 @@ def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "cannot use the database" in text_of(result.stderr)
+
+
+def test_ingest_and_inspect_from_the_command_line(tmp_path: Path) -> None:
+    from bench.generate_district import generate_district
+
+    bundle = tmp_path / "drop"
+    generate_district(bundle, students=60, seed=11)
+    cli = Cli({"INTEROP_HUB_DATA_DIR": str(tmp_path / "data")})
+    district = cli.json("accounts", "create", "--name", "D", "--type", "education_agency")
+    cloud = cli.json("clouds", "create", "--account", district["id"], "--name", "C")
+
+    done = cli.json("ingest", str(bundle), "--cloud", cloud["id"])
+    assert done["state"] == "success"
+    assert done["counts"]["objects_added"] > 60
+    assert done["counts"]["rows_rejected"] == 0
+
+    shown = cli.json("ingestions", "show", done["id"])
+    assert shown["id"] == done["id"]
+    assert shown["errors"] == []
+    listed = cli.json("ingestions", "list", "--cloud", cloud["id"])
+    assert [i["id"] for i in listed["data"]] == [done["id"]]
+
+    queued = cli.json("ingest", str(bundle), "--cloud", cloud["id"], "--queue")
+    assert queued["state"] == "preparing"
+    worker = cli.run("worker", "--once")
+    assert worker.exit_code == 0, worker.stderr
+    again = cli.json("ingestions", "show", queued["id"])
+    assert again["state"] == "success"
+    assert again["counts"]["objects_added"] == 0
+
+    missing = cli.fails("ingest", str(tmp_path / "nowhere"), "--cloud", cloud["id"], status=400)
+    assert "does not exist" in missing["message"]
+    not_held = cli.fails("ingestions", "approve", done["id"], status=409)
+    assert "not held" in not_held["message"]

@@ -17,10 +17,12 @@ from starlette.routing import Match
 from interop_hub import __version__
 from interop_hub.auth.routes import router as auth_router
 from interop_hub.clouds.routes import router as clouds_router
+from interop_hub.ingest.routes import router as ingest_router
 from interop_hub.integrations.routes import router as integrations_router
 from interop_hub.kit.crypto import DecryptionError
 from interop_hub.kit.errors import HubError, Unauthorized, error_envelope
 from interop_hub.platform.routes import router as platform_router
+from interop_hub.rostering.routes import router as rostering_router
 from interop_hub.runtime import Hub, build_hub
 from interop_hub.tenants.routes import router as tenants_router
 
@@ -60,9 +62,10 @@ def create_app(hub: Hub | None = None) -> FastAPI:
     app.state.max_page_size = hub.settings.max_page_size
     app.state.public_base_url = (hub.settings.public_base_url or "").rstrip("/") or None
     _install_error_handlers(app)
-    for router in (auth_router, clouds_router, integrations_router, tenants_router):
+    for router in (auth_router, clouds_router, integrations_router, tenants_router, ingest_router):
         app.include_router(router)
     app.include_router(platform_router)
+    app.include_router(rostering_router)
     _describe_security(app)
 
     @app.get("/health", tags=["Service"], operation_id="health")

@@ -10,6 +10,7 @@ import typer
 
 from interop_hub.auth.principal import Principal
 from interop_hub.cli.context import open_hub, unit_of_work
+from interop_hub.cli.ingest_commands import ingest_command, ingestions_app, worker_command
 from interop_hub.cli.output import console, emit, err_console, fail
 from interop_hub.clouds.schemas import CloudCreate
 from interop_hub.kit import migrate
@@ -27,7 +28,10 @@ accounts_app = typer.Typer(help="Accounts (districts, vendors, operators).", no_
 clouds_app = typer.Typer(help="Interop Clouds.", no_args_is_help=True)
 connectors_app = typer.Typer(help="A cloud's data sources.", no_args_is_help=True)
 tenants_app = typer.Typer(help="Integrations installed in clouds.", no_args_is_help=True)
+app.command("ingest")(ingest_command)
+app.command("worker")(worker_command)
 for sub, name in (
+    (ingestions_app, "ingestions"),
     (db_app, "db"),
     (accounts_app, "accounts"),
     (clouds_app, "clouds"),

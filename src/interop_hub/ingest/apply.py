@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, TypeVar, cast
@@ -66,14 +66,14 @@ def current_object_digests(
             RepoObject.cloud_id == cloud_id, RepoObject.kind == kind
         )
     )
-    return dict(rows.tuples().all())
+    return {row_id: digest for row_id, digest in rows}  # noqa: C416 - rows are Row objects
 
 
 def current_membership_digests(session: Session, cloud_id: uuid.UUID) -> dict[uuid.UUID, str]:
     rows = session.execute(
         select(RepoMembership.id, RepoMembership.digest).where(RepoMembership.cloud_id == cloud_id)
     )
-    return dict(rows.tuples().all())
+    return {row_id: digest for row_id, digest in rows}  # noqa: C416 - rows are Row objects
 
 
 def object_views(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
@@ -164,11 +164,13 @@ def apply_plan(
     plan: CollectionPlan,
     log: ChangeLog,
     now: dt.datetime,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> None:
     """Apply ``plan`` and log every change with the prior values of what changed."""
     order = [kind for kind in KINDS if kind in plan.objects]
     deleted: dict[str, dict[uuid.UUID, dict[str, Any]]] = {}
     for kind in order:
+        progress(f"writing {kind}")
         kind_plan = plan.objects[kind]
         before = object_views(session, [row.id for row in kind_plan.updates])
         deleted[kind] = object_views(session, kind_plan.deletes)
@@ -182,6 +184,7 @@ def apply_plan(
     _insert_links(session, cloud_id, [r for k in order for r in plan.objects[k].adds])
     _replace_links(session, cloud_id, [r for k in order for r in plan.objects[k].updates])
 
+    progress("writing membership")
     members = plan.memberships
     members_before = membership_views(session, [row.id for row in members.updates])
     members_deleted = membership_views(session, members.deletes)
@@ -198,6 +201,7 @@ def apply_plan(
     for membership_id, view in members_deleted.items():
         log.add("membership", membership_id, "membership", view.get("role"), "DELETE", view)
     _delete(session, memberships_t, list(members_deleted))
+    progress("deleting")
     for kind in reversed(order):
         for object_id, view in deleted[kind].items():
             log.add("object", object_id, kind, view.get("$subtype"), "DELETE", view)

@@ -60,7 +60,7 @@ class SourceMembership:
 class RowError:
     """A rejected row: where it is and why. The rest of the bundle still goes in."""
 
-    file: str
+    file: str  # the file's name in the bundle, e.g. "users.csv"
     line: int  # 1-based physical line of the row's start in the file (the header is line 1)
     column: str | None
     reason: str

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     max_bundle_bytes: int = Field(default=4 * 1024**3, ge=1024)
     max_upload_bytes: int = Field(default=1024**3, ge=1024)
     max_row_errors: int = Field(default=100_000, ge=100)
+    ingestion_stale_seconds: int = Field(default=120, ge=10)
     sql_echo: bool = False
 
     @property

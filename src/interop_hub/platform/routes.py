@@ -5,12 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
 
 from interop_hub.accounts import service as accounts
 from interop_hub.auth.dependencies import HubDep, OperatorDep, SessionDep
 from interop_hub.clouds.schemas import CloudCreate, CloudOut
+from interop_hub.ingest import service as ingest
+from interop_hub.ingest.queries import ingestion_out
+from interop_hub.ingest.schemas import IngestionOut, IngestionStart
+from interop_hub.ingest.uploads import save_upload
+from interop_hub.kit.db import write_transaction
 from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope, many, one
+from interop_hub.kit.errors import BadRequest
 from interop_hub.kit.paging import PageRequest, paging_params
 from interop_hub.platform import service
 from interop_hub.platform.schemas import (
@@ -23,6 +31,7 @@ from interop_hub.platform.schemas import (
     InstalledTenant,
     TenantInstall,
 )
+from interop_hub.runtime import Hub
 from interop_hub.tenants import lifecycle
 from interop_hub.tenants import service as tenants
 from interop_hub.tenants.schemas import TenantInfo
@@ -92,6 +101,70 @@ def create_connector(
     id: uuid.UUID, body: ConnectorCreate, session: SessionDep, hub: HubDep, _: OperatorDep
 ) -> DataEnvelope[ConnectorOut]:
     return one(service.create_connector(session, hub.keyring, id, body))
+
+
+@router.post(
+    "/clouds/{id}/ingestions",
+    status_code=202,
+    operation_id="platformStartIngestion",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {"schema": IngestionStart.model_json_schema()},
+            }
+        }
+    },
+)
+async def start_ingestion(
+    id: uuid.UUID, request: Request, hub: HubDep, _: OperatorDep
+) -> DataEnvelope[IngestionOut]:
+    """Queue a collection: upload a bundle (a zip body), or name a source on the server
+    (JSON ``{"source": PATH}``), or send nothing to collect the cloud's connector source."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in (
+        "application/zip",
+        "application/octet-stream",
+        "application/x-zip-compressed",
+    ):
+        path = await save_upload(
+            request, hub.settings.data_dir / "uploads", hub.settings.max_upload_bytes
+        )
+        return await run_in_threadpool(_queue, hub, id, str(path), None)
+    body = await request.body()
+    try:
+        start = IngestionStart.model_validate_json(body or b"{}")
+    except ValidationError as exc:
+        raise BadRequest(
+            "The request body is not valid.", details=exc.errors(include_input=False)
+        ) from exc
+    return await run_in_threadpool(_queue, hub, id, start.source, None)
+
+
+def _queue(
+    hub: Hub, cloud_id: uuid.UUID, source: str | None, connector_id: uuid.UUID | None
+) -> DataEnvelope[IngestionOut]:
+    with write_transaction(hub.sessions) as session:
+        if source is None:
+            connector_id, source = ingest.connector_source(session, cloud_id)
+        ingestion = ingest.queue_ingestion(
+            session, cloud_id, source, now=hub.now(), connector_id=connector_id
+        )
+        return one(ingestion_out(ingestion))
+
+
+@router.post("/ingestions/{id}/{decision}", operation_id="platformDecideIngestion")
+def decide_ingestion(
+    id: uuid.UUID,
+    decision: Literal["approve", "reject"],
+    session: SessionDep,
+    hub: HubDep,
+    _: OperatorDep,
+) -> DataEnvelope[IngestionOut]:
+    """Approve (queue again, applying everything) or reject a collection held as a mass change."""
+    if decision == "approve":
+        return one(ingestion_out(ingest.approve(session, id)))
+    return one(ingestion_out(ingest.reject(session, id, hub.now())))
 
 
 @router.post("/tenants", status_code=201, operation_id="platformInstallTenant")

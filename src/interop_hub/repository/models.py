@@ -65,7 +65,7 @@ class RepoLink(Base):
     """``from_id`` refers to ``to_id`` through ``rel`` (``position`` keeps the source's order)."""
 
     __tablename__ = "repo_links"
-    __table_args__ = (Index("ix_repo_links_to", "to_id", "rel"),)
+    __table_args__ = (Index("ix_repo_links_to", "to_id", "rel", "from_id"),)
 
     from_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("repo_objects.id", ondelete="CASCADE"), primary_key=True

@@ -69,6 +69,8 @@ def upgrade() -> None:
         sa.Column("created_at", interop_hub.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("started_at", interop_hub.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("finished_at", interop_hub.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("runner", sa.String(length=255), nullable=True),
+        sa.Column("heartbeat_at", interop_hub.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "state IN ('preparing', 'scheduled', 'executing', 'success', 'failed', "
             "'cancelled', 'timeout')",
@@ -124,7 +126,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("repo_links", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_repo_links_cloud_id"), ["cloud_id"], unique=False)
-        batch_op.create_index("ix_repo_links_to", ["to_id", "rel"], unique=False)
+        batch_op.create_index("ix_repo_links_to", ["to_id", "rel", "from_id"], unique=False)
 
     op.create_table(
         "repo_memberships",

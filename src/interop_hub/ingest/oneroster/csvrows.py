@@ -1,0 +1,118 @@
+"""One CSV file: its header, then its records with the physical line each starts on.
+
+UTF-8 with or without a BOM, ``\\r\\n``/``\\n``/``\\r`` line ends and quoted fields that hold
+newlines are all read by :mod:`csv` over a text stream opened with ``newline=""``. Bytes that
+are not UTF-8 must not sink the file, only the rows that hold them: the stream decodes with
+``surrogateescape`` through a handler that also counts how often it fired. While the count has
+not moved since the file was opened (the usual case) rows need no check at all (:meth:`dirty`);
+after it moved, each row is checked for the lone surrogates that stand for the bad bytes. The
+decoder works a chunk ahead of the rows the reader returns, so a row is never returned before
+its bad bytes are counted.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from interop_hub.ingest.records import BundleError
+
+_HANDLER = "interop_hub.oneroster.flag_bad_bytes"
+_escape = codecs.lookup_error("surrogateescape")
+BAD_BYTES_SEEN = [0]
+"""How often undecodable bytes were met, in any file (a row loop compares it to
+:attr:`Table.bad_at_open` rather than calling :meth:`Table.dirty` for speed)."""
+
+
+def _flag_bad_bytes(error: UnicodeError) -> tuple[str | bytes, int]:
+    BAD_BYTES_SEEN[0] += 1
+    return _escape(error)
+
+
+codecs.register_error(_HANDLER, _flag_bad_bytes)
+
+# A sourcedId list or a title may be long, but a field this large means a quote never closed.
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why a row cannot be used at all (it is reported, not read)."""
+
+    column: str | None
+    reason: str
+
+
+class Table:
+    """A CSV file's header (names stripped) and a :mod:`csv` reader positioned after it.
+
+    A header the :mod:`csv` module refuses, or that names a column twice (which value would
+    count?), makes the file unreadable (:class:`BundleError`).
+
+    Callers that loop over many rows use :attr:`reader` directly, taking a row's first line
+    as the reader's ``line_num`` before the row plus one, and skipping blank lines (empty
+    lists); :meth:`problem` says what is wrong with an odd row. :meth:`rows` does all that for
+    small files.
+    """
+
+    def __init__(self, stream: IO[bytes], file: str) -> None:
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors=_HANDLER, newline="")
+        self.reader = csv.reader(text)
+        self.bad_at_open = BAD_BYTES_SEEN[0]
+        self.header: list[str] = []
+        try:
+            for fields in self.reader:
+                if fields:
+                    self.header = [name.strip() for name in fields]
+                    break
+        except csv.Error as exc:
+            raise BundleError(f"{file}: unreadable header ({exc})") from exc
+        seen: set[str] = set()
+        for name in self.header:
+            if name in seen:
+                raise BundleError(f"{file}: column {name!r} appears more than once")
+            seen.add(name)
+        self.width = len(self.header)
+
+    def dirty(self) -> bool:
+        """Whether bytes that are not UTF-8 were met since the file was opened."""
+        return BAD_BYTES_SEEN[0] != self.bad_at_open
+
+    def problem(self, fields: list[str]) -> Problem | None:
+        """What makes a row unusable: a field count other than the header's, or bad bytes."""
+        if len(fields) != self.width:
+            return Problem(None, f"the row has {len(fields)} fields, the header has {self.width}")
+        if self.dirty():
+            try:
+                "".join(fields).encode("utf-8")
+            except UnicodeEncodeError:
+                for name, value in zip(self.header, fields, strict=True):
+                    try:
+                        value.encode("utf-8")
+                    except UnicodeEncodeError:
+                        return Problem(name, "bytes that are not valid UTF-8")
+        return None
+
+    def rows(self) -> Iterator[tuple[int, list[str], Problem | None]]:
+        """Every record after the header: (first line, fields, problem or None)."""
+        reader = self.reader
+        while True:
+            start = reader.line_num + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield start, [], unreadable(exc)
+                continue
+            if fields:
+                yield start, fields, self.problem(fields)
+
+
+def unreadable(exc: csv.Error) -> Problem:
+    """The problem of a record the :mod:`csv` module refuses."""
+    return Problem(None, f"unreadable CSV: {exc}")

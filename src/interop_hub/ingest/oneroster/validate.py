@@ -1,0 +1,252 @@
+"""Reading a bundle's files in dependency order, row by row, into a :class:`Bundle`.
+
+Each file is validated after the files it refers to, so a reference is checked against what
+was already accepted, and a rejected row takes the rows that refer to it along (a class whose
+course was rejected is rejected too). A reference resolves when its target was accepted from
+this bundle or, when the target's file is ``delta`` or ``absent``, when the Repository already
+has it (``existing``) and this bundle does not delete it. References inside one file (org and
+session parents, user agents) are settled after the whole file is read, repeatedly, until no
+further row falls.
+
+Every rejected row yields exactly one :class:`RowError` (the first problem found), with the
+row's ``sourcedId`` when it has one, so that the collection can keep what a bad row of a bulk
+file would otherwise delete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from typing import IO, Any
+
+from interop_hub.ingest.oneroster import mapping, people
+from interop_hub.ingest.oneroster.bundle import DATA_FILES, Source
+from interop_hub.ingest.oneroster.csvrows import Table
+from interop_hub.ingest.oneroster.files import SPECS, FileSpec
+from interop_hub.ingest.oneroster.mapping import Built, Fault, Values
+from interop_hub.ingest.oneroster.rows import Row, RowChecker, ext, ext_columns
+from interop_hub.ingest.records import (
+    FILE_KINDS,
+    KINDS,
+    Bundle,
+    BundleError,
+    Kind,
+    Mode,
+    SourceObject,
+)
+
+NOUNS: dict[Kind, str] = {
+    "org": "org",
+    "term": "academicSession",
+    "course": "course",
+    "section": "class",
+    "person": "user",
+    "grading_category": "category",
+}
+_KIND_FILES: dict[Kind, str] = {kind: name for name, kind in FILE_KINDS.items()}
+_FILE_ORDER = {
+    f"{name}.csv": i for i, name in enumerate((*DATA_FILES[:4], "roles", *DATA_FILES[4:]))
+}
+
+
+_SELF_REFERRING: frozenset[Kind] = frozenset({"org", "term", "person"})
+"""Kinds with references to their own kind (parents, agents), settled after their file."""
+
+
+@dataclass(slots=True)
+class _Candidate:
+    line: int
+    sid: str
+    built: Built
+
+
+class Reader:
+    """One read of one bundle; the per-file steps share what earlier files accepted."""
+
+    def __init__(
+        self,
+        source: Source,
+        version: str,
+        modes: dict[str, Mode],
+        existing: Mapping[Kind, AbstractSet[str]],
+        existing_memberships: AbstractSet[str] | None,
+    ) -> None:
+        self.source = source
+        self.specs = SPECS[version]
+        self.bundle = Bundle(version=version, modes=modes)
+        self.checker = RowChecker(self.bundle)
+        self.existing = existing
+        self.existing_memberships = existing_memberships
+        self.accepted: dict[Kind, dict[str, str]] = {kind: {} for kind in KINDS}
+        """Accepted source ids by kind, each mapped to itself (the one string to share)."""
+        self.deleted: dict[Kind, set[str]] = {kind: set() for kind in KINDS}
+        self.fallback = {kind: modes[_KIND_FILES[kind]] != "bulk" for kind in KINDS}
+        self.persons: dict[str, SourceObject] = {}
+        self.term_years: dict[str, int] = {}
+        self.course_years: dict[str, int | None] = {}
+
+    def run(self) -> Bundle:
+        self.objects("orgs", "org", mapping.org)
+        self.objects("academicSessions", "term", mapping.term)
+        self.objects("courses", "course", mapping.course)
+        self.objects("classes", "section", mapping.section)
+        roles = people.read_roles(self)
+        self.objects("users", "person", roles.person)
+        roles.report_unused()
+        people.read_enrollments(self)
+        people.read_demographics(self)
+        self.objects("categories", "grading_category", mapping.category)
+        self.bundle.errors.sort(key=lambda e: (_FILE_ORDER.get(e.file, 99), e.line))
+        return self.bundle
+
+    # -- references ---------------------------------------------------------------------------
+
+    def exists(self, kind: Kind, sid: str) -> bool:
+        """Whether a reference to ``kind`` ``sid`` resolves (see the module docstring)."""
+        if sid in self.accepted[kind]:
+            return True
+        if self.fallback[kind]:
+            known = self.existing.get(kind)
+            return known is not None and sid in known and sid not in self.deleted[kind]
+        return False
+
+    @staticmethod
+    def unknown(kind: Kind, sid: str) -> str:
+        return f"refers to unknown {NOUNS[kind]} {sid!r}"
+
+    def delete(self, kind: Kind, sid: str) -> None:
+        """A ``tobedeleted`` row of a delta file."""
+        self.deleted[kind].add(sid)
+        known = self.existing.get(kind)
+        if known is None or sid in known:  # deleting what the Repository lacks is a no-op
+            self.bundle.deleted.append((kind, sid))
+
+    # -- files --------------------------------------------------------------------------------
+
+    def open(self, name: str) -> tuple[FileSpec, Table, IO[bytes]] | None:
+        """File ``name`` with its header checked, or None when the manifest says absent."""
+        if self.bundle.modes.get(name, "absent") == "absent":
+            return None
+        spec = self.specs[name]
+        stored = self.source.find(spec.file)
+        if stored is None:  # read_manifest checked it; the folder changed since
+            raise BundleError(f"{spec.file} is missing")
+        stream = self.source.open(stored)
+        try:
+            table = Table(stream, spec.file)
+            header = table.header
+            missing = [c for c in ("sourcedId", *spec.required) if c not in header]
+            if self.bundle.modes[name] == "delta":
+                missing += [c for c in ("status", "dateLastModified") if c not in header]
+            if name == "users" and self.bundle.modes.get("roles") == "absent":
+                missing += [c for c in ("role",) if c not in header]  # 1.2 without roles.csv
+            if missing:
+                raise BundleError(f"{spec.file}: required column {missing[0]!r} is missing")
+        except BaseException:
+            stream.close()
+            raise
+        return spec, table, stream
+
+    def rows(self, spec: FileSpec, table: Table) -> Iterator[Row]:
+        return self.checker.rows(spec, table, self.bundle.modes[spec.name] == "delta")
+
+    def error(self, spec: FileSpec, line: int, col: str | None, reason: str, sid: str) -> None:
+        self.checker.error(spec, line, col, reason, sid)
+
+    def objects(self, name: str, kind: Kind, build: Callable[[Values], Built]) -> None:
+        """Read a file of objects: check, build, resolve references, add to the bundle."""
+        opened = self.open(name)
+        if opened is None:
+            return
+        spec, table, stream = opened
+        extras = ext_columns(spec, table)
+        header = table.header
+        candidates: list[_Candidate] = []
+        with stream:
+            for line, sid, fields, deleting in self.rows(spec, table):
+                if deleting:
+                    self.delete(kind, sid)
+                    continue
+                try:
+                    built = build(dict(zip(header, fields, strict=False)))
+                except Fault as fault:
+                    self.error(spec, line, fault.column, fault.reason, sid)
+                    continue
+                built.data["$ext"] = ext(extras, fields, built.ext)
+                candidates.append(_Candidate(line, sid, built))
+        for c in self._resolve(spec, kind, candidates):
+            self._add(kind, c.sid, c.built)
+
+    def _add(self, kind: Kind, sid: str, built: Built) -> None:
+        year = built.school_year
+        if kind == "term" and year is not None:
+            self.term_years[sid] = year
+        elif kind == "course":
+            year = _first_year(self.term_years, built.refs, "school_year")
+            self.course_years[sid] = year
+        elif kind == "section":
+            year = _first_year(self.term_years, built.refs, "terms")
+            if year is None:
+                year = self.course_years.get(built.refs[0][1].source_id)
+        refs = tuple([ref for _, ref in built.refs])
+        obj = SourceObject(kind, sid, built.subtype, built.label, year, built.data, refs)
+        self.bundle.objects.append(obj)
+        if kind == "person":
+            self.persons[sid] = obj
+
+    def _resolve(
+        self, spec: FileSpec, kind: Kind, candidates: list[_Candidate]
+    ) -> list[_Candidate]:
+        """The candidates whose references resolve; the others become errors.
+
+        References to other kinds are checked once. References to the same kind are checked
+        again and again, each round against what is still accepted, until a round rejects
+        nothing (a chain of parents falls link by link); only candidates that have such
+        references take part.
+        """
+        ok: list[_Candidate] = []
+        selfish: list[_Candidate] = []
+        for c in candidates:
+            bad = self._bad_ref(c.built, kind, same=False)
+            if bad is not None:
+                self.error(spec, c.line, bad[0], bad[1], c.sid)
+                continue
+            ok.append(c)
+            if kind in _SELF_REFERRING and any(ref.kind == kind for _, ref in c.built.refs):
+                selfish.append(c)
+        accepted = self.accepted[kind]
+        for c in ok:
+            accepted[c.sid] = c.sid
+        fallen: set[str] = set()
+        changed = bool(selfish)
+        while changed:
+            changed, keep = False, []
+            for c in selfish:
+                bad = self._bad_ref(c.built, kind, same=True)
+                if bad is None:
+                    keep.append(c)
+                else:
+                    self.error(spec, c.line, bad[0], bad[1], c.sid)
+                    del accepted[c.sid]
+                    fallen.add(c.sid)
+                    changed = True
+            selfish = keep
+        return [c for c in ok if c.sid not in fallen] if fallen else ok
+
+    def _bad_ref(self, built: Built, kind: Kind, *, same: bool) -> tuple[str, str] | None:
+        """(column, reason) of the first reference that does not resolve, among the references
+        to ``kind`` itself (``same``) or among those to other kinds."""
+        exists = self.exists
+        for col, ref in built.refs:
+            if (ref.kind == kind) is same and not exists(ref.kind, ref.source_id):
+                return col, self.unknown(ref.kind, ref.source_id)
+        return None
+
+
+def _first_year(years: dict[str, int], refs: list[tuple[str, Any]], rel: str) -> int | None:
+    """The school year of the first term of relationship ``rel`` that this bundle states."""
+    for _, ref in refs:
+        if ref.rel == rel and ref.source_id in years:
+            return years[ref.source_id]
+    return None

@@ -1,0 +1,396 @@
+"""Ingestions: their lifecycle and the collection run.
+
+States: ``preparing`` (queued) → ``executing`` → ``success`` or ``failed``; a collection whose
+updates and deletes exceed the configured share of the cloud's objects is held as
+``scheduled`` with ``mass_change_pending`` until an operator approves it (it runs again and
+applies) or rejects it (``cancelled``).
+
+A run reads the bundle outside any transaction, then plans and applies the whole change — the
+Repository rows, the change set and the ingestion's outcome — in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from interop_hub.clouds.models import Actor, Cloud
+from interop_hub.ingest.apply import (
+    ChangeLog,
+    CollectionPlan,
+    apply_plan,
+    current_membership_digests,
+    current_object_digests,
+)
+from interop_hub.ingest.diff import plan
+from interop_hub.ingest.liveness import Heartbeat, this_runner
+from interop_hub.ingest.models import Ingestion, IngestionError
+from interop_hub.ingest.normalize import ObjectRow, make_object_row, membership_row, object_row
+from interop_hub.ingest.oneroster import read_bundle
+from interop_hub.ingest.records import FILE_KINDS, Bundle, BundleError, Kind
+from interop_hub.kit.db import write_transaction
+from interop_hub.kit.errors import BadRequest, Conflict, NotFound
+from interop_hub.repository.models import (
+    RepoLink,
+    RepoMembership,
+    RepoObject,
+    membership_id,
+    object_id,
+)
+from interop_hub.runtime import Hub
+
+log = logging.getLogger("interop_hub.ingest")
+Progress = Callable[[str], None]
+
+
+def queue_ingestion(
+    session: Session,
+    cloud_id: uuid.UUID,
+    source: str,
+    *,
+    now: dt.datetime,
+    connector_id: uuid.UUID | None = None,
+) -> Ingestion:
+    """A new collection waiting for a worker (or for the caller to run it)."""
+    if session.get(Cloud, cloud_id) is None:
+        raise NotFound(f"Interop Cloud {cloud_id} was not found.")
+    if not Path(source).exists():
+        raise BadRequest(f"The source {source} does not exist.")
+    ingestion = Ingestion(
+        cloud_id=cloud_id,
+        connector_id=connector_id,
+        source=source,
+        type="collection",
+        state="preparing",
+        created_at=now,
+        details={},
+    )
+    session.add(ingestion)
+    session.flush()
+    return ingestion
+
+
+def connector_source(session: Session, cloud_id: uuid.UUID) -> tuple[uuid.UUID, str]:
+    """The cloud's connector and its source path (the first one, if there are several)."""
+    connector = session.scalar(
+        select(Actor)
+        .where(Actor.cloud_id == cloud_id, Actor.type == "connector", Actor.revoked_at.is_(None))
+        .order_by(Actor.id)
+        .limit(1)
+    )
+    if connector is None or not connector.source:
+        raise BadRequest(f"Interop Cloud {cloud_id} has no connector with a source to collect.")
+    return connector.id, str(connector.source["path"])
+
+
+def claim_next(session: Session, now: dt.datetime) -> uuid.UUID | None:
+    """Claim the oldest queued ingestion for this worker, or None when there is none.
+
+    The claim is a conditional update, so two workers racing for one row cannot both win
+    (on PostgreSQL the candidate is also picked with SKIP LOCKED so they do not wait).
+    """
+    candidate = session.scalar(
+        select(Ingestion.id)
+        .where(Ingestion.state == "preparing")
+        .order_by(Ingestion.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if candidate is None or not claim(session, candidate, now):
+        return None
+    return candidate
+
+
+def claim(session: Session, ingestion_id: uuid.UUID, now: dt.datetime) -> bool:
+    """Move a queued ingestion to ``executing``; False if someone else already did."""
+    result = session.execute(
+        update(Ingestion)
+        .where(Ingestion.id == ingestion_id, Ingestion.state == "preparing")
+        .values(state="executing", started_at=now, runner=this_runner(), heartbeat_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def run(hub: Hub, ingestion_id: uuid.UUID, progress: Progress | None = None) -> Ingestion:
+    """Run a claimed (``executing``) ingestion to its end state and return it."""
+    say = progress or (lambda _: None)
+    with write_transaction(hub.sessions) as session:
+        ingestion = _get(session, ingestion_id)
+        if ingestion.state != "executing":
+            raise Conflict(f"Ingestion {ingestion_id} is {ingestion.state}, not executing.")
+        cloud_id, source, force = (
+            ingestion.cloud_id,
+            ingestion.source,
+            ingestion.details.get("force", False),
+        )
+        existing = _existing_source_ids(session, cloud_id)
+    with Heartbeat(hub.sessions, ingestion_id, hub.clock):
+        return _read_and_apply(hub, ingestion_id, cloud_id, source, existing, bool(force), say)
+
+
+def _read_and_apply(
+    hub: Hub,
+    ingestion_id: uuid.UUID,
+    cloud_id: uuid.UUID,
+    source: str,
+    existing: dict[Kind, set[str]],
+    force: bool,
+    say: Progress,
+) -> Ingestion:
+    try:
+        say("reading")
+        bundle = read_bundle(
+            Path(source),
+            existing=existing,
+            existing_memberships=None,
+            max_uncompressed_bytes=hub.settings.max_bundle_bytes,
+        )
+    except BundleError as exc:
+        return _finish_failed(hub, ingestion_id, str(exc))
+    except Exception as exc:  # an unreadable bundle must never leave an ingestion running
+        log.exception("ingestion %s: reading failed", ingestion_id)
+        return _finish_failed(hub, ingestion_id, f"the bundle could not be read: {exc}")
+    say("applying")
+    try:
+        with write_transaction(hub.sessions) as session:
+            return _apply(session, hub, ingestion_id, cloud_id, bundle, force=force, say=say)
+    except Exception as exc:
+        log.exception("ingestion %s: applying failed", ingestion_id)
+        return _finish_failed(hub, ingestion_id, f"the collection could not be applied: {exc}")
+
+
+def _apply(
+    session: Session,
+    hub: Hub,
+    ingestion_id: uuid.UUID,
+    cloud_id: uuid.UUID,
+    bundle: Bundle,
+    *,
+    force: bool,
+    say: Progress,
+) -> Ingestion:
+    now = hub.now()
+    # One collection per cloud at a time: lock the cloud row (PostgreSQL; SQLite has one writer).
+    session.scalar(select(Cloud.id).where(Cloud.id == cloud_id).with_for_update())
+    ingestion = _get(session, ingestion_id)
+    collection = _plan(session, cloud_id, bundle)
+    added, updated, deleted = collection.counts()
+    _record_errors(session, hub, ingestion, bundle)
+    ingestion.rows_read = bundle.rows_read
+    ingestion.rows_rejected = len(bundle.errors)
+    ingestion.objects_added, ingestion.objects_updated = added, updated
+    ingestion.objects_deleted = deleted
+    base = _object_count(session, cloud_id)
+    changes = updated + deleted
+    share = changes / base if base else 0.0
+    if (
+        not force
+        and base
+        and share > hub.settings.mass_change_threshold
+        and changes >= hub.settings.mass_change_min_changes
+    ):
+        ingestion.state = "scheduled"
+        ingestion.mass_change_pending = True
+        ingestion.message = (
+            f"Held: this collection would update or delete {changes} of the cloud's {base} "
+            f"objects ({share:.0%}, over the {hub.settings.mass_change_threshold:.0%} limit). "
+            "An operator must approve or reject it."
+        )
+        session.flush()
+        return ingestion
+    apply_plan(session, cloud_id, collection, ChangeLog(ingestion.id, cloud_id), now, say)
+    ingestion.state = "success"
+    ingestion.mass_change_pending = False
+    ingestion.finished_at = now
+    ingestion.message = None
+    cloud = session.get(Cloud, cloud_id)
+    if cloud is not None:
+        cloud.last_collected_at = now
+    session.flush()
+    return ingestion
+
+
+def _plan(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPlan:
+    rejected: dict[Kind, set[str]] = {}
+    for error in bundle.errors:
+        kind = FILE_KINDS.get(error.file.removesuffix(".csv"))
+        if kind is not None and error.source_id:
+            rejected.setdefault(kind, set()).add(error.source_id)
+    by_kind: dict[Kind, list[ObjectRow]] = {}
+    for record in bundle.objects:
+        by_kind.setdefault(record.kind, []).append(object_row(cloud_id, record))
+    deleted_by_kind: dict[Kind, list[str]] = {}
+    for kind, source_id in bundle.deleted:
+        deleted_by_kind.setdefault(kind, []).append(source_id)
+
+    result = CollectionPlan()
+    for name, kind in FILE_KINDS.items():
+        mode = bundle.modes.get(name, "absent")
+        if mode == "absent" and not (kind == "person" and bundle.person_patches):
+            continue
+        current = current_object_digests(session, cloud_id, kind)
+        rows = by_kind.get(kind, [])
+        if kind == "person" and bundle.person_patches:
+            rows = rows + _patched_persons(session, cloud_id, bundle, rows)
+        result.objects[kind] = plan(
+            current,
+            rows,
+            full_state=mode == "bulk",
+            deleted=[object_id(cloud_id, kind, s) for s in deleted_by_kind.get(kind, [])],
+            keep=[object_id(cloud_id, kind, s) for s in rejected.get(kind, set())],
+        )
+    mode = bundle.modes.get("enrollments", "absent")
+    if mode != "absent":
+        rejected_members = {
+            membership_id(cloud_id, e.source_id)
+            for e in bundle.errors
+            if e.file.removesuffix(".csv") == "enrollments" and e.source_id
+        }
+        result.memberships = plan(
+            current_membership_digests(session, cloud_id),
+            [membership_row(cloud_id, m) for m in bundle.memberships],
+            full_state=mode == "bulk",
+            deleted=[membership_id(cloud_id, s) for s in bundle.deleted_memberships],
+            keep=rejected_members,
+        )
+    return result
+
+
+def _patched_persons(
+    session: Session, cloud_id: uuid.UUID, bundle: Bundle, incoming: list[ObjectRow]
+) -> list[ObjectRow]:
+    """Existing persons with the bundle's demographics merged in (users file not bulk)."""
+    present = {row.source_id for row in incoming}
+    wanted = {s: p for s, p in bundle.person_patches.items() if s not in present}
+    rows: list[ObjectRow] = []
+    if not wanted:
+        return rows
+    found = session.scalars(
+        select(RepoObject).where(
+            RepoObject.cloud_id == cloud_id,
+            RepoObject.kind == "person",
+            RepoObject.source_id.in_(list(wanted)),
+        )
+    ).all()
+    links: dict[uuid.UUID, list[tuple[str, uuid.UUID, int]]] = {}
+    for link in session.execute(
+        select(RepoLink.from_id, RepoLink.rel, RepoLink.to_id, RepoLink.position).where(
+            RepoLink.from_id.in_([o.id for o in found])
+        )
+    ):
+        links.setdefault(link.from_id, []).append((link.rel, link.to_id, link.position))
+    for obj in found:
+        rows.append(
+            make_object_row(
+                obj.id,
+                "person",
+                obj.subtype,
+                obj.source_id,
+                obj.label,
+                obj.school_year,
+                _merge_patch(obj.data, wanted[obj.source_id]),
+                tuple(links.get(obj.id, ())),
+            )
+        )
+    return rows
+
+
+def _merge_patch(data: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Demographic fields replace the person's; their ``$ext`` entries join the person's."""
+    merged = {**data, **patch}
+    merged["$ext"] = {**data.get("$ext", {}), **patch.get("$ext", {})}
+    return merged
+
+
+def _object_count(session: Session, cloud_id: uuid.UUID) -> int:
+    objects = session.scalar(
+        select(func.count()).select_from(RepoObject).where(RepoObject.cloud_id == cloud_id)
+    )
+    members = session.scalar(
+        select(func.count()).select_from(RepoMembership).where(RepoMembership.cloud_id == cloud_id)
+    )
+    return int(objects or 0) + int(members or 0)
+
+
+def _existing_source_ids(session: Session, cloud_id: uuid.UUID) -> dict[Kind, set[str]]:
+    existing: dict[Kind, set[str]] = {}
+    for kind, source_id in session.execute(
+        select(RepoObject.kind, RepoObject.source_id).where(RepoObject.cloud_id == cloud_id)
+    ):
+        existing.setdefault(cast(Kind, kind), set()).add(source_id)
+    return existing
+
+
+def _record_errors(session: Session, hub: Hub, ingestion: Ingestion, bundle: Bundle) -> None:
+    session.execute(
+        IngestionError.__table__.delete().where(  # type: ignore[attr-defined]
+            IngestionError.ingestion_id == ingestion.id
+        )
+    )
+    rows: list[dict[str, Any]] = [
+        {
+            "ingestion_id": ingestion.id,
+            "file": e.file,
+            "line": e.line,
+            "column": e.column,
+            "reason": e.reason[:2000],
+            "source_id": e.source_id[:255] if e.source_id else None,
+        }
+        for e in bundle.errors[: hub.settings.max_row_errors]
+    ]
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(IngestionError), rows[start : start + 5000])
+
+
+def _finish_failed(hub: Hub, ingestion_id: uuid.UUID, message: str) -> Ingestion:
+    with write_transaction(hub.sessions) as session:
+        ingestion = _get(session, ingestion_id)
+        ingestion.state = "failed"
+        ingestion.message = message
+        ingestion.finished_at = hub.now()
+        session.flush()
+        return ingestion
+
+
+def _get(session: Session, ingestion_id: uuid.UUID) -> Ingestion:
+    ingestion = session.get(Ingestion, ingestion_id)
+    if ingestion is None:
+        raise NotFound(f"Ingestion {ingestion_id} was not found.")
+    return ingestion
+
+
+def approve(session: Session, ingestion_id: uuid.UUID) -> Ingestion:
+    """Release a held collection: it is queued again and applies whatever it changes."""
+    ingestion = _held(session, ingestion_id)
+    ingestion.state = "preparing"
+    ingestion.details = {**ingestion.details, "force": True}
+    session.flush()
+    return ingestion
+
+
+def reject(session: Session, ingestion_id: uuid.UUID, now: dt.datetime) -> Ingestion:
+    ingestion = _held(session, ingestion_id)
+    ingestion.state = "cancelled"
+    ingestion.mass_change_pending = False
+    ingestion.finished_at = now
+    ingestion.message = "Rejected by an operator; nothing was applied."
+    session.flush()
+    return ingestion
+
+
+def _held(session: Session, ingestion_id: uuid.UUID) -> Ingestion:
+    ingestion = session.scalar(
+        select(Ingestion).where(Ingestion.id == ingestion_id).with_for_update()
+    )
+    if ingestion is None:
+        raise NotFound(f"Ingestion {ingestion_id} was not found.")
+    if not ingestion.mass_change_pending or ingestion.state != "scheduled":
+        raise Conflict(f"Ingestion {ingestion_id} is {ingestion.state}, not held for approval.")
+    return ingestion

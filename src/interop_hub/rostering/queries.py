@@ -1,0 +1,229 @@
+"""SQL of the rostering query API.
+
+Every list is one query over ``repo_objects`` ordered by ``id`` and paged by
+:func:`interop_hub.kit.paging.paginate` (a keyset on ``id``), so a deep page costs what the first
+one does. Lists by kind and subtype walk the index ``(cloud_id, kind, subtype, id)``; per-org
+lists add an ``EXISTS`` on ``repo_links`` that is probed through the links' primary key
+``(from_id, rel, to_id)`` or their ``(to_id, rel)`` index, never a scan of the whole cloud.
+
+The relationships of a page are loaded afterwards by :func:`links_from`, :func:`links_to` and
+:func:`memberships`: one query each for all the objects of the page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from typing import Any, Literal, NamedTuple
+
+from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy.orm import Session, aliased
+
+from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
+
+ORG = "org"
+PERSON = "person"
+COURSE = "course"
+SECTION = "section"
+TERM = "term"
+GRADING_CATEGORY = "grading_category"
+
+
+class Linked(NamedTuple):
+    """An object related to ``owner`` (an object of the page) through ``rel``."""
+
+    owner: uuid.UUID
+    rel: str
+    id: uuid.UUID
+    kind: str
+    subtype: str | None
+    label: str
+
+
+class Member(NamedTuple):
+    """A membership of ``owner`` (a person or a section of the page) and the object on its
+    other side (the section or the person)."""
+
+    owner: uuid.UUID
+    membership_id: uuid.UUID
+    role: str
+    data: dict[str, Any]
+    id: uuid.UUID
+    kind: str
+    subtype: str | None
+    label: str
+
+
+SUBTYPED = frozenset({ORG, PERSON, TERM})
+"""Kinds stored with a subtype (org_type, person_type, term_type); the others have NULL."""
+FEW = frozenset({ORG, TERM})
+"""Subtyped kinds with few objects per cloud (tens, where persons are hundreds of thousands)."""
+
+
+def objects(cloud_id: uuid.UUID, kind: str, subtype: str | None = None) -> Select[Any]:
+    """The cloud's objects of a kind (and subtype); :func:`paginate` orders them by id.
+
+    Each shape is chosen so that the engines walk an index in id order or read only the kind:
+
+    - a subtype, or a kind without subtypes (``subtype IS NULL``): one range of the index
+      ``(cloud_id, kind, subtype, id)``, already in id order;
+    - orgs and terms of every subtype: ``id IN`` the kind's few ids. With only ``cloud_id`` and
+      ``kind``, SQLite (once analyzed) walks the primary key of the whole table in id order,
+      every object of the cloud read to find a few dozen;
+    - persons of every subtype: plain filters; the engine walks the primary key (persons are
+      most of a cloud) or sorts the cloud's persons.
+    """
+    stmt = select(RepoObject)
+    if subtype is not None or kind not in SUBTYPED:
+        return stmt.where(
+            RepoObject.cloud_id == cloud_id,
+            RepoObject.kind == kind,
+            RepoObject.subtype == subtype if subtype is not None else RepoObject.subtype.is_(None),
+        )
+    if kind in FEW:
+        ids = select(RepoObject.id).where(RepoObject.cloud_id == cloud_id, RepoObject.kind == kind)
+        return stmt.where(RepoObject.id.in_(ids))
+    return stmt.where(RepoObject.cloud_id == cloud_id, RepoObject.kind == kind)
+
+
+def find(
+    session: Session,
+    cloud_id: uuid.UUID,
+    kind: str,
+    object_id: uuid.UUID,
+    subtype: str | None = None,
+) -> RepoObject | None:
+    stmt = select(RepoObject).where(
+        RepoObject.id == object_id, RepoObject.cloud_id == cloud_id, RepoObject.kind == kind
+    )
+    if subtype is not None:
+        stmt = stmt.where(RepoObject.subtype == subtype)
+    return session.scalars(stmt).one_or_none()
+
+
+def org_scope(session: Session, org: RepoObject) -> list[uuid.UUID]:
+    """The org and its direct children (an LEA's schools): the orgs a per-org list covers."""
+    children = session.scalars(
+        select(RepoLink.from_id).where(
+            RepoLink.to_id == org.id, RepoLink.rel == "parent", RepoLink.cloud_id == org.cloud_id
+        )
+    )
+    return [org.id, *children]
+
+
+def _links_to_scope(
+    rel: str, scope: Collection[uuid.UUID], after: uuid.UUID | None
+) -> ColumnElement[bool]:
+    """The listed object has a ``rel`` link to one of ``scope``.
+
+    ``after`` repeats the page's keyset bound on the link side: PostgreSQL does not carry
+    ``id > :cursor`` across ``from_id = id``, and without it a merge semi-join walks the links'
+    primary key from the start of the cloud on every page, so deep pages got slower.
+    """
+    link = aliased(RepoLink)
+    found = exists().where(link.from_id == RepoObject.id, link.rel == rel, link.to_id.in_(scope))
+    if after is not None:
+        found = found.where(link.from_id > after)
+    return found
+
+
+def persons_of(
+    cloud_id: uuid.UUID, subtype: str, scope: Collection[uuid.UUID], after: uuid.UUID | None
+) -> Select[Any]:
+    return objects(cloud_id, PERSON, subtype).where(_links_to_scope("schools", scope, after))
+
+
+def courses_of(
+    cloud_id: uuid.UUID, scope: Collection[uuid.UUID], after: uuid.UUID | None
+) -> Select[Any]:
+    return objects(cloud_id, COURSE).where(_links_to_scope("orgs", scope, after))
+
+
+def sections_of(
+    cloud_id: uuid.UUID, scope: Collection[uuid.UUID], after: uuid.UUID | None
+) -> Select[Any]:
+    return objects(cloud_id, SECTION).where(_links_to_scope("org", scope, after))
+
+
+def terms_of(cloud_id: uuid.UUID, scope: Collection[uuid.UUID]) -> Select[Any]:
+    """Terms that a section of ``scope`` refers to: the term's incoming ``terms`` links (by the
+    ``(to_id, rel)`` index), each checked for an ``org`` link of its section into the scope."""
+    uses = aliased(RepoLink)
+    owner = aliased(RepoLink)
+    referenced = exists().where(
+        uses.to_id == RepoObject.id,
+        uses.rel == "terms",
+        owner.from_id == uses.from_id,
+        owner.rel == "org",
+        owner.to_id.in_(scope),
+    )
+    return objects(cloud_id, TERM).where(referenced)
+
+
+def links_from(
+    session: Session, cloud_id: uuid.UUID, owners: Sequence[uuid.UUID], rels: Collection[str]
+) -> list[Linked]:
+    """The ``rels`` links of ``owners``, in the source's order (``position``)."""
+    if not owners or not rels:
+        return []
+    target = aliased(RepoObject)
+    stmt = (
+        select(RepoLink.from_id, RepoLink.rel, target.id, target.kind, target.subtype, target.label)
+        .join(target, target.id == RepoLink.to_id)
+        .where(RepoLink.from_id.in_(owners), RepoLink.rel.in_(rels), target.cloud_id == cloud_id)
+        .order_by(RepoLink.from_id, RepoLink.rel, RepoLink.position, target.id)
+    )
+    return [Linked(*row) for row in session.execute(stmt)]
+
+
+def links_to(
+    session: Session, cloud_id: uuid.UUID, owners: Sequence[uuid.UUID], rels: Collection[str]
+) -> list[Linked]:
+    """The objects whose ``rels`` links point at ``owners`` (``$children``, a course's
+    ``$sections``), by id."""
+    if not owners or not rels:
+        return []
+    source = aliased(RepoObject)
+    stmt = (
+        select(RepoLink.to_id, RepoLink.rel, source.id, source.kind, source.subtype, source.label)
+        .join(source, source.id == RepoLink.from_id)
+        .where(RepoLink.to_id.in_(owners), RepoLink.rel.in_(rels), source.cloud_id == cloud_id)
+        .order_by(RepoLink.to_id, RepoLink.rel, source.id)
+    )
+    return [Linked(*row) for row in session.execute(stmt)]
+
+
+def memberships(
+    session: Session,
+    cloud_id: uuid.UUID,
+    owners: Sequence[uuid.UUID],
+    side: Literal["person", "section"],
+    roles: Collection[str] | None = None,
+) -> list[Member]:
+    """The memberships of persons (``side="person"``) or of sections, with the object on the
+    other side, ordered by that object's id."""
+    if not owners:
+        return []
+    if side == "person":
+        mine, theirs = RepoMembership.person_id, RepoMembership.section_id
+    else:
+        mine, theirs = RepoMembership.section_id, RepoMembership.person_id
+    other = aliased(RepoObject)
+    stmt = (
+        select(
+            mine,
+            RepoMembership.id,
+            RepoMembership.role,
+            RepoMembership.data,
+            other.id,
+            other.kind,
+            other.subtype,
+            other.label,
+        )
+        .join(other, other.id == theirs)
+        .where(mine.in_(owners), RepoMembership.cloud_id == cloud_id)
+        .order_by(mine, other.id, RepoMembership.id)
+    )
+    if roles is not None:
+        stmt = stmt.where(RepoMembership.role.in_(roles))
+    return [Member(*row) for row in session.execute(stmt)]

@@ -1,0 +1,189 @@
+"""Interop Data API #60–#80: the rostering query API and grading categories (HTTP only).
+
+Every route reads the Repository of the calling actor's cloud; an object of another cloud is
+404. The JSON is written with orjson straight from the rendered dicts (lists can hold thousands of
+objects, and there is nothing left to validate); ``response_model`` still documents the envelope.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import orjson
+from fastapi import APIRouter, Depends, Response
+
+from interop_hub.auth.dependencies import PrincipalDep, SessionDep
+from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope
+from interop_hub.kit.paging import Page, PageRequest, paging_params
+from interop_hub.rostering import service
+from interop_hub.rostering.queries import COURSE, GRADING_CATEGORY, ORG, PERSON, SECTION, TERM
+
+router = APIRouter(prefix="/v2/interop/data", tags=["Interop Data API: rostering"])
+Paging = Annotated[PageRequest, Depends(paging_params)]
+Listed = ListEnvelope[dict[str, Any]]
+Found = DataEnvelope[dict[str, Any]]
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    403: {**ERROR_RESPONSES[401], "description": "Not an actor's credentials"},
+}
+
+
+def actor_cloud(principal: PrincipalDep) -> uuid.UUID:
+    return service.cloud_of(principal)
+
+
+Cloud = Annotated[uuid.UUID, Depends(actor_cloud)]
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")
+
+
+def _list(page: Page[dict[str, Any]]) -> Response:
+    return _json({"data": page.items, "paging": {"next": page.next}})
+
+
+def _one(item: dict[str, Any]) -> Response:
+    return _json({"data": item})
+
+
+def _get_list(path: str, operation_id: str, summary: str) -> Callable[[Handler], Handler]:
+    return router.get(
+        path,
+        operation_id=operation_id,
+        summary=summary,
+        response_model=Listed,
+        responses=RESPONSES,
+    )
+
+
+def _get_one(path: str, operation_id: str, summary: str) -> Callable[[Handler], Handler]:
+    return router.get(
+        path, operation_id=operation_id, summary=summary, response_model=Found, responses=RESPONSES
+    )
+
+
+# --- orgs ---------------------------------------------------------------------------------------
+
+
+@_get_list("/rostering/orgs", "listOrgs", "List all Orgs")
+def list_orgs(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_objects(session, cloud, paging, ORG))
+
+
+@_get_list("/rostering/leas", "listLeas", "List all LEA-type Orgs")
+def list_leas(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_objects(session, cloud, paging, ORG, "lea"))
+
+
+@_get_list("/rostering/schools", "listSchools", "List all School-type Orgs")
+def list_schools(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_objects(session, cloud, paging, ORG, "school"))
+
+
+@_get_one("/rostering/orgs/{id}", "findOrg", "Find an Org by $sys.id")
+def find_org(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
+    return _one(service.find_object(session, cloud, ORG, id))
+
+
+@_get_list(
+    "/rostering/orgs/{id}/students", "listOrgStudents", "List Students that are members of an Org"
+)
+def list_org_students(id: uuid.UUID, session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_of_org(session, cloud, id, "students", paging))
+
+
+@_get_list(
+    "/rostering/orgs/{id}/teachers", "listOrgTeachers", "List Teachers that are members of an Org"
+)
+def list_org_teachers(id: uuid.UUID, session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_of_org(session, cloud, id, "teachers", paging))
+
+
+@_get_list("/rostering/orgs/{id}/courses", "listOrgCourses", "List Courses that belong to an Org")
+def list_org_courses(id: uuid.UUID, session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_of_org(session, cloud, id, "courses", paging))
+
+
+@_get_list(
+    "/rostering/orgs/{id}/sections", "listOrgSections", "List Sections that belong to an Org"
+)
+def list_org_sections(id: uuid.UUID, session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_of_org(session, cloud, id, "sections", paging))
+
+
+@_get_list("/rostering/orgs/{id}/terms", "listOrgTerms", "List Terms that belong to an Org")
+def list_org_terms(id: uuid.UUID, session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_of_org(session, cloud, id, "terms", paging))
+
+
+@_get_one("/rostering/leas/{id}", "findLea", "Find an LEA-type Org by $sys.id")
+def find_lea(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
+    return _one(service.find_object(session, cloud, ORG, id, "lea"))
+
+
+# --- persons ------------------------------------------------------------------------------------
+
+
+@_get_list("/rostering/persons", "listPersons", "Get all Persons")
+def list_persons(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_objects(session, cloud, paging, PERSON))
+
+
+@_get_list("/rostering/students", "listStudents", "List all Student-type Persons")
+def list_students(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_objects(session, cloud, paging, PERSON, "student"))
+
+
+@_get_list("/rostering/teachers", "listTeachers", "List all Teacher-type Persons")
+def list_teachers(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_objects(session, cloud, paging, PERSON, "teacher"))
+
+
+@_get_one("/rostering/persons/{id}", "findPerson", "Find a Person by $sys.id")
+def find_person(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
+    return _one(service.find_object(session, cloud, PERSON, id))
+
+
+# --- courses, sections, terms -------------------------------------------------------------------
+
+
+@_get_list("/rostering/courses", "listCourses", "List all Courses")
+def list_courses(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_objects(session, cloud, paging, COURSE))
+
+
+@_get_one("/rostering/courses/{id}", "findCourse", "Find a Course by $sys.id")
+def find_course(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
+    return _one(service.find_object(session, cloud, COURSE, id))
+
+
+@_get_list("/rostering/sections", "listSections", "List all Sections")
+def list_sections(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_objects(session, cloud, paging, SECTION))
+
+
+@_get_one("/rostering/sections/{id}", "findSection", "Find a Section by $sys.id")
+def find_section(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
+    return _one(service.find_object(session, cloud, SECTION, id))
+
+
+@_get_list("/rostering/terms", "listTerms", "List all Terms")
+def list_terms(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_objects(session, cloud, paging, TERM))
+
+
+@_get_one("/rostering/terms/{id}", "findTerm", "Find a Term by $sys.id")
+def find_term(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
+    return _one(service.find_object(session, cloud, TERM, id))
+
+
+# --- grades -------------------------------------------------------------------------------------
+
+
+@_get_list("/grades/gradingCategories", "listGradingCategories", "List all Grading Categories")
+def list_grading_categories(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
+    return _list(service.list_objects(session, cloud, paging, GRADING_CATEGORY))

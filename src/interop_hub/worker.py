@@ -1,0 +1,52 @@
+"""``interop-hub worker``: runs queued ingestions (schedules and other jobs join it later).
+
+Safe to run as several replicas: each job is claimed with a conditional update before it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from interop_hub.ingest import service as ingest
+from interop_hub.ingest.liveness import fail_dead_runs
+from interop_hub.kit.db import write_transaction
+from interop_hub.runtime import Hub
+
+log = logging.getLogger("interop_hub.worker")
+
+
+def run_pending(hub: Hub) -> int:
+    """Fail the runs whose process died, then run queued ingestions until none is left;
+    return how many ran."""
+    with write_transaction(hub.sessions) as session:
+        fail_dead_runs(session, hub.now(), hub.settings.ingestion_stale_seconds)
+    ran = 0
+    while True:
+        with write_transaction(hub.sessions) as session:
+            claimed = ingest.claim_next(session, hub.now())
+        if claimed is None:
+            return ran
+        result = ingest.run(hub, claimed)
+        log.info("ingestion %s: %s", claimed, result.state)
+        ran += 1
+
+
+def serve_forever(hub: Hub, poll_seconds: float = 5.0) -> None:
+    """Poll for work until SIGINT or SIGTERM; a running job is finished before exiting."""
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping after the current job", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    while not stop.is_set():
+        try:
+            run_pending(hub)
+        except Exception:  # a broken job must not stop the worker
+            log.exception("worker iteration failed")
+        stop.wait(poll_seconds)
