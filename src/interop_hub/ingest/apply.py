@@ -219,55 +219,64 @@ def _object_values(row: ObjectRow) -> dict[str, Any]:
     }
 
 
+def _insert(session: Session, table: Table, records: Iterable[dict[str, Any]]) -> None:
+    for batch in chunks(records):
+        session.execute(insert(table), batch)
+
+
+def _update(session: Session, table: Table, records: list[dict[str, Any]]) -> None:
+    """Update rows by id: each record has ``b_id`` and the same columns to set."""
+    if not records:
+        return
+    columns = [key for key in records[0] if key != "b_id"]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({column: bindparam(column) for column in columns})
+    )
+    for batch in chunks(records):
+        session.execute(statement, batch)
+
+
 def _insert_objects(
     session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow], now: dt.datetime
 ) -> None:
-    for batch in chunks(rows):
-        session.execute(
-            insert(objects_t),
-            [
-                {
-                    "id": row.id,
-                    "cloud_id": cloud_id,
-                    "kind": row.kind,
-                    "source_id": row.source_id,
-                    "created_at": now,
-                    "updated_at": now,
-                    **_object_values(row),
-                }
-                for row in batch
-            ],
-        )
+    _insert(
+        session,
+        objects_t,
+        (
+            {
+                "id": row.id,
+                "cloud_id": cloud_id,
+                "kind": row.kind,
+                "source_id": row.source_id,
+                "created_at": now,
+                "updated_at": now,
+                **_object_values(row),
+            }
+            for row in rows
+        ),
+    )
 
 
 def _update_objects(session: Session, rows: list[ObjectRow], now: dt.datetime) -> None:
-    statement = (
-        update(objects_t)
-        .where(objects_t.c.id == bindparam("b_id"))
-        .values(
-            subtype=bindparam("subtype"),
-            label=bindparam("label"),
-            school_year=bindparam("school_year"),
-            data=bindparam("data"),
-            digest=bindparam("digest"),
-            updated_at=bindparam("updated_at"),
-        )
+    _update(
+        session,
+        objects_t,
+        [{"b_id": row.id, "updated_at": now, **_object_values(row)} for row in rows],
     )
-    for batch in chunks(rows):
-        session.execute(
-            statement,
-            [{"b_id": row.id, "updated_at": now, **_object_values(row)} for row in batch],
-        )
 
 
 def _insert_links(session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow]) -> None:
-    values = (
-        {"from_id": row.id, "rel": rel, "to_id": to_id, "cloud_id": cloud_id, "position": pos}
-        for row in rows
-        for rel, to_id, pos in row.links
+    _insert(
+        session,
+        links_t,
+        (
+            {"from_id": row.id, "rel": rel, "to_id": to_id, "cloud_id": cloud_id, "position": pos}
+            for row in rows
+            for rel, to_id, pos in row.links
+        ),
     )
-    for batch in chunks(values):
-        session.execute(insert(links_t), batch)
 
 
 def _replace_links(session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow]) -> None:
@@ -290,42 +299,29 @@ def _membership_values(row: MembershipRow) -> dict[str, Any]:
 def _insert_memberships(
     session: Session, cloud_id: uuid.UUID, rows: list[MembershipRow], now: dt.datetime
 ) -> None:
-    for batch in chunks(rows):
-        session.execute(
-            insert(memberships_t),
-            [
-                {
-                    "id": row.id,
-                    "cloud_id": cloud_id,
-                    "source_id": row.source_id,
-                    "created_at": now,
-                    "updated_at": now,
-                    **_membership_values(row),
-                }
-                for row in batch
-            ],
-        )
+    _insert(
+        session,
+        memberships_t,
+        (
+            {
+                "id": row.id,
+                "cloud_id": cloud_id,
+                "source_id": row.source_id,
+                "created_at": now,
+                "updated_at": now,
+                **_membership_values(row),
+            }
+            for row in rows
+        ),
+    )
 
 
 def _update_memberships(session: Session, rows: list[MembershipRow], now: dt.datetime) -> None:
-    statement = (
-        update(memberships_t)
-        .where(memberships_t.c.id == bindparam("b_id"))
-        .values(
-            person_id=bindparam("person_id"),
-            section_id=bindparam("section_id"),
-            school_id=bindparam("school_id"),
-            role=bindparam("role"),
-            data=bindparam("data"),
-            digest=bindparam("digest"),
-            updated_at=bindparam("updated_at"),
-        )
+    _update(
+        session,
+        memberships_t,
+        [{"b_id": row.id, "updated_at": now, **_membership_values(row)} for row in rows],
     )
-    for batch in chunks(rows):
-        session.execute(
-            statement,
-            [{"b_id": row.id, "updated_at": now, **_membership_values(row)} for row in batch],
-        )
 
 
 def _delete(session: Session, table: Table, ids: list[uuid.UUID]) -> None:
