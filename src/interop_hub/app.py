@@ -24,6 +24,7 @@ from interop_hub.kit.errors import HubError, Unauthorized, error_envelope
 from interop_hub.platform.routes import router as platform_router
 from interop_hub.rostering.routes import router as rostering_router
 from interop_hub.runtime import Hub, build_hub
+from interop_hub.schedules.routes import router as schedules_router
 from interop_hub.tenants.routes import router as tenants_router
 
 log = logging.getLogger("interop_hub.http")
@@ -62,7 +63,14 @@ def create_app(hub: Hub | None = None) -> FastAPI:
     app.state.max_page_size = hub.settings.max_page_size
     app.state.public_base_url = (hub.settings.public_base_url or "").rstrip("/") or None
     _install_error_handlers(app)
-    for router in (auth_router, clouds_router, integrations_router, tenants_router, ingest_router):
+    for router in (
+        auth_router,
+        clouds_router,
+        integrations_router,
+        tenants_router,
+        ingest_router,
+        schedules_router,
+    ):
         app.include_router(router)
     app.include_router(platform_router)
     app.include_router(rostering_router)

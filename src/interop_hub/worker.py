@@ -1,4 +1,4 @@
-"""``interop-hub worker``: runs queued ingestions (schedules and other jobs join it later).
+"""``interop-hub worker``: queues the due schedule ticks, then runs queued ingestions.
 
 Safe to run as several replicas: each job is claimed with a conditional update before it runs.
 """
@@ -14,15 +14,19 @@ from interop_hub.ingest import service as ingest
 from interop_hub.ingest.liveness import fail_dead_runs
 from interop_hub.kit.db import write_transaction
 from interop_hub.runtime import Hub
+from interop_hub.schedules.service import run_due_schedules
 
 log = logging.getLogger("interop_hub.worker")
 
 
 def run_pending(hub: Hub) -> int:
-    """Fail the runs whose process died, then run queued ingestions until none is left;
-    return how many ran."""
+    """Fail the runs whose process died, queue the collections of due schedules, then run
+    queued ingestions until none is left; return how many ran."""
     with write_transaction(hub.sessions) as session:
         fail_dead_runs(session, hub.now(), hub.settings.ingestion_stale_seconds)
+    scheduled = run_due_schedules(hub)
+    if scheduled:
+        log.info("queued %d scheduled collection(s)", scheduled)
     ran = 0
     while True:
         with write_transaction(hub.sessions) as session:

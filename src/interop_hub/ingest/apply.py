@@ -11,10 +11,12 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+import orjson
+from psycopg import sql as psycopg_sql
+from sqlalchemy import JSON, Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from interop_hub.ingest.diff import Plan
@@ -154,8 +156,7 @@ class ChangeLog:
         )
 
     def write(self, session: Session) -> None:
-        for batch in chunks(self.rows):
-            session.execute(insert(changes_t), batch)
+        _insert(session, changes_t, self.rows)
 
 
 def apply_plan(
@@ -220,8 +221,37 @@ def _object_values(row: ObjectRow) -> dict[str, Any]:
 
 
 def _insert(session: Session, table: Table, records: Iterable[dict[str, Any]]) -> None:
+    """Insert many rows: ``COPY`` on PostgreSQL, batched ``executemany`` elsewhere."""
+    if session.get_bind().dialect.name == "postgresql":
+        _copy(session, table, records)
+        return
     for batch in chunks(records):
         session.execute(insert(table), batch)
+
+
+def _copy(session: Session, table: Table, records: Iterable[dict[str, Any]]) -> None:
+    """Stream rows into ``table`` with ``COPY ... FROM STDIN`` on the session's own connection
+    (so inside its transaction). JSON columns are serialized here; psycopg adapts the rest."""
+    iterator = iter(records)
+    first = next(iterator, None)
+    if first is None:
+        return
+    columns = list(first)
+    encode = [isinstance(table.c[name].type, JSON) for name in columns]
+    statement = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        psycopg_sql.Identifier(table.name),
+        psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(name) for name in columns),
+    )
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for record in chain((first,), iterator):
+            copy.write_row(
+                [
+                    orjson.dumps(record[name]).decode() if is_json else record[name]
+                    for name, is_json in zip(columns, encode, strict=True)
+                ]
+            )
 
 
 def _update(session: Session, table: Table, records: list[dict[str, Any]]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -32,8 +33,12 @@ from interop_hub.kit.db import Base, UTCDateTime, utcnow
 REPOSITORY_NAMESPACE = uuid.UUID("8d3f2a8e-5b7c-4c61-9e0a-3f7d1c2b4a59")
 
 
+@lru_cache(maxsize=2**20)
 def object_id(cloud_id: uuid.UUID, kind: str, source_id: str) -> uuid.UUID:
-    """The stable ``$sys.id`` of a source object in a cloud."""
+    """The stable ``$sys.id`` of a source object in a cloud.
+
+    Cached: a collection names the same person or section once per membership.
+    """
     return uuid.uuid5(REPOSITORY_NAMESPACE, f"{cloud_id}/{kind}/{source_id}")
 
 
