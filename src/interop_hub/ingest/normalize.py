@@ -59,7 +59,8 @@ def _digest(value: Any) -> str:
 def object_row(cloud_id: uuid.UUID, record: SourceObject) -> ObjectRow:
     positions: dict[str, int] = {}
     links = []
-    for ref in record.refs:
+    # A source may name the same target twice in one list ("s1,s1"): it is one relationship.
+    for ref in dict.fromkeys(record.refs):
         position = positions.get(ref.rel, 0)
         positions[ref.rel] = position + 1
         links.append((ref.rel, object_id(cloud_id, ref.kind, ref.source_id), position))
