@@ -59,7 +59,7 @@ def make_account(hub: Hub, type: str, name: str | None = None) -> AccountRef:
     with transaction(hub.sessions) as session:
         created = platform.create_account(
             session,
-            AccountCreate(name=name or f"{type} {uuid.uuid4().hex[:6]}", type=type),  # type: ignore[arg-type]
+            AccountCreate(name=name or f"{type} {uuid.uuid4().hex[:6]}", type=type),
         )
     return AccountRef(created.id, created.api_key)
 
