@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from interop_hub.clouds.models import Actor, Cloud
@@ -206,6 +206,9 @@ def _apply(
         session.flush()
         return ingestion
     apply_plan(session, cloud_id, collection, ChangeLog(ingestion.id, cloud_id), now, say)
+    if added + updated + deleted > max(ANALYZE_MIN_ROWS, base // 10):
+        say("analyzing")
+        refresh_statistics(session)
     ingestion.state = "success"
     ingestion.mass_change_pending = False
     ingestion.finished_at = now
@@ -215,6 +218,23 @@ def _apply(
         cloud.last_collected_at = now
     session.flush()
     return ingestion
+
+
+ANALYZE_MIN_ROWS = 10_000
+
+
+def refresh_statistics(session: Session) -> None:
+    """Refresh the planner's statistics of the Repository tables after a large change.
+
+    Right after a bulk load the planner still believes the tables are (nearly) empty and picks
+    plans that scan them; autovacuum would catch up only later.
+    """
+    tables = ("repo_objects", "repo_links", "repo_memberships")
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE {', '.join(tables)}"))
+    else:
+        for table in tables:
+            session.execute(text(f"ANALYZE {table}"))
 
 
 def _plan(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPlan:

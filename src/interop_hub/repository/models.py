@@ -93,6 +93,9 @@ class RepoMembership(Base):
         UniqueConstraint("cloud_id", "source_id"),
         Index("ix_repo_memberships_section", "section_id", "role"),
         Index("ix_repo_memberships_person", "person_id"),
+        # Deleting an object sets the school of its memberships to NULL: without this index
+        # every deleted object scans all memberships.
+        Index("ix_repo_memberships_school", "school_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -172,6 +172,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("repo_memberships", schema=None) as batch_op:
         batch_op.create_index("ix_repo_memberships_person", ["person_id"], unique=False)
+        batch_op.create_index("ix_repo_memberships_school", ["school_id"], unique=False)
         batch_op.create_index("ix_repo_memberships_section", ["section_id", "role"], unique=False)
 
     op.create_table(
@@ -251,6 +252,7 @@ def downgrade() -> None:
     op.drop_table("ingestion_errors")
     with op.batch_alter_table("repo_memberships", schema=None) as batch_op:
         batch_op.drop_index("ix_repo_memberships_section")
+        batch_op.drop_index("ix_repo_memberships_school")
         batch_op.drop_index("ix_repo_memberships_person")
 
     op.drop_table("repo_memberships")
