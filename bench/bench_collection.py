@@ -1,0 +1,1183 @@
+"""The collection benchmark of issue 3 (Performance): floor, collections, paging and latency.
+
+Why: a collection's speed only means something next to what the same machine and the same
+PostgreSQL can do with the same files at best, so every figure is reported as a ratio to a
+*floor* measured in the same run — ``COPY`` of every CSV file into plain ``text`` tables, the
+least work that still gets the bytes into the database. The targets (issue 3, all on
+PostgreSQL) are stated against that floor:
+
+- a full **initial collection** into an empty cloud ≤ 5× the floor;
+- a **nightly re-collection** (2 % of users changed, 0.5 % of students left and as many
+  joined) ≤ 2× the floor;
+- peak memory (RSS) of the collecting process ≤ 1.5 GB;
+- **paging** through all students with ``page_size=1000`` ≥ 50,000 records/s;
+- p99 latency of ``GET /v2/interop/data/rostering/students?page_size=100`` under 32 concurrent
+  clients < 100 ms.
+
+SQLite is measured too (initial and nightly), without targets: it is the embedded default.
+
+How: the files come from :mod:`bench.generate_district` (deterministic by seed) and are reused
+from ``--workdir`` when a stamp says they were written with the same parameters by the same
+generator. Each collection (queue → claim → run, as ``interop-hub ingest`` does it) runs in a
+fresh *spawned* child process, so that the child's own ``ru_maxrss`` is the peak memory of that
+collection alone, and the child reports when the collection entered its reading and applying
+phases. The paging and latency figures go through the real HTTP stack: ``uvicorn`` serving
+:func:`interop_hub.app.create_app` on loopback in a subprocess, an installed tenant's actor
+token, and ``httpx`` clients. Every database the run creates (``interop_bench_*`` on
+PostgreSQL, a file under the workdir for SQLite) is dropped at the end, whatever happened.
+
+Usage::
+
+    python -m bench.bench_collection [--students 100000] [--seed 1]
+        [--workdir /tmp/interop-bench] [--skip-sqlite] [--json OUT] [--profile OUT.pstats]
+
+``--profile`` additionally runs one initial PostgreSQL collection under :mod:`cProfile` (into
+a database of its own, after the measured runs, so the measured figures stay unprofiled) and
+prints its top costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import csv
+import hashlib
+import io
+import json
+import math
+import multiprocessing
+import os
+import pstats
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import psycopg
+from psycopg import sql
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+import interop_hub
+from bench.generate_district import generate_district, generate_nightly
+from interop_hub.auth.principal import Principal
+from interop_hub.clouds.schemas import CloudCreate
+from interop_hub.ingest import service as ingest
+from interop_hub.integrations import service as integrations
+from interop_hub.integrations.schemas import IntegrationCreate
+from interop_hub.kit import migrate
+from interop_hub.kit.db import transaction, write_transaction
+from interop_hub.kit.settings import Settings
+from interop_hub.platform import service as platform
+from interop_hub.platform.schemas import AccountCreate, TenantInstall
+from interop_hub.runtime import build_hub
+
+DEFAULT_POSTGRES_URL = os.environ.get(
+    "INTEROP_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+DEFAULT_WORKDIR = Path("/tmp/interop-bench")  # noqa: S108 - a scratch folder for files
+BENCH_SECRET = "interop-bench-secret-key-0123456789-abcdefghijklmnop"  # noqa: S105 - bench only
+NIGHTLY_RATES = {"change_rate": 0.02, "withdraw_rate": 0.005, "new_rate": 0.005}
+STAMP = "bench-params.json"
+STUDENTS_PATH = "/v2/interop/data/rostering/students"
+COPY_CHUNK = 1 << 20
+GB = 1_000_000_000  # decimal, as the target "1.5 GB" and the MB figures are
+
+# Objects files (one Repository object per row); enrollments are memberships and demographics
+# only add fields to persons.
+OBJECT_FILES = ("orgs", "academicSessions", "courses", "classes", "users", "categories")
+
+BLUEPRINT = """<?xml version="1.0" encoding="UTF-8"?>
+<IntegrationBlueprint Name="bench-reader" Version="1.0" SchemaVersion="1.0">
+  <Integration>
+    <Title>Benchmark reader</Title>
+    <IdSpace>bench</IdSpace>
+    <Capabilities><Capability>Rostering</Capability></Capabilities>
+  </Integration>
+  <Topics>
+    <Topic Name="Student"><Attributes><Attribute Name="name"/></Attributes></Topic>
+  </Topics>
+</IntegrationBlueprint>
+"""
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot go on (a collection failed, the server did not start, ...)."""
+
+
+# --- Results ------------------------------------------------------------------------------------
+
+
+@dataclass
+class FloorResult:
+    seconds: float
+    rows: int
+    bytes: int
+    files: int
+
+
+@dataclass
+class CollectionResult:
+    backend: str
+    label: str
+    state: str
+    message: str | None
+    seconds: float  # queue → claim → run, in the child
+    setup_seconds: float  # queue, claim, loading the cloud's existing source ids
+    read_seconds: float  # reading and validating the bundle (the "reading" phase of run)
+    apply_seconds: float  # normalize, digest, diff, write, commit (the "applying" phase)
+    phases: dict[str, float]  # seconds per progress phase the collection reported, in order
+    source_digest: str  # of the hub's sources as this child imported them
+    cpu_seconds: float  # user + system CPU time of the child during the collection
+    peak_rss_bytes: int  # the child's ru_maxrss at the end
+    baseline_rss_bytes: int  # the child's ru_maxrss before the collection (imports, hub)
+    rows_read: int
+    rows_rejected: int
+    added: int
+    updated: int
+    deleted: int
+
+
+@dataclass
+class PagingResult:
+    records: int
+    unique: int
+    pages: int
+    seconds: float
+    cursors: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class LatencyResult:
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Report:
+    students: int
+    seed: int
+    bundle: dict[str, int]  # rows per file of the initial bundle
+    bundle_bytes: int
+    floor: FloorResult
+    collections: list[CollectionResult]
+    paging: PagingResult | None
+    latency: LatencyResult | None
+    server: dict[str, str]  # PostgreSQL settings that bear on the figures
+    paging_as_collected: PagingResult | None = None  # before ANALYZE, when one was run
+    analyzed: bool = False  # ANALYZE ran on the bench database before paging and latency
+    source_digest: str = ""  # of the interop_hub package's .py files, to tie figures to code
+    source_digest_end: str = ""  # the same at the end: a difference means the code changed
+    load: dict[str, list[float]] = field(default_factory=dict)  # 1/5/15-min load after a step
+    date: str = ""
+    python: str = field(default_factory=lambda: sys.version.split()[0])
+    cpus: int = field(default_factory=lambda: os.cpu_count() or 0)
+
+    def source_digests(self) -> set[str]:
+        """Every version of the hub's sources the run saw (one, unless they changed)."""
+        seen = {self.source_digest, self.source_digest_end}
+        seen.update(result.source_digest for result in self.collections)
+        return seen - {""}
+
+    def collection(self, backend: str, label: str) -> CollectionResult | None:
+        for result in self.collections:
+            if result.backend == backend and result.label == label:
+                return result
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("paging", "paging_as_collected"):
+            paging = getattr(self, key)
+            if paging is not None:
+                out[key].pop("cursors", None)
+                out[key]["records_per_second"] = paging.records_per_second
+        if self.latency is not None:
+            out["latency"]["requests_per_second"] = self.latency.requests_per_second
+        out["figures"] = [asdict(figure) for figure in figures(self)]
+        return out
+
+
+# --- The files ----------------------------------------------------------------------------------
+
+
+def _generator_digest() -> str:
+    source = Path(__file__).with_name("generate_district.py").read_bytes()
+    return hashlib.sha256(source).hexdigest()[:16]
+
+
+def _stamp_matches(folder: Path, params: dict[str, Any]) -> bool:
+    try:
+        return bool(json.loads((folder / STAMP).read_text(encoding="utf-8")) == params)
+    except (OSError, ValueError):
+        return False
+
+
+def prepare_bundles(workdir: Path, students: int, seed: int) -> tuple[Path, Path]:
+    """The initial and the nightly bundle for these parameters, generated unless reusable.
+
+    A folder is reused only when its stamp (written last, so a half-written folder has none)
+    names the same parameters and the same generator source.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    generator = _generator_digest()
+    initial = workdir / f"district-n{students}-s{seed}"
+    nightly = workdir / f"district-n{students}-s{seed}-nightly"
+    initial_params = {"students": students, "seed": seed, "generator": generator}
+    nightly_params = {**initial_params, "nightly": NIGHTLY_RATES}
+    fresh = False
+    if not _stamp_matches(initial, initial_params):
+        shutil.rmtree(initial, ignore_errors=True)
+        print(f"generating {initial} ...", flush=True)
+        generate_district(initial, students=students, seed=seed)
+        (initial / STAMP).write_text(json.dumps(initial_params), encoding="utf-8")
+        fresh = True
+    if fresh or not _stamp_matches(nightly, nightly_params):
+        shutil.rmtree(nightly, ignore_errors=True)
+        print(f"generating {nightly} ...", flush=True)
+        generate_nightly(initial, nightly, seed=seed, **NIGHTLY_RATES)
+        (nightly / STAMP).write_text(json.dumps(nightly_params), encoding="utf-8")
+    return initial, nightly
+
+
+def csv_files(bundle: Path) -> list[Path]:
+    return sorted(bundle.glob("*.csv"))
+
+
+def file_rows(bundle: Path) -> dict[str, int]:
+    """Records per CSV file (header excluded; quoted newlines counted once)."""
+    counts: dict[str, int] = {}
+    for path in csv_files(bundle):
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            counts[path.stem] = sum(1 for row in csv.reader(handle) if row) - 1
+    return counts
+
+
+def expected_objects(rows: dict[str, int]) -> int:
+    """What an initial collection of a clean bundle adds: objects plus memberships."""
+    return sum(rows.get(name, 0) for name in OBJECT_FILES) + rows.get("enrollments", 0)
+
+
+def count_students(bundle: Path) -> int:
+    with (bundle / "users.csv").open(encoding="utf-8-sig", newline="") as handle:
+        return sum(1 for row in csv.DictReader(handle) if row.get("role") == "student")
+
+
+# --- PostgreSQL databases -----------------------------------------------------------------------
+
+
+def conninfo(admin_url: str, database: str | None = None) -> str:
+    """A libpq URL (psycopg) from an SQLAlchemy-style URL, optionally for another database."""
+    url = make_url(admin_url).set(drivername="postgresql")
+    if database is not None:
+        url = url.set(database=database)
+    return url.render_as_string(hide_password=False)
+
+
+def sqlalchemy_url(admin_url: str, database: str) -> str:
+    return (
+        make_url(admin_url)
+        .set(drivername="postgresql+psycopg", database=database)
+        .render_as_string(hide_password=False)
+    )
+
+
+def new_database_name(purpose: str) -> str:
+    return f"interop_bench_{purpose}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+
+def create_database(admin_url: str, name: str) -> None:
+    if not name.startswith("interop_bench_"):
+        raise ValueError("the benchmark only creates databases named interop_bench_*")
+    with psycopg.connect(conninfo(admin_url), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    if not name.startswith("interop_bench_"):
+        raise ValueError("the benchmark only drops databases named interop_bench_*")
+    with psycopg.connect(conninfo(admin_url), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def server_settings(admin_url: str) -> dict[str, str]:
+    names = (
+        "server_version",
+        "shared_buffers",
+        "work_mem",
+        "maintenance_work_mem",
+        "synchronous_commit",
+        "wal_level",
+        "max_wal_size",
+        "fsync",
+        "autovacuum",
+    )
+    with psycopg.connect(conninfo(admin_url), autocommit=True) as conn:
+        return {
+            name: str(conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()[0])  # type: ignore[index]
+            for name in names
+        }
+
+
+def analyze_database(database_url: str) -> float:
+    """``ANALYZE`` the whole database; its seconds.
+
+    The hub does not analyze after a collection. On a server with autovacuum on, the
+    autovacuum daemon analyzes the Repository tables within minutes of a large collection;
+    with it off (as on the machine the figures in docs/BENCHMARKS.md come from) the planner
+    has no statistics at all for the tables a collection filled.
+    """
+    url = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+    return time.perf_counter() - started
+
+
+def source_digest() -> str:
+    """A digest of the hub's Python sources, so that a set of figures names the code it ran."""
+    root = Path(interop_hub.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# --- The floor ----------------------------------------------------------------------------------
+
+
+def measure_floor(bundle: Path, admin_url: str) -> FloorResult:
+    """``COPY`` every CSV file of ``bundle`` into text tables of a fresh database, in one
+    transaction; the seconds from the first ``CREATE TABLE`` to the commit."""
+    name = new_database_name("floor")
+    create_database(admin_url, name)
+    try:
+        with psycopg.connect(conninfo(admin_url, name)) as conn:
+            rows = size = 0
+            files = csv_files(bundle)
+            started = time.perf_counter()
+            for path in files:
+                with path.open(encoding="utf-8-sig", newline="") as handle:
+                    header = next(csv.reader(handle))
+                table = sql.Identifier(path.stem)
+                columns = sql.SQL(", ").join(
+                    sql.SQL("{} text").format(sql.Identifier(column)) for column in header
+                )
+                with conn.cursor() as cursor:
+                    cursor.execute(sql.SQL("CREATE TABLE {} ({})").format(table, columns))
+                    statement = sql.SQL("COPY {} FROM STDIN WITH (FORMAT csv, HEADER true)")
+                    with cursor.copy(statement.format(table)) as copy, path.open("rb") as data:
+                        while chunk := data.read(COPY_CHUNK):
+                            copy.write(chunk)
+                            size += len(chunk)
+                    rows += cursor.rowcount
+            conn.commit()
+            seconds = time.perf_counter() - started
+    finally:
+        drop_database(admin_url, name)
+    return FloorResult(seconds=seconds, rows=rows, bytes=size, files=len(files))
+
+
+# --- Collections --------------------------------------------------------------------------------
+
+
+def bench_settings(database_url: str, data_dir: Path) -> Settings:
+    """Settings for the bench hub: a nightly must apply, not be held for an operator."""
+    return Settings(
+        mode="development",
+        database_url=database_url,
+        secret_key=BENCH_SECRET,  # type: ignore[arg-type]
+        data_dir=data_dir,
+        mass_change_threshold=1.0,
+    )
+
+
+def prepare_database(database_url: str, data_dir: Path) -> uuid.UUID:
+    """Migrate a fresh database and give it a district account with an empty cloud."""
+    hub = build_hub(bench_settings(database_url, data_dir))
+    try:
+        migrate.upgrade(hub.engine)
+        with transaction(hub.sessions) as session:
+            account = platform.create_account(
+                session, AccountCreate(name="Bench USD", type="education_agency")
+            )
+            cloud = platform.create_cloud(session, account.id, CloudCreate(name="Bench district"))
+        return cloud.id
+    finally:
+        hub.engine.dispose()
+
+
+def _maxrss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _collect(
+    backend: str,
+    label: str,
+    database_url: str,
+    data_dir: str,
+    cloud_id: uuid.UUID,
+    source: str,
+    profile_out: str | None,
+) -> CollectionResult:
+    """One collection, in a spawned child: queue → claim → run, timed by phase."""
+    hub = build_hub(bench_settings(database_url, Path(data_dir)))
+    try:
+        with hub.engine.connect() as conn:  # connect before the clock starts
+            conn.execute(text("SELECT 1"))
+        baseline = _maxrss_bytes()
+        marks: list[tuple[str, float]] = []
+        profiler = cProfile.Profile() if profile_out else None
+        cpu_started = _cpu_seconds()
+        started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        with write_transaction(hub.sessions) as session:
+            queued = ingest.queue_ingestion(session, cloud_id, source, now=hub.now())
+            ingestion_id = queued.id
+            if not ingest.claim(session, ingestion_id, hub.now()):
+                raise BenchError(f"ingestion {ingestion_id} could not be claimed")
+        done = ingest.run(
+            hub, ingestion_id, lambda phase: marks.append((phase, time.perf_counter()))
+        )
+        finished = time.perf_counter()
+        cpu = _cpu_seconds() - cpu_started
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile_out)
+    finally:
+        hub.engine.dispose()
+    phases = _phase_seconds(marks, finished)
+    first = dict(reversed(marks))  # phase → when it was first reported
+    reading = first.get("reading", finished)
+    applying = first.get("applying", finished)
+    return CollectionResult(
+        backend=backend,
+        label=label,
+        state=done.state,
+        message=done.message,
+        seconds=finished - started,
+        setup_seconds=reading - started,
+        read_seconds=applying - reading,
+        apply_seconds=finished - applying,
+        phases=phases,
+        source_digest=source_digest(),
+        cpu_seconds=cpu,
+        peak_rss_bytes=_maxrss_bytes(),
+        baseline_rss_bytes=baseline,
+        rows_read=done.rows_read or 0,
+        rows_rejected=done.rows_rejected or 0,
+        added=done.objects_added or 0,
+        updated=done.objects_updated or 0,
+        deleted=done.objects_deleted or 0,
+    )
+
+
+def _phase_seconds(marks: list[tuple[str, float]], finished: float) -> dict[str, float]:
+    """Seconds from each progress mark to the next (or to the end), summed by phase name."""
+    phases: dict[str, float] = {}
+    for index, (phase, at) in enumerate(marks):
+        until = marks[index + 1][1] if index + 1 < len(marks) else finished
+        phases[phase] = phases.get(phase, 0.0) + until - at
+    return phases
+
+
+def collect_in_child(
+    backend: str,
+    label: str,
+    database_url: str,
+    data_dir: Path,
+    cloud_id: uuid.UUID,
+    source: Path,
+    *,
+    profile_out: Path | None = None,
+) -> CollectionResult:
+    """Run one collection in a fresh spawned process and return its figures.
+
+    A fresh process per collection makes ``ru_maxrss`` that collection's own peak. A
+    collection that does not end in ``success`` is an error: its figures would mean nothing.
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        result = pool.submit(
+            _collect,
+            backend,
+            label,
+            database_url,
+            str(data_dir),
+            cloud_id,
+            str(source),
+            str(profile_out) if profile_out else None,
+        ).result()
+    if result.state != "success":
+        raise BenchError(f"{backend} {label} collection ended {result.state}: {result.message}")
+    return result
+
+
+# --- The server, a tenant and HTTP --------------------------------------------------------------
+
+
+def install_reader(database_url: str, data_dir: Path, cloud_id: uuid.UUID) -> tuple[str, str]:
+    """Install a tenant of a small integration in the cloud: its client id and secret."""
+    hub = build_hub(bench_settings(database_url, data_dir))
+    try:
+        with transaction(hub.sessions) as session:
+            vendor = platform.create_account(
+                session, AccountCreate(name="Bench vendor", type="developer")
+            )
+            principal = Principal(kind="account", account_id=vendor.id, account_type="developer")
+            integration = integrations.create_integration(
+                session, principal, IntegrationCreate(name="bench-reader", title="Bench reader")
+            )
+            integrations.create_version(session, principal, integration.id, BLUEPRINT.encode())
+            installed = platform.install_tenant(
+                session,
+                hub.keyring,
+                TenantInstall(cloud_id=cloud_id, integration_id=integration.id),
+                hub.now(),
+            )
+        return installed.client_id, installed.client_secret
+    finally:
+        hub.engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(database_url: str, data_dir: Path, log_path: Path, *, workers: int = 1) -> Iterator[str]:
+    """``uvicorn`` serving the app on a free loopback port (in a subprocess); yields its URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "INTEROP_HUB_MODE": "development",
+        "INTEROP_HUB_DATABASE_URL": database_url,
+        "INTEROP_HUB_SECRET_KEY": BENCH_SECRET,
+        "INTEROP_HUB_DATA_DIR": str(data_dir),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "interop_hub.app:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    base_url = f"http://127.0.0.1:{port}"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_healthy(base_url, process, log_path)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"the server exited ({process.returncode}); see {log_path}")
+        with suppress(httpx.HTTPError):
+            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise BenchError(f"the server did not become healthy in 60 s; see {log_path}")
+
+
+def fetch_token(base_url: str, client_id: str, client_secret: str) -> str:
+    response = httpx.post(
+        f"{base_url}/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+        },
+        timeout=30,
+    )
+    if response.status_code != 200:
+        raise BenchError(f"no token: {response.status_code} {response.text}")
+    token: str = response.json()["access_token"]
+    return token
+
+
+def page_all_students(base_url: str, token: str, page_size: int = 1000) -> PagingResult:
+    """Follow ``paging.next`` from the first page to the last; JSON parsed as a client would."""
+    url: str | None = f"{base_url}{STUDENTS_PATH}?page_size={page_size}"
+    seen: set[str] = set()
+    records = pages = 0
+    cursors: list[str] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(headers=headers, timeout=120) as client:
+        started = time.perf_counter()
+        while url:
+            response = client.get(url)
+            if response.status_code != 200:
+                raise BenchError(f"GET {url}: {response.status_code} {response.text[:500]}")
+            body = response.json()
+            pages += 1
+            for item in body["data"]:
+                seen.add(item["$sys"]["id"])
+                records += 1
+            url = body["paging"]["next"]
+            if url:
+                cursors.extend(parse_qs(urlsplit(url).query).get("cursor", []))
+        seconds = time.perf_counter() - started
+    return PagingResult(records, len(seen), pages, seconds, cursors)
+
+
+def percentile(sorted_values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile of an ascending list (``share`` in 0..1)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(share * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+async def _load(
+    base_url: str,
+    token: str,
+    paths: Sequence[str],
+    *,
+    clients: int,
+    requests: int,
+    max_seconds: float,
+) -> LatencyResult:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies: list[float] = []
+    errors = 0
+    next_index = 0
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, limits=limits, timeout=60
+    ) as client:
+        # Warm-up: open every connection once (not measured).
+        await asyncio.gather(*(client.get(paths[0]) for _ in range(clients)))
+        deadline = time.perf_counter() + max_seconds
+
+        async def worker() -> None:
+            nonlocal errors, next_index
+            while next_index < requests and time.perf_counter() < deadline:
+                path = paths[next_index % len(paths)]
+                next_index += 1
+                sent = time.perf_counter()
+                response = await client.get(path)
+                await response.aread()
+                latencies.append(time.perf_counter() - sent)
+                if response.status_code != 200:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        seconds = time.perf_counter() - started
+    ordered = sorted(latencies)
+    return LatencyResult(
+        clients=clients,
+        requests=len(ordered),
+        errors=errors,
+        seconds=seconds,
+        p50_ms=percentile(ordered, 0.50) * 1000,
+        p99_ms=percentile(ordered, 0.99) * 1000,
+        max_ms=(ordered[-1] * 1000) if ordered else math.nan,
+    )
+
+
+def measure_latency(
+    base_url: str,
+    token: str,
+    cursors: Sequence[str],
+    *,
+    clients: int = 32,
+    requests: int = 3200,
+    max_seconds: float = 120.0,
+) -> LatencyResult:
+    """p50/p99 of ``GET .../rostering/students?page_size=100`` under ``clients`` concurrent
+    clients, ``requests`` in all (or until ``max_seconds``).
+
+    The requests cycle over the first page and pages that start at each cursor the paging
+    pass met, so that they read the whole list rather than one hot page.
+    """
+    first = f"{STUDENTS_PATH}?page_size=100"
+    paths = [first, *(f"{first}&cursor={cursor}" for cursor in cursors)]
+    return asyncio.run(
+        _load(
+            base_url,
+            token,
+            paths,
+            clients=clients,
+            requests=requests,
+            max_seconds=max_seconds,
+        )
+    )
+
+
+# --- SQLite -------------------------------------------------------------------------------------
+
+
+def remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+# --- The run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    students: int = 100_000
+    seed: int = 1
+    workdir: Path = DEFAULT_WORKDIR
+    skip_sqlite: bool = False
+    postgres_url: str = DEFAULT_POSTGRES_URL
+    clients: int = 32
+    requests: int = 3200
+    latency_seconds: float = 120.0
+    server_workers: int = 1
+    analyze: bool = True  # page once as collected, then ANALYZE, then page and load again
+    profile: Path | None = None
+
+
+def run_benchmark(options: Options, say: Any = print) -> Report:
+    """The whole benchmark; every database it creates is dropped before it returns."""
+    workdir = options.workdir.resolve()
+    initial, nightly = prepare_bundles(workdir, options.students, options.seed)
+    data_dir = workdir / "hub-data"
+    admin = options.postgres_url
+    rows = file_rows(initial)
+    size = sum(path.stat().st_size for path in csv_files(initial))
+    say(f"bundle: {sum(rows.values()):,} rows, {size / 1e6:.1f} MB in {initial}")
+    report = Report(
+        students=options.students,
+        seed=options.seed,
+        bundle=rows,
+        bundle_bytes=size,
+        floor=FloorResult(0, 0, 0, 0),
+        collections=[],
+        paging=None,
+        latency=None,
+        server=server_settings(admin),
+        date=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        source_digest=source_digest(),
+    )
+
+    def loaded(step: str) -> None:
+        """Note the load average after a step: other work on the machine skews the figures."""
+        report.load[step] = [round(value, 2) for value in os.getloadavg()]
+
+    loaded("start")
+    say("floor: COPY of every CSV file into text tables ...")
+    report.floor = measure_floor(initial, admin)
+    loaded("floor")
+    say(f"  {report.floor.seconds:.2f} s, {report.floor.rows:,} rows")
+
+    created: list[str] = []
+    sqlite_path = workdir / f"bench-{os.getpid()}-{uuid.uuid4().hex[:8]}.sqlite"
+    try:
+        name = new_database_name("pg")
+        create_database(admin, name)
+        created.append(name)
+        pg_url = sqlalchemy_url(admin, name)
+        cloud = prepare_database(pg_url, data_dir)
+        for label, source in (("initial", initial), ("nightly", nightly)):
+            say(f"PostgreSQL {label} collection ...")
+            result = collect_in_child("postgresql", label, pg_url, data_dir, cloud, source)
+            report.collections.append(result)
+            loaded(f"postgresql {label}")
+            say(f"  {_collection_line(result)}")
+
+        say("paging: uvicorn on loopback, an installed tenant's token ...")
+        client_id, client_secret = install_reader(pg_url, data_dir, cloud)
+        with serve(
+            pg_url, data_dir, workdir / "server.log", workers=options.server_workers
+        ) as base_url:
+            token = fetch_token(base_url, client_id, client_secret)
+            if options.analyze:
+                say("  as collected (the hub runs no ANALYZE) ...")
+                report.paging_as_collected = page_all_students(base_url, token)
+                say(f"  {_paging_line(report.paging_as_collected)}")
+                loaded("paging as collected")
+                seconds = analyze_database(pg_url)
+                report.analyzed = True
+                say(f"  ANALYZE: {seconds:.2f} s; paging again ...")
+            report.paging = page_all_students(base_url, token)
+            say(f"  {_paging_line(report.paging)}")
+            loaded("paging")
+            say(f"latency: {options.clients} concurrent clients ...")
+            report.latency = measure_latency(
+                base_url,
+                token,
+                report.paging.cursors,
+                clients=options.clients,
+                requests=options.requests,
+                max_seconds=options.latency_seconds,
+            )
+            lat = report.latency
+            loaded("latency")
+            say(
+                f"  {lat.requests} requests, p50 {lat.p50_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "
+                f"{lat.requests_per_second:.0f} req/s, {lat.errors} errors"
+            )
+
+        if not options.skip_sqlite:
+            remove_sqlite(sqlite_path)
+            sqlite_url = f"sqlite:///{sqlite_path}"
+            cloud = prepare_database(sqlite_url, data_dir)
+            for label, source in (("initial", initial), ("nightly", nightly)):
+                say(f"SQLite {label} collection ...")
+                result = collect_in_child("sqlite", label, sqlite_url, data_dir, cloud, source)
+                report.collections.append(result)
+                loaded(f"sqlite {label}")
+                say(f"  {_collection_line(result)}")
+
+        if options.profile is not None:
+            say(f"profiling an initial PostgreSQL collection into {options.profile} ...")
+            name = new_database_name("profile")
+            create_database(admin, name)
+            created.append(name)
+            url = sqlalchemy_url(admin, name)
+            profiled_cloud = prepare_database(url, data_dir)
+            profiled = collect_in_child(
+                "postgresql",
+                "initial (profiled)",
+                url,
+                data_dir,
+                profiled_cloud,
+                initial,
+                profile_out=options.profile.resolve(),
+            )
+            say(f"  {_collection_line(profiled)} (under cProfile)")
+            say(profile_summary(options.profile))
+    finally:
+        for name in created:
+            drop_database(admin, name)
+        remove_sqlite(sqlite_path)
+    report.source_digest_end = source_digest()
+    if len(report.source_digests()) > 1:
+        say("WARNING: the hub's sources changed during the run; the figures mix versions.")
+    return report
+
+
+def _paging_line(paging: PagingResult) -> str:
+    return (
+        f"{paging.records:,} students in {paging.seconds:.2f} s "
+        f"({paging.records_per_second:,.0f} records/s)"
+    )
+
+
+def _collection_line(result: CollectionResult) -> str:
+    return (
+        f"{result.seconds:.2f} s (read {result.read_seconds:.2f}, apply {result.apply_seconds:.2f}"
+        f"), peak RSS {result.peak_rss_bytes / 1e6:,.0f} MB; +{result.added:,} "
+        f"~{result.updated:,} -{result.deleted:,}, {result.rows_rejected} rejected"
+    )
+
+
+def profile_summary(path: Path, limit: int = 30) -> str:
+    """The top functions of a profile by own time, and by cumulative time."""
+    out = io.StringIO()
+    stats = pstats.Stats(str(path), stream=out)
+    stats.sort_stats("tottime").print_stats(limit)
+    stats.sort_stats("cumulative").print_stats(limit)
+    return out.getvalue()
+
+
+# --- The table ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    ratio: float | None  # the figure's time ÷ the floor's time, where that means something
+    target: str
+    passed: bool | None  # None: no target
+
+
+def figures(report: Report) -> list[Figure]:
+    floor = report.floor.seconds
+    out = [Figure("floor: COPY all CSV files", floor, "s", 1.0, "", None)]
+    targets = {
+        ("postgresql", "initial"): 5.0,
+        ("postgresql", "nightly"): 2.0,
+    }
+    for result in report.collections:
+        limit = targets.get((result.backend, result.label))
+        name = f"{result.backend} {result.label} collection"
+        ratio = result.seconds / floor if floor else None
+        out.append(
+            Figure(
+                name,
+                result.seconds,
+                "s",
+                ratio,
+                f"≤ {limit:g}× floor" if limit else "",
+                (ratio is not None and ratio <= limit) if limit else None,
+            )
+        )
+        on_pg = result.backend == "postgresql"
+        out.append(
+            Figure(
+                f"{result.backend} {result.label} peak RSS",
+                result.peak_rss_bytes / GB,
+                "GB",
+                None,
+                "≤ 1.5 GB" if on_pg else "",
+                result.peak_rss_bytes <= 1.5 * GB if on_pg else None,
+            )
+        )
+    if report.paging_as_collected is not None:
+        paging = report.paging_as_collected
+        out.append(
+            Figure(
+                "postgresql paging students, as collected (no ANALYZE)",
+                paging.records_per_second,
+                "records/s",
+                paging.seconds / floor if floor else None,
+                "≥ 50,000 records/s",
+                paging.records_per_second >= 50_000,
+            )
+        )
+    if report.paging is not None:
+        paging = report.paging
+        after = ", after ANALYZE" if report.analyzed else ""
+        out.append(
+            Figure(
+                f"postgresql paging students (page_size=1000){after}",
+                paging.records_per_second,
+                "records/s",
+                paging.seconds / floor if floor else None,
+                "≥ 50,000 records/s",
+                paging.records_per_second >= 50_000,
+            )
+        )
+    if report.latency is not None:
+        lat = report.latency
+        out.append(
+            Figure(
+                f"postgresql p50 page_size=100, {lat.clients} clients",
+                lat.p50_ms,
+                "ms",
+                lat.p50_ms / 1000 / floor if floor else None,
+                "",
+                None,
+            )
+        )
+        out.append(
+            Figure(
+                f"postgresql p99 page_size=100, {lat.clients} clients",
+                lat.p99_ms,
+                "ms",
+                lat.p99_ms / 1000 / floor if floor else None,
+                "< 100 ms",
+                lat.p99_ms < 100 and lat.errors == 0,
+            )
+        )
+        out.append(
+            Figure(
+                f"postgresql requests/s, {lat.clients} clients",
+                lat.requests_per_second,
+                "req/s",
+                None,
+                "",
+                None,
+            )
+        )
+    return out
+
+
+def _value(figure: Figure) -> str:
+    if figure.unit in ("records/s", "req/s"):
+        return f"{figure.value:,.0f} {figure.unit}"
+    if figure.unit == "GB":
+        return f"{figure.value:.2f} GB"
+    return f"{figure.value:,.2f} {figure.unit}"
+
+
+def _ratio(figure: Figure) -> str:
+    if figure.ratio is None:
+        return "—"
+    return f"{figure.ratio:.2f}×" if figure.ratio >= 0.01 else f"{figure.ratio:.5f}×"
+
+
+def render_table(report: Report) -> str:
+    rows = [("figure", "value", "× floor", "target", "result")]
+    for figure in figures(report):
+        verdict = "" if figure.passed is None else ("pass" if figure.passed else "FAIL")
+        rows.append((figure.name, _value(figure), _ratio(figure), figure.target, verdict))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [
+            cell.ljust(width) if i in (0, 3, 4) else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    notes = [
+        "",
+        f"{report.students:,} students (seed {report.seed}): "
+        f"{sum(report.bundle.values()):,} rows, {report.bundle_bytes / 1e6:.1f} MB of CSV.",
+        "× floor: the figure's time ÷ the floor's time (paging: the time to page every "
+        "student; latency: one request). Peak RSS and req/s have no floor counterpart.",
+    ]
+    for result in report.collections:
+        notes.append(
+            f"{result.backend} {result.label}: setup {result.setup_seconds:.2f} s, read "
+            f"{result.read_seconds:.2f} s, apply {result.apply_seconds:.2f} s, collector CPU "
+            f"{result.cpu_seconds:.2f} s; rows read "
+            f"{result.rows_read:,}, rejected {result.rows_rejected:,}; added {result.added:,}, "
+            f"updated {result.updated:,}, deleted {result.deleted:,}; RSS before "
+            f"{result.baseline_rss_bytes / 1e6:,.0f} MB"
+        )
+    for name, paging in (("as collected", report.paging_as_collected), ("", report.paging)):
+        if paging is not None:
+            notes.append(
+                f"paging{' ' + name if name else ''}: {paging.records:,} records "
+                f"({paging.unique:,} distinct) in {paging.pages} pages, {paging.seconds:.2f} s"
+            )
+    if report.analyzed:
+        notes.append(
+            "ANALYZE ran before the paging and latency figures (autovacuum is "
+            f"{report.server.get('autovacuum', '?')} on this server); the hub runs none itself."
+        )
+    for result in report.collections:
+        notes.append(
+            f"{result.backend} {result.label} phases: "
+            + ", ".join(f"{phase} {seconds:.2f} s" for phase, seconds in result.phases.items())
+        )
+    digests = report.source_digests()
+    if len(digests) > 1:
+        notes.append(
+            f"WARNING: the hub's sources changed during the run (start {report.source_digest}, "
+            f"end {report.source_digest_end}; collections: "
+            + ", ".join(f"{r.backend} {r.label} {r.source_digest}" for r in report.collections)
+            + "): the figures mix versions."
+        )
+    else:
+        notes.append(f"interop_hub sources: {report.source_digest}")
+    if report.load:
+        notes.append(
+            "load average (1 min) after each step: "
+            + ", ".join(f"{step} {values[0]:.2f}" for step, values in report.load.items())
+        )
+    if report.latency is not None:
+        lat = report.latency
+        notes.append(
+            f"latency: {lat.requests} requests in {lat.seconds:.2f} s, max {lat.max_ms:.1f} ms, "
+            f"{lat.errors} errors"
+        )
+    return "\n".join(lines + notes)
+
+
+# --- Command line -------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.bench_collection",
+        description="Floor, collections (PostgreSQL, SQLite), paging and latency, in one run.",
+    )
+    parser.add_argument("--students", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write JSON here")
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL,
+        help="an administrative connection (databases interop_bench_* are created and dropped)",
+    )
+    parser.add_argument("--clients", type=int, default=32, help="concurrent latency clients")
+    parser.add_argument("--requests", type=int, default=3200, help="latency requests in all")
+    parser.add_argument("--latency-seconds", type=float, default=120.0, help="latency time cap")
+    parser.add_argument("--server-workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--no-analyze",
+        action="store_true",
+        help="measure paging and latency as collected only (no ANALYZE before them)",
+    )
+    parser.add_argument(
+        "--profile", type=Path, default=None, metavar="OUT.pstats",
+        help="also profile one (extra, unmeasured) initial PostgreSQL collection",
+    )  # fmt: skip
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    options = Options(
+        students=args.students,
+        seed=args.seed,
+        workdir=args.workdir,
+        skip_sqlite=args.skip_sqlite,
+        postgres_url=args.postgres_url,
+        clients=args.clients,
+        requests=args.requests,
+        latency_seconds=args.latency_seconds,
+        server_workers=args.server_workers,
+        analyze=not args.no_analyze,
+        profile=args.profile,
+    )
+    report = run_benchmark(options, say=lambda line: print(line, flush=True))
+    print()
+    print(render_table(report))
+    if args.json is not None:
+        args.json.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+        print(f"\nJSON written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
