@@ -79,6 +79,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import psycopg
 from psycopg import sql
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -444,7 +445,7 @@ def bench_settings(database_url: str, data_dir: Path) -> Settings:
     return Settings(
         mode="development",
         database_url=database_url,
-        secret_key=BENCH_SECRET,  # type: ignore[arg-type]
+        secret_key=SecretStr(BENCH_SECRET),
         data_dir=data_dir,
         mass_change_threshold=1.0,
     )
@@ -505,7 +506,7 @@ def _collect(
         )
         finished = time.perf_counter()
         cpu = _cpu_seconds() - cpu_started
-        if profiler is not None:
+        if profiler is not None and profile_out is not None:
             profiler.disable()
             profiler.dump_stats(profile_out)
     finally:
