@@ -25,6 +25,7 @@ from interop_hub.platform.routes import router as platform_router
 from interop_hub.rostering.routes import router as rostering_router
 from interop_hub.runtime import Hub, build_hub
 from interop_hub.schedules.routes import router as schedules_router
+from interop_hub.tasks.routes import router as tasks_router
 from interop_hub.tenants.routes import router as tenants_router
 
 log = logging.getLogger("interop_hub.http")
@@ -73,6 +74,7 @@ def create_app(hub: Hub | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.include_router(platform_router)
+    app.include_router(tasks_router)
     app.include_router(rostering_router)
     _describe_security(app)
 

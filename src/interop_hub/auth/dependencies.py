@@ -18,6 +18,8 @@ from interop_hub.kit.errors import Forbidden, Unauthorized
 from interop_hub.runtime import Hub
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LEASING_PATHS = frozenset({"/v2/interop/data/tasks"})
+"""GETs that write (the managed task queue leases what it returns)."""
 
 
 def get_hub(request: Request) -> Hub:
@@ -29,7 +31,7 @@ def get_session(request: Request) -> Iterator[Session]:
     """One session per request, committed when the handler returns and rolled back otherwise."""
     hub = get_hub(request)
     with hub.sessions() as session:
-        if request.method not in READ_METHODS:
+        if request.method not in READ_METHODS or request.url.path in LEASING_PATHS:
             session.connection(execution_options={WRITE_OPTION: True})
         try:
             yield session

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, islice
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
-import orjson
-from psycopg import sql as psycopg_sql
-from sqlalchemy import JSON, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from interop_hub.ingest.diff import Plan
@@ -29,21 +26,13 @@ from interop_hub.ingest.normalize import (
     object_view,
 )
 from interop_hub.ingest.records import KINDS
+from interop_hub.kit.bulk import chunks, insert_many
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
-
-CHUNK = 5000
-T = TypeVar("T")
 
 objects_t = cast(Table, RepoObject.__table__)
 links_t = cast(Table, RepoLink.__table__)
 memberships_t = cast(Table, RepoMembership.__table__)
 changes_t = cast(Table, RepoChange.__table__)
-
-
-def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 @dataclass
@@ -156,7 +145,7 @@ class ChangeLog:
         )
 
     def write(self, session: Session) -> None:
-        _insert(session, changes_t, self.rows)
+        insert_many(session, changes_t, self.rows)
 
 
 def apply_plan(
@@ -220,40 +209,6 @@ def _object_values(row: ObjectRow) -> dict[str, Any]:
     }
 
 
-def _insert(session: Session, table: Table, records: Iterable[dict[str, Any]]) -> None:
-    """Insert many rows: ``COPY`` on PostgreSQL, batched ``executemany`` elsewhere."""
-    if session.get_bind().dialect.name == "postgresql":
-        _copy(session, table, records)
-        return
-    for batch in chunks(records):
-        session.execute(insert(table), batch)
-
-
-def _copy(session: Session, table: Table, records: Iterable[dict[str, Any]]) -> None:
-    """Stream rows into ``table`` with ``COPY ... FROM STDIN`` on the session's own connection
-    (so inside its transaction). JSON columns are serialized here; psycopg adapts the rest."""
-    iterator = iter(records)
-    first = next(iterator, None)
-    if first is None:
-        return
-    columns = list(first)
-    encode = [isinstance(table.c[name].type, JSON) for name in columns]
-    statement = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
-        psycopg_sql.Identifier(table.name),
-        psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(name) for name in columns),
-    )
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        for record in chain((first,), iterator):
-            copy.write_row(
-                [
-                    orjson.dumps(record[name]).decode() if is_json else record[name]
-                    for name, is_json in zip(columns, encode, strict=True)
-                ]
-            )
-
-
 def _update(session: Session, table: Table, records: list[dict[str, Any]]) -> None:
     """Update rows by id: each record has ``b_id`` and the same columns to set."""
     if not records:
@@ -271,7 +226,7 @@ def _update(session: Session, table: Table, records: list[dict[str, Any]]) -> No
 def _insert_objects(
     session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow], now: dt.datetime
 ) -> None:
-    _insert(
+    insert_many(
         session,
         objects_t,
         (
@@ -298,7 +253,7 @@ def _update_objects(session: Session, rows: list[ObjectRow], now: dt.datetime) -
 
 
 def _insert_links(session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow]) -> None:
-    _insert(
+    insert_many(
         session,
         links_t,
         (
@@ -329,7 +284,7 @@ def _membership_values(row: MembershipRow) -> dict[str, Any]:
 def _insert_memberships(
     session: Session, cloud_id: uuid.UUID, rows: list[MembershipRow], now: dt.datetime
 ) -> None:
-    _insert(
+    insert_many(
         session,
         memberships_t,
         (

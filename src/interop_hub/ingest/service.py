@@ -6,7 +6,8 @@ updates and deletes exceed the configured share of the cloud's objects is held a
 applies) or rejects it (``cancelled``).
 
 A run reads the bundle outside any transaction, then plans and applies the whole change — the
-Repository rows, the change set and the ingestion's outcome — in one transaction.
+Repository rows, the change set, every tenant's tasks (:mod:`interop_hub.tasks.fanout`) and the
+ingestion's outcome — in one transaction.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from interop_hub.repository.models import (
     object_id,
 )
 from interop_hub.runtime import Hub
+from interop_hub.tasks.fanout import CollectionFanout
 
 log = logging.getLogger("interop_hub.ingest")
 Progress = Callable[[str], None]
@@ -205,7 +207,12 @@ def _apply(
         )
         session.flush()
         return ingestion
+    say("rendering what tenants see")
+    fanout = CollectionFanout.prepare(session, cloud_id, collection)
     apply_plan(session, cloud_id, collection, ChangeLog(ingestion.id, cloud_id), now, say)
+    if fanout is not None:
+        say("queuing tenants' tasks")
+        ingestion.details = {**ingestion.details, "tasks_queued": fanout.finish(session, now)}
     if added + updated + deleted > max(ANALYZE_MIN_ROWS, base // 10):
         say("analyzing")
         refresh_statistics(session)

@@ -92,7 +92,7 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
 
 
 def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()
 
 
 def _configure_sqlite(engine: Engine) -> None:

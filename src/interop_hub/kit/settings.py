@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=1024**3, ge=1024)
     max_row_errors: int = Field(default=100_000, ge=100)
     ingestion_stale_seconds: int = Field(default=120, ge=10)
+    task_lease_seconds: int = Field(default=300, ge=1, le=86400)
+    task_batch_size: int = Field(default=100, ge=1, le=10000)
+    task_retry_backoff_seconds: int = Field(default=30, ge=0, le=86400)
+    task_retry_max_backoff_seconds: int = Field(default=3600, ge=0, le=7 * 86400)
+    task_history_days: int = Field(default=30, ge=1, le=3650)
     sql_echo: bool = False
 
     @property

@@ -18,6 +18,8 @@ from interop_hub.clouds.service import new_actor
 from interop_hub.integrations.models import Integration, IntegrationVersion
 from interop_hub.kit import crypto
 from interop_hub.kit.errors import BadRequest, Conflict, NotFound
+from interop_hub.tasks import fanout, queue
+from interop_hub.tasks.projection import TenantView
 from interop_hub.tenants.models import Tenant
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -80,6 +82,7 @@ def install(
     )
     session.add(tenant)
     session.flush()
+    queue.lifecycle(session, tenant.id, "TENANT_INSTALLED", now)
     return Installation(tenant, actor.client_id, secret, chosen.version)
 
 
@@ -108,11 +111,33 @@ def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
     return tenant
 
 
-def transition(session: Session, tenant_id: uuid.UUID, action: str, now: dt.datetime) -> Tenant:
-    """Apply ``activate``, ``suspend`` or ``uninstall``; a move the state does not allow is 409."""
+def _locked(session: Session, tenant_id: uuid.UUID) -> Tenant:
+    """The tenant, with its cloud's row and then its own locked, in the order collections lock
+    them (a collection holds the cloud, then allocates the tenant's sequences)."""
+    cloud_id = session.scalar(select(Tenant.cloud_id).where(Tenant.id == tenant_id))
+    if cloud_id is None:
+        raise NotFound(f"Tenant {tenant_id} was not found.")
+    session.scalar(select(Cloud.id).where(Cloud.id == cloud_id).with_for_update())
     tenant = session.scalar(select(Tenant).where(Tenant.id == tenant_id).with_for_update())
     if tenant is None:
         raise NotFound(f"Tenant {tenant_id} was not found.")
+    return tenant
+
+
+def _full_sync(session: Session, tenant: Tenant, origin: str, now: dt.datetime) -> int:
+    version = session.get(IntegrationVersion, tenant.version_id)
+    assert version is not None  # a foreign key
+    view = TenantView.from_json(version.blueprint)
+    return fanout.full_sync(session, tenant.cloud_id, tenant.id, view, origin, now)
+
+
+def transition(session: Session, tenant_id: uuid.UUID, action: str, now: dt.datetime) -> Tenant:
+    """Apply ``activate``, ``suspend`` or ``uninstall``; a move the state does not allow is 409.
+
+    Each move enqueues its lifecycle task; the first activation also sends the initial sync
+    (a suspended tenant's tasks kept queuing, so re-activation only resumes delivery).
+    """
+    tenant = _locked(session, tenant_id)
     allowed = TRANSITIONS[action]
     if tenant.op_state not in allowed:
         raise Conflict(
@@ -120,14 +145,20 @@ def transition(session: Session, tenant_id: uuid.UUID, action: str, now: dt.date
             f"{' or '.join(allowed)}."
         )
     if action == "activate":
+        first = tenant.activated_at is None
         tenant.op_state = "active"
         tenant.setup_state = "complete"
         tenant.activated_at = now
         tenant.suspended_at = None
+        queue.lifecycle(session, tenant.id, "TENANT_ACTIVATED", now)
+        if first:
+            _full_sync(session, tenant, "initial", now)
     elif action == "suspend":
         tenant.op_state = "suspended"
         tenant.suspended_at = now
+        queue.lifecycle(session, tenant.id, "TENANT_SUSPENDED", now)
     else:
+        queue.lifecycle(session, tenant.id, "TENANT_UNINSTALLED", now)
         tenant.op_state = "uninstalled"
         tenant.uninstalled_at = now
         tenant.license_status = "revoked"
@@ -137,3 +168,15 @@ def transition(session: Session, tenant_id: uuid.UUID, action: str, now: dt.date
             actor.revoked_at = now
     session.flush()
     return tenant
+
+
+def resend(session: Session, tenant_id: uuid.UUID, now: dt.datetime) -> int:
+    """Send the tenant everything it sees again, as one sync with ``origin`` = ``resend``;
+    returns the number of tasks queued."""
+    tenant = _locked(session, tenant_id)
+    if tenant.op_state not in ("active", "suspended") or tenant.activated_at is None:
+        raise Conflict(
+            f"Tenant {tenant.id} is {tenant.op_state}; data is resent only to a tenant that has "
+            "been activated and is not uninstalled."
+        )
+    return _full_sync(session, tenant, "resend", now)

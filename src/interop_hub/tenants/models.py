@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from interop_hub.kit.db import Base, UTCDateTime, utcnow
@@ -60,3 +60,8 @@ class Tenant(Base):
     suspended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     uninstalled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    task_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """The last task sequence allocated to this tenant (see :mod:`interop_hub.tasks.queue`)."""
+    delivery_paused: Mapped[str | None] = mapped_column(String(32))
+    """Why task delivery is paused (``reauthenticate``: the app's credentials must be set up
+    again), or None."""

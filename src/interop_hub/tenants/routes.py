@@ -11,7 +11,7 @@ from interop_hub.auth.dependencies import HubDep, PrincipalDep, SessionDep
 from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope, listing, one
 from interop_hub.kit.paging import PageRequest, paging_params
 from interop_hub.tenants import service
-from interop_hub.tenants.schemas import TenantInfo
+from interop_hub.tenants.schemas import TenantInfo, TenantState
 
 router = APIRouter(prefix="/v2/interop", tags=["Interop API: tenants"])
 Paging = Annotated[PageRequest, Depends(paging_params)]
@@ -61,3 +61,29 @@ def find_tenant(
 ) -> DataEnvelope[TenantInfo]:
     tenant = service.find_tenant(session, principal, id)
     return one(service.tenant_infos(session, principal, [tenant], hub.keyring)[0])
+
+
+@router.get(
+    "/tenant",
+    operation_id="findInteropTenantByActor",
+    summary="Find Interop Tenant by actor authentication credentials",
+    response_model=DataEnvelope[TenantInfo],
+    responses=ERROR_RESPONSES,
+)
+def find_own_tenant(
+    session: SessionDep, hub: HubDep, principal: PrincipalDep
+) -> DataEnvelope[TenantInfo]:
+    tenant = service.own_tenant(session, principal)
+    return one(service.tenant_infos(session, principal, [tenant], hub.keyring)[0])
+
+
+@router.get(
+    "/tenant/state",
+    operation_id="getTenantState",
+    summary="Get tenant state by actor authentication credentials",
+    response_model=DataEnvelope[TenantState],
+    responses=ERROR_RESPONSES,
+)
+def tenant_state(session: SessionDep, principal: PrincipalDep) -> DataEnvelope[TenantState]:
+    """Whether the tenant's data events are held, and why (``reason``)."""
+    return one(service.tenant_state(session, service.own_tenant(session, principal)))

@@ -72,3 +72,16 @@ class TenantInfo(BaseModel):
     auth: ActorAuth
     app_auth: AppAuth | None
     lti_developer_id: str | None
+
+
+class TenantState(BaseModel):
+    rollover_mode_enabled: bool
+    synchronization_suspended: bool
+    setup_mode_enabled: bool
+    mass_change_pending: bool
+    delivery_paused: str | None = Field(
+        default=None, description="Why task delivery is paused (extension), or null"
+    )
+    reason: str | None = Field(
+        default=None, description="In words, why data events are not delivered now (extension)"
+    )

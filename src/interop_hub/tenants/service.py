@@ -19,9 +19,10 @@ from interop_hub.auth.access import tenants_visible
 from interop_hub.auth.principal import Principal
 from interop_hub.clouds.models import Actor, Cloud
 from interop_hub.clouds.schemas import ActorAuth
+from interop_hub.ingest.models import Ingestion
 from interop_hub.integrations.models import Integration, IntegrationVersion
 from interop_hub.kit import crypto
-from interop_hub.kit.errors import BadRequest, NotFound
+from interop_hub.kit.errors import BadRequest, Forbidden, NotFound
 from interop_hub.kit.paging import Page, PageRequest, paginate
 from interop_hub.tenants.models import Tenant
 from interop_hub.tenants.schemas import (
@@ -32,6 +33,7 @@ from interop_hub.tenants.schemas import (
     TenantInfo,
     TenantIntegration,
     TenantLicense,
+    TenantState,
     TenantStatus,
 )
 
@@ -74,6 +76,49 @@ def find_tenant(session: Session, p: Principal, tenant_id: uuid.UUID) -> Tenant:
     if tenant is None:
         raise NotFound(f"Tenant {tenant_id} was not found.")
     return tenant
+
+
+def own_tenant(session: Session, p: Principal) -> Tenant:
+    """The tenant of the calling actor (#20, #21 and the /tenant/* operations)."""
+    if p.kind != "actor" or p.tenant_id is None:
+        raise Forbidden(
+            "This operation identifies the tenant by its actor's credentials (a token for the "
+            "tenant's client id and secret).",
+            code="actor_required",
+        )
+    tenant = session.get(Tenant, p.tenant_id)
+    if tenant is None:
+        raise NotFound("The tenant of these credentials no longer exists.")
+    return tenant
+
+
+def tenant_state(session: Session, tenant: Tenant) -> TenantState:
+    held = session.scalar(
+        select(
+            exists().where(
+                Ingestion.cloud_id == tenant.cloud_id, Ingestion.mass_change_pending.is_(True)
+            )
+        )
+    )
+    setup = tenant.op_state == "setup"
+    suspended = tenant.op_state in ("suspended", "uninstalled")
+    reasons = []
+    if setup:
+        reasons.append("the tenant is in setup mode: an operator must activate it")
+    if suspended:
+        reasons.append(f"the tenant is {tenant.op_state}")
+    if tenant.delivery_paused == "reauthenticate":
+        reasons.append("the application must be authenticated again (a reauthenticate ack)")
+    if held:
+        reasons.append("a collection is held for an operator's approval (mass change)")
+    return TenantState(
+        rollover_mode_enabled=False,
+        synchronization_suspended=suspended or tenant.delivery_paused is not None,
+        setup_mode_enabled=setup,
+        mass_change_pending=bool(held),
+        delivery_paused=tenant.delivery_paused,
+        reason="; ".join(reasons) or None,
+    )
 
 
 def tenant_infos(

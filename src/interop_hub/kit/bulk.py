@@ -1,0 +1,65 @@
+"""Bulk writes shared by the hot paths (collections, fan-out): ``COPY`` on PostgreSQL, batched
+``executemany`` elsewhere, always on the session's own connection and so inside its
+transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice
+from typing import Any, TypeVar
+
+import orjson
+from psycopg import sql as psycopg_sql
+from sqlalchemy import JSON, Table, insert
+from sqlalchemy.orm import Session
+
+CHUNK = 5000
+T = TypeVar("T")
+
+
+def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def insert_many(session: Session, table: Table, records: Iterable[dict[str, Any]]) -> None:
+    """Insert many rows (every record has the same keys)."""
+    if session.get_bind().dialect.name == "postgresql":
+        copy_rows(session, table, records)
+        return
+    for batch in chunks(records):
+        session.execute(insert(table), batch)
+
+
+def copy_rows(session: Session, table: Table, records: Iterable[dict[str, Any]]) -> None:
+    """Stream rows into ``table`` with ``COPY ... FROM STDIN``. JSON columns are serialized here
+    (bytes given for a JSON column are taken as already-encoded JSON); psycopg adapts the rest."""
+    iterator = iter(records)
+    first = next(iterator, None)
+    if first is None:
+        return
+    columns = list(first)
+    encode = [isinstance(table.c[name].type, JSON) for name in columns]
+    statement = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        psycopg_sql.Identifier(table.name),
+        psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(name) for name in columns),
+    )
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for record in chain((first,), iterator):
+            copy.write_row(
+                [
+                    _json_text(record[name]) if is_json else record[name]
+                    for name, is_json in zip(columns, encode, strict=True)
+                ]
+            )
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode()
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()

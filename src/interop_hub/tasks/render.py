@@ -1,0 +1,162 @@
+"""Rendering Repository objects and section memberships by id, as the query API shows them.
+
+The fan-out renders what a collection touches before and after applying it and sends each
+tenant the difference of its projection; a full sync renders everything. Both go through here,
+so a data event's ``data`` is what the query API answers for the same object.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy.orm import Session, aliased
+
+from interop_hub.kit.bulk import chunks
+from interop_hub.repository.models import RepoMembership, RepoObject
+from interop_hub.rostering.serialize import reference
+from interop_hub.rostering.service import render_all
+
+BATCH = 1000
+MEMBERSHIP_TYPES = {"student": "StudentSectionEnrollment", "teacher": "TeacherSectionEnrollment"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    id: uuid.UUID
+    kind: str  # a Repository kind, or "membership"
+    subtype: str | None  # the membership's role for a membership
+    label: str
+    body: dict[str, Any]
+
+
+def objects(
+    session: Session, cloud_id: uuid.UUID, ids: Collection[uuid.UUID]
+) -> Iterator[Rendered]:
+    """The objects among ``ids`` that exist, rendered."""
+    for batch in chunks(sorted(ids), BATCH):
+        rows = session.scalars(
+            select(RepoObject)
+            .where(RepoObject.id.in_(batch), RepoObject.cloud_id == cloud_id)
+            .order_by(RepoObject.id)
+        ).all()
+        yield from _rendered(session, cloud_id, rows)
+
+
+def all_objects(
+    session: Session, cloud_id: uuid.UUID, kind: str, subtype: str | None
+) -> Iterator[Rendered]:
+    """Every object of ``kind`` and ``subtype`` (None: a kind without subtypes), rendered in id
+    order."""
+    after: uuid.UUID | None = None
+    while True:
+        stmt = select(RepoObject).where(
+            RepoObject.cloud_id == cloud_id,
+            RepoObject.kind == kind,
+            RepoObject.subtype == subtype if subtype is not None else RepoObject.subtype.is_(None),
+        )
+        if after is not None:
+            stmt = stmt.where(RepoObject.id > after)
+        rows = session.scalars(stmt.order_by(RepoObject.id).limit(BATCH)).all()
+        if not rows:
+            return
+        yield from _rendered(session, cloud_id, rows)
+        after = rows[-1].id
+
+
+def _rendered(
+    session: Session, cloud_id: uuid.UUID, rows: Sequence[RepoObject]
+) -> Iterator[Rendered]:
+    for row, body in zip(rows, render_all(session, cloud_id, rows), strict=True):
+        yield Rendered(row.id, row.kind, row.subtype, row.label, body)
+
+
+def memberships(
+    session: Session, cloud_id: uuid.UUID, ids: Collection[uuid.UUID]
+) -> Iterator[Rendered]:
+    """The section memberships among ``ids`` that exist, rendered."""
+    for batch in chunks(sorted(ids), BATCH):
+        yield from _memberships(session, cloud_id, RepoMembership.id.in_(batch))
+
+
+def all_memberships(
+    session: Session, cloud_id: uuid.UUID, roles: Collection[str]
+) -> Iterator[Rendered]:
+    after: uuid.UUID | None = None
+    while True:
+        condition: ColumnElement[bool] = RepoMembership.role.in_(list(roles))
+        if after is not None:
+            condition = and_(condition, RepoMembership.id > after)
+        found = list(_memberships(session, cloud_id, condition, limit=BATCH))
+        if not found:
+            return
+        yield from found
+        after = found[-1].id
+
+
+def _memberships(
+    session: Session, cloud_id: uuid.UUID, condition: Any, limit: int | None = None
+) -> Iterator[Rendered]:
+    person, section, school = aliased(RepoObject), aliased(RepoObject), aliased(RepoObject)
+    stmt = (
+        select(
+            RepoMembership,
+            person.kind,
+            person.subtype,
+            person.label,
+            section.kind,
+            section.subtype,
+            section.label,
+            school.kind,
+            school.subtype,
+            school.label,
+        )
+        .join(person, person.id == RepoMembership.person_id)
+        .join(section, section.id == RepoMembership.section_id)
+        .outerjoin(school, school.id == RepoMembership.school_id)
+        .where(RepoMembership.cloud_id == cloud_id, condition)
+        .order_by(RepoMembership.id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    for (
+        m,
+        p_kind,
+        p_sub,
+        p_label,
+        s_kind,
+        s_sub,
+        s_label,
+        o_kind,
+        o_sub,
+        o_label,
+    ) in session.execute(stmt).tuples():
+        label = f"{p_label} in {s_label}"
+        data = m.data or {}
+        body: dict[str, Any] = {
+            "$sys": {
+                "id": m.id,
+                "type": MEMBERSHIP_TYPES.get(m.role, "SectionMembership"),
+                "label": label,
+                "source_id": {"sis": m.source_id},
+                "app_id": {},
+                "created_at": m.created_at,
+                "updated_at": m.updated_at,
+            },
+            "$ext": data.get("$ext") or {},
+            "role": m.role,
+            "primary": data.get("primary"),
+            "begin_date": data.get("begin_date"),
+            "end_date": data.get("end_date"),
+            "$person": reference(m.person_id, p_kind, p_sub, p_label),
+            "$section": reference(m.section_id, s_kind, s_sub, s_label),
+            "$school": (
+                reference(m.school_id, o_kind, o_sub, o_label)
+                if m.school_id is not None and o_kind is not None
+                else None
+            ),
+        }
+        yield Rendered(m.id, "membership", m.role, label, body)

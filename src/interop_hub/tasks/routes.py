@@ -1,0 +1,245 @@
+"""Interop Data API #52–#59: the task queue (HTTP only)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Body, Query, Request, Response
+
+from interop_hub.auth.dependencies import HubDep, PrincipalDep, SessionDep
+from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope
+from interop_hub.kit.errors import BadRequest, NotFound
+from interop_hub.kit.paging import page_request_from
+from interop_hub.tasks import service
+from interop_hub.tasks.schemas import AckIn, AckOutcome, AckResult
+from interop_hub.tasks.service import DRIVERS, Poll
+from interop_hub.tasks.shapes import SCHEMAS
+
+router = APIRouter(prefix="/v2/interop/data", tags=["Interop Data API: tasks"])
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    403: {**ERROR_RESPONSES[401], "description": "Not a tenant's or its vendor's credentials"},
+}
+Schema = Annotated[
+    str | None, Query(description=f"Task schema: {', '.join(SCHEMAS)} (default nested)")
+]
+Driver = Annotated[
+    str | None, Query(description=f"Only tasks routed to this driver: {', '.join(DRIVERS)}")
+]
+MAX_ACKS = 10_000
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_UTC_Z),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+@router.get(
+    "/tasks",
+    operation_id="listTasks",
+    summary="List Tasks: the next batch for the authenticated actor",
+    response_model=ListEnvelope[dict[str, Any]],
+    responses=RESPONSES,
+)
+def list_tasks(
+    session: SessionDep,
+    hub: HubDep,
+    principal: PrincipalDep,
+    tenant_id: Annotated[uuid.UUID | None, Query(description="Only this tenant's tasks")] = None,
+    schema: Schema = None,
+    driver: Driver = None,
+    page: Annotated[int, Query(ge=0, description="Ignored: the managed queue has no pages")] = 0,
+    page_size: Annotated[
+        int | None, Query(ge=1, description="At most this many tasks (the server caps it)")
+    ] = None,
+) -> Response:
+    """Lease the oldest unacknowledged tasks, in sequence order; acknowledge each to remove it.
+    Tasks not acknowledged before the lease ends (``INTEROP_HUB_TASK_LEASE_SECONDS``) are
+    delivered again."""
+    poll = Poll(
+        tenant_id=tenant_id,
+        schema=service.check_schema(schema),
+        types=service.check_driver(driver),
+        limit=page_size or hub.settings.task_batch_size,
+    )
+    tasks = service.next_batch(session, principal, poll, hub.settings, hub.now())
+    return _json({"data": tasks, "paging": {"next": None}})
+
+
+def _batch(acks: list[AckIn]) -> list[AckIn]:
+    if len(acks) > MAX_ACKS:
+        raise BadRequest(f"At most {MAX_ACKS} acknowledgements per request.")
+    missing = [index for index, ack in enumerate(acks) if ack.task_id is None]
+    if missing:
+        raise BadRequest(
+            "task_id is required in each acknowledgement of a batch.",
+            code="task_id_required",
+            details={"indexes": missing},
+        )
+    return acks
+
+
+def _single(task_id: uuid.UUID, ack: AckIn) -> AckIn:
+    if ack.task_id is not None and ack.task_id != task_id:
+        raise BadRequest(
+            f"The body's task_id {ack.task_id} is not the task of the path ({task_id})."
+        )
+    return ack.model_copy(update={"task_id": task_id})
+
+
+def _one_outcome(outcomes: list[AckOutcome]) -> Response:
+    outcome = outcomes[0]
+    if outcome.status == 404:
+        raise NotFound(outcome.message, code="task_not_outstanding")
+    return _json({"data": outcome.model_dump(mode="json")})
+
+
+def _batch_outcome(outcomes: list[AckOutcome]) -> Response:
+    failed = [o for o in outcomes if o.status != 200]
+    result = AckResult(acknowledged=len(outcomes) - len(failed), failed=failed)
+    return _json({"data": result.model_dump(mode="json")})
+
+
+ACK_BODY = Body(description="A TaskAck", default_factory=AckIn)
+ACKS_BODY = Body(description="TaskAcks; each needs its task_id")
+
+
+# Registered before /tasks/{id}/ack, whose pattern would take "admin" for an id.
+@router.put(
+    "/tasks/admin/ack",
+    operation_id="ackTasksAdmin",
+    summary="Acknowledge Tasks (Admin)",
+    response_model=DataEnvelope[AckResult],
+    responses=RESPONSES,
+)
+def ack_tasks_admin(
+    session: SessionDep,
+    hub: HubDep,
+    principal: PrincipalDep,
+    acks: Annotated[list[AckIn], ACKS_BODY],
+) -> Response:
+    outcomes = service.acknowledge(
+        session, principal, _batch(acks), hub.settings, hub.now(), admin=True
+    )
+    return _batch_outcome(outcomes)
+
+
+@router.put(
+    "/tasks/admin/{id}/ack",
+    operation_id="ackTaskAdmin",
+    summary="Acknowledge Task (Admin)",
+    response_model=DataEnvelope[AckOutcome],
+    responses=RESPONSES,
+)
+def ack_task_admin(
+    id: uuid.UUID,
+    session: SessionDep,
+    hub: HubDep,
+    principal: PrincipalDep,
+    ack: Annotated[AckIn, ACK_BODY],
+) -> Response:
+    outcomes = service.acknowledge(
+        session, principal, [_single(id, ack)], hub.settings, hub.now(), admin=True
+    )
+    return _one_outcome(outcomes)
+
+
+@router.put(
+    "/tasks/ack",
+    operation_id="ackTasks",
+    summary="Acknowledge Tasks",
+    response_model=DataEnvelope[AckResult],
+    responses=RESPONSES,
+)
+def ack_tasks(
+    session: SessionDep,
+    hub: HubDep,
+    principal: PrincipalDep,
+    acks: Annotated[list[AckIn], ACKS_BODY],
+) -> Response:
+    """Each ack applies on its own: one for a task that is not yours or not outstanding is
+    listed in ``failed`` (status 404) and the others still apply."""
+    outcomes = service.acknowledge(
+        session, principal, _batch(acks), hub.settings, hub.now(), admin=False
+    )
+    return _batch_outcome(outcomes)
+
+
+@router.put(
+    "/tasks/{id}/ack",
+    operation_id="ackTask",
+    summary="Acknowledge Task",
+    response_model=DataEnvelope[AckOutcome],
+    responses=RESPONSES,
+)
+def ack_task(
+    id: uuid.UUID,
+    session: SessionDep,
+    hub: HubDep,
+    principal: PrincipalDep,
+    ack: Annotated[AckIn, ACK_BODY],
+) -> Response:
+    outcomes = service.acknowledge(
+        session, principal, [_single(id, ack)], hub.settings, hub.now(), admin=False
+    )
+    return _one_outcome(outcomes)
+
+
+@router.get(
+    "/tasks/admin",
+    operation_id="listTasksAdmin",
+    summary="List Tasks (Admin)",
+    response_model=ListEnvelope[dict[str, Any]],
+    responses=RESPONSES,
+)
+def list_tasks_admin(
+    request: Request,
+    session: SessionDep,
+    hub: HubDep,
+    principal: PrincipalDep,
+    schema: Schema = None,
+    driver: Driver = None,
+    page: Annotated[int, Query(ge=0, le=2**31 - 1, description="Page number, 0-based")] = 0,
+    page_size: Annotated[
+        int | None, Query(ge=1, description="Page size (default and cap: MAX_TASK_PAGE_SIZE)")
+    ] = None,
+    cursor: Annotated[str | None, Query(description="Keyset cursor from paging.next")] = None,
+) -> Response:
+    """The caller's queued tasks without leasing them, oldest first (page 0 holds the oldest)."""
+    paging = page_request_from(request, page, page_size, cursor, hub.settings.max_task_page_size)
+    found = service.admin_list(
+        session, principal, service.check_schema(schema), service.check_driver(driver), paging
+    )
+    return _json({"data": found.items, "paging": {"next": found.next}})
+
+
+@router.get(
+    "/tasks/admin/{id}",
+    operation_id="findTask",
+    summary="Find a Task",
+    response_model=DataEnvelope[dict[str, Any]],
+    responses=RESPONSES,
+)
+def find_task(
+    id: uuid.UUID, session: SessionDep, principal: PrincipalDep, schema: Schema = None
+) -> Response:
+    return _json({"data": service.admin_find(session, principal, id, service.check_schema(schema))})
+
+
+@router.delete(
+    "/tasks/admin/{id}",
+    operation_id="deleteTask",
+    summary="Delete Task (Admin)",
+    status_code=204,
+    responses=RESPONSES,
+)
+def delete_task(
+    id: uuid.UUID, session: SessionDep, hub: HubDep, principal: PrincipalDep
+) -> Response:
+    service.admin_delete(session, principal, id, hub.now())
+    return Response(status_code=204)

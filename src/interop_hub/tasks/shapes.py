@@ -1,0 +1,52 @@
+"""A task's JSON in each task schema (DESIGN §4).
+
+``nested`` (the default) is the shape of the Data API page: one key named after the task's
+type holding the event, next to ``schema`` and ``type``. ``flat`` puts the event's fields at the
+top level next to ``type`` and ``schema``, for drivers that prefer one level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from interop_hub.tasks.models import Task
+
+SCHEMAS = ("nested", "flat")
+DEFAULT_SCHEMA = "nested"
+
+
+def event_fields(task: Task, app_id: str | None) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "id": task.id,
+        "tenant_id": task.tenant_id,
+        "sequence": task.sequence,
+        "created_at": task.created_at,
+    }
+    if task.type == "lifecycle_event":
+        event["action"] = task.action
+    elif task.type == "sync_event":
+        event.update(action=task.action, group_id=task.group_id, origin=task.origin)
+    elif task.type == "data_event":
+        event.update(
+            action=task.action,
+            object_id=task.object_id,
+            object_type=task.object_type,
+            group_id=task.group_id,
+            origin=task.origin,
+            app_id=app_id,
+            label=task.label,
+            data=task.data,
+            changes=task.changes,
+        )
+    elif task.type == "authenticate":
+        event.update(data=task.data, session_id=task.session_id)
+    else:
+        event["data"] = task.data
+    return event
+
+
+def task_json(task: Task, schema: str, app_id: str | None = None) -> dict[str, Any]:
+    event = event_fields(task, app_id)
+    if schema == "flat":
+        return {"type": task.type, "schema": schema, **event}
+    return {task.type: event, "schema": schema, "type": task.type}
