@@ -36,6 +36,48 @@ def blueprint(version: str = "1.0", name: str = "acme-lms", title: str = "Acme L
     return BLUEPRINT.format(version=version, name=name, title=title)
 
 
+EVERYTHING = (
+    '<Attributes><Attribute Name="*"/><Attribute Name="$schools"/>'
+    '<Attribute Name="$sections"/><Attribute Name="$students"/>'
+    '<Attribute Name="$teachers"/></Attributes>'
+)
+OBJECT_TOPICS = (
+    "LEA",
+    "School",
+    "Student",
+    "Teacher",
+    "Staff",
+    "Contact",
+    "Term",
+    "Course",
+    "Section",
+    "GradingCategory",
+)
+
+
+def full_blueprint(
+    version: str = "2.0", topics: tuple[str, ...] = OBJECT_TOPICS, extra: str = ""
+) -> str:
+    """A blueprint that sees every attribute (roll-ups included) of ``topics``."""
+    body = "".join(f'<Topic Name="{t}">{EVERYTHING}</Topic>' for t in topics)
+    return (
+        f'<IntegrationBlueprint Name="acme-lms" Version="{version}" SchemaVersion="1.0">'
+        f"<Integration><Title>Acme LMS</Title><IdSpace>acme</IdSpace></Integration>"
+        f"<Topics>{body}{extra}</Topics></IntegrationBlueprint>"
+    )
+
+
+def add_version(client: TestClient, world: World, document: str) -> dict[str, Any]:
+    result: dict[str, Any] = data(
+        client.post(
+            f"/v2/interop/integrations/{world.integration_id}/versions",
+            content=document,
+            headers={**world.vendor.headers, "Content-Type": "application/xml"},
+        )
+    )
+    return result
+
+
 def basic(api_key: str) -> dict[str, str]:
     token = base64.b64encode(f"{api_key}:".encode()).decode()
     return {"Authorization": f"Basic {token}"}
@@ -133,11 +175,16 @@ def make_world(client: TestClient, hub: Hub) -> World:
     )
 
 
-def install(client: TestClient, world: World, cloud_id: str | None = None) -> dict[str, Any]:
+def install(
+    client: TestClient, world: World, cloud_id: str | None = None, version: str | None = None
+) -> dict[str, Any]:
+    body = {"cloud_id": cloud_id or world.cloud_id, "integration_id": world.integration_id}
+    if version is not None:
+        body["version"] = version
     result: dict[str, Any] = data(
         client.post(
             "/v2/platform/tenants",
-            json={"cloud_id": cloud_id or world.cloud_id, "integration_id": world.integration_id},
+            json=body,
             headers=world.operator.headers,
         ),
         201,

@@ -19,7 +19,17 @@ from sqlalchemy import event
 
 from interop_hub.kit.db import transaction
 from interop_hub.runtime import Hub
-from tests.factories import World, bearer, data, error, install, make_world, token
+from tests.factories import (
+    World,
+    add_version,
+    bearer,
+    data,
+    error,
+    full_blueprint,
+    install,
+    make_world,
+    token,
+)
 from tests.repo_seed import Seed, seed_district
 
 BASE = "/v2/interop/data"
@@ -78,7 +88,8 @@ def env(client: TestClient, hub: Hub) -> Env:
     with transaction(hub.sessions) as session:
         seed = seed_district(session, world.cloud_id)
         other = seed_district(session, world.other_cloud_id)
-    tenant = install(client, world)
+    add_version(client, world, full_blueprint("2.0"))
+    tenant = install(client, world, version="2.0")
     headers = bearer(token(client, tenant["client_id"], tenant["client_secret"]))
     return Env(world, seed, other, headers)
 
@@ -477,7 +488,7 @@ def test_another_clouds_objects_are_404(client: TestClient, env: Env) -> None:
 
 def test_an_actor_sees_its_own_cloud_only(client: TestClient, env: Env) -> None:
     assert set(ids(env.get(client, "/rostering/orgs"))).isdisjoint(env.other.ids("d1", "s1", "s2"))
-    theirs = install(client, env.world, env.world.other_cloud_id)
+    theirs = install(client, env.world, env.world.other_cloud_id, version="2.0")
     headers = bearer(token(client, theirs["client_id"], theirs["client_secret"]))
     listed = data(client.get(f"{R}/orgs", headers=headers))
     assert ids(listed) == env.other.ids("d1", "s1", "s2")

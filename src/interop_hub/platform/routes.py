@@ -29,6 +29,7 @@ from interop_hub.platform.schemas import (
     ConnectorCreate,
     ConnectorOut,
     InstalledTenant,
+    ResendOut,
     TenantInstall,
 )
 from interop_hub.runtime import Hub
@@ -172,6 +173,14 @@ def install_tenant(
     body: TenantInstall, session: SessionDep, hub: HubDep, _: OperatorDep
 ) -> DataEnvelope[InstalledTenant]:
     return one(service.install_tenant(session, hub.keyring, body, hub.now()))
+
+
+@router.post("/tenants/{id}/resend", operation_id="platformResendTenant")
+def resend_tenant(
+    id: uuid.UUID, session: SessionDep, hub: HubDep, _: OperatorDep
+) -> DataEnvelope[ResendOut]:
+    """Send the tenant everything it sees again, as one sync with ``origin`` = ``resend``."""
+    return one(ResendOut(tenant_id=id, tasks_queued=lifecycle.resend(session, id, hub.now())))
 
 
 @router.post("/tenants/{id}/{action}", operation_id="platformTenantTransition")

@@ -85,3 +85,8 @@ class InstalledTenant(BaseModel):
     version: str
     name: str
     op_state: str
+
+
+class ResendOut(BaseModel):
+    tenant_id: uuid.UUID
+    tasks_queued: int

@@ -31,11 +31,11 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def actor_cloud(principal: PrincipalDep) -> uuid.UUID:
-    return service.cloud_of(principal)
+def actor_reader(session: SessionDep, principal: PrincipalDep) -> service.Reader:
+    return service.reader_of(session, principal)
 
 
-Cloud = Annotated[uuid.UUID, Depends(actor_cloud)]
+Cloud = Annotated[service.Reader, Depends(actor_reader)]
 
 
 def _json(body: dict[str, Any]) -> Response:

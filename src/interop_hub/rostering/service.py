@@ -1,5 +1,10 @@
 """Rules of the rostering query API: who may read which cloud, lists, finds and per-org lists.
 
+A tenant's actor reads its cloud as its blueprint lets it (DESIGN §3.4): only the topics it lists
+(others are empty lists and 404s), each object projected to the topic's attributes — the same
+projection its data events carry, so a driver's copy built from events equals these answers. A
+connector's actor reads the whole Repository.
+
 A page costs a fixed number of queries whatever its size: the page itself, then (only for the
 kinds that show them) the outgoing links, the incoming links and the memberships of all its
 objects at once — never one query per object.
@@ -9,18 +14,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Select
+from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
 from interop_hub.auth.principal import Principal
+from interop_hub.integrations.models import IntegrationVersion
 from interop_hub.kit.errors import Forbidden, NotFound
 from interop_hub.kit.paging import Page, PageRequest, paginate
 from interop_hub.repository.models import RepoObject
 from interop_hub.rostering import queries
 from interop_hub.rostering.queries import ORG, PERSON, SECTION
 from interop_hub.rostering.serialize import IN_RELS, OUT_RELS, SECTION_ROLES, Relations, render
+from interop_hub.tasks.projection import TenantView
+from interop_hub.tenants.models import Tenant
 
 OrgList = Literal["students", "teachers", "courses", "sections", "terms"]
 
@@ -33,7 +42,32 @@ NOT_FOUND = {
 }
 
 
-def cloud_of(principal: Principal) -> uuid.UUID:
+@dataclass(frozen=True)
+class Reader:
+    """Whose Repository is read, and through which tenant's view (None: all of it)."""
+
+    cloud_id: uuid.UUID
+    view: TenantView | None = None
+
+    def sees(self, kind: str, subtype: str | None) -> bool:
+        return self.view is None or self.view.topic(kind, subtype) is not None
+
+    def subtypes(self, kind: str) -> list[str] | None:
+        """The subtypes of ``kind`` the reader sees (None: all)."""
+        if self.view is None:
+            return None
+        found = self.view.subtypes(kind)
+        return None if found is None else [s for s in found if s is not None]
+
+    def project(self, obj: RepoObject, body: dict[str, Any]) -> dict[str, Any]:
+        if self.view is None:
+            return body
+        projected = self.view.project(obj.kind, obj.subtype, body)
+        assert projected is not None  # the queries return only objects the reader sees
+        return projected[1]
+
+
+def reader_of(session: Session, principal: Principal) -> Reader:
     """The cloud whose Repository the caller reads: only an installed actor has one."""
     if principal.kind != "actor" or principal.cloud_id is None:
         raise Forbidden(
@@ -41,7 +75,16 @@ def cloud_of(principal: Principal) -> uuid.UUID:
             "client id and secret of a tenant or connector), not with an account's.",
             code="actor_required",
         )
-    return principal.cloud_id
+    if principal.tenant_id is None:
+        return Reader(principal.cloud_id)
+    blueprint = session.scalar(
+        select(IntegrationVersion.blueprint)
+        .join(Tenant, Tenant.version_id == IntegrationVersion.id)
+        .where(Tenant.id == principal.tenant_id)
+    )
+    if blueprint is None:
+        raise NotFound("The tenant of these credentials no longer exists.")
+    return Reader(principal.cloud_id, TenantView.from_json(blueprint))
 
 
 def render_all(
@@ -72,27 +115,40 @@ def _ids(objects: Sequence[RepoObject], kind: str) -> list[uuid.UUID]:
 
 
 def _page(
-    session: Session, cloud_id: uuid.UUID, stmt: Select[Any], paging: PageRequest
+    session: Session, reader: Reader, stmt: Select[Any], paging: PageRequest
 ) -> Page[dict[str, Any]]:
     page = paginate(session, stmt, [RepoObject.id], paging)
-    return Page(items=render_all(session, cloud_id, page.items), next=page.next)
+    bodies = render_all(session, reader.cloud_id, page.items)
+    items = [reader.project(obj, body) for obj, body in zip(page.items, bodies, strict=True)]
+    return Page(items=items, next=page.next)
+
+
+def _visible(reader: Reader, stmt: Select[Any], kind: str, subtype: str | None) -> Select[Any]:
+    """Narrow a list of ``kind`` (and ``subtype``) to what the reader sees."""
+    if subtype is not None:
+        return stmt if reader.sees(kind, subtype) else stmt.where(false())
+    subtypes = reader.subtypes(kind)
+    if subtypes is None or kind not in queries.SUBTYPED:
+        return stmt if reader.sees(kind, None) else stmt.where(false())
+    return stmt.where(RepoObject.subtype.in_(subtypes))
 
 
 def list_objects(
     session: Session,
-    cloud_id: uuid.UUID,
+    reader: Reader,
     paging: PageRequest,
     kind: str,
     subtype: str | None = None,
 ) -> Page[dict[str, Any]]:
-    return _page(session, cloud_id, queries.objects(cloud_id, kind, subtype), paging)
+    stmt = _visible(reader, queries.objects(reader.cloud_id, kind, subtype), kind, subtype)
+    return _page(session, reader, stmt, paging)
 
 
 def _find(
-    session: Session, cloud_id: uuid.UUID, kind: str, object_id: uuid.UUID, subtype: str | None
+    session: Session, reader: Reader, kind: str, object_id: uuid.UUID, subtype: str | None
 ) -> RepoObject:
-    found = queries.find(session, cloud_id, kind, object_id, subtype)
-    if found is None:
+    found = queries.find(session, reader.cloud_id, kind, object_id, subtype)
+    if found is None or not reader.sees(found.kind, found.subtype):
         message = "No such LEA." if subtype == "lea" else NOT_FOUND.get(kind, "No such object.")
         raise NotFound(message)
     return found
@@ -100,12 +156,13 @@ def _find(
 
 def find_object(
     session: Session,
-    cloud_id: uuid.UUID,
+    reader: Reader,
     kind: str,
     object_id: uuid.UUID,
     subtype: str | None = None,
 ) -> dict[str, Any]:
-    return render_all(session, cloud_id, [_find(session, cloud_id, kind, object_id, subtype)])[0]
+    found = _find(session, reader, kind, object_id, subtype)
+    return reader.project(found, render_all(session, reader.cloud_id, [found])[0])
 
 
 def _cursor_id(paging: PageRequest) -> uuid.UUID | None:
@@ -119,14 +176,24 @@ def _cursor_id(paging: PageRequest) -> uuid.UUID | None:
         return None
 
 
+ORG_LISTS: dict[str, tuple[str, str | None]] = {
+    "students": (PERSON, "student"),
+    "teachers": (PERSON, "teacher"),
+    "courses": (queries.COURSE, None),
+    "sections": (SECTION, None),
+    "terms": (queries.TERM, None),
+}
+
+
 def list_of_org(
-    session: Session, cloud_id: uuid.UUID, org_id: uuid.UUID, what: OrgList, paging: PageRequest
+    session: Session, reader: Reader, org_id: uuid.UUID, what: OrgList, paging: PageRequest
 ) -> Page[dict[str, Any]]:
     """A per-org list: what belongs to the org or to one of its direct children (so an LEA
     lists its schools' students, courses, ...)."""
-    org = _find(session, cloud_id, ORG, org_id, None)
+    org = _find(session, reader, ORG, org_id, None)
     scope = queries.org_scope(session, org)
     after = _cursor_id(paging)
+    cloud_id = reader.cloud_id
     stmt: Select[Any]
     if what == "students":
         stmt = queries.persons_of(cloud_id, "student", scope, after)
@@ -140,4 +207,5 @@ def list_of_org(
         stmt = queries.objects(cloud_id, queries.TERM)  # an LEA's terms are all of the cloud's
     else:
         stmt = queries.terms_of(cloud_id, scope)
-    return _page(session, cloud_id, stmt, paging)
+    kind, subtype = ORG_LISTS[what]
+    return _page(session, reader, _visible(reader, stmt, kind, subtype), paging)

@@ -148,7 +148,7 @@ class CollectionFanout:
                 select(RepoObject.kind, RepoObject.subtype, RepoObject.id).where(
                     RepoObject.id.in_(batch)
                 )
-            ).tuples()
+            )
         index.sort(key=lambda row: sort_key(*row))
         for rows in chunks(index, render.BATCH):
             ids = [object_id for _, _, object_id in rows]

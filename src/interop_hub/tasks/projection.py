@@ -6,7 +6,9 @@ projects their JSON (as the query API renders it) to the attributes the topic li
 - only listed topics are seen; a topic whose consumer role is disabled produces nothing of its
   own (a membership topic's changes then reach the tenant only through the roll-ups);
 - ``$sys`` is always there; a topic without ``<Attributes>`` sees every ordinary attribute and
-  no roll-up; a topic with ``<Attributes>`` sees exactly those (roll-ups included when listed);
+  no roll-up; a topic with ``<Attributes>`` sees exactly those (roll-ups included when listed),
+  and the attribute ``*`` stands for every ordinary attribute (an extension: ``*`` plus the
+  roll-ups is "everything");
 - ``Staff`` stands for teachers too when the blueprint has no ``Teacher`` topic;
 - events are named by the topic the blueprint declared (``CourseSection``, ``Staff``, ...), so a
   driver finds the names its blueprint uses.
@@ -55,10 +57,12 @@ class Topic:
     attributes: tuple[str, ...] | None
 
     def project(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        if self.attributes is None:
-            return {k: v for k, v in body.items() if k not in ROLLUP_ATTRIBUTES}
-        projected = {"$sys": body["$sys"]}
-        projected.update((k, body[k]) for k in self.attributes if k in body)
+        if self.attributes is None or "*" in self.attributes:
+            projected = {k: v for k, v in body.items() if k not in ROLLUP_ATTRIBUTES}
+        else:
+            projected = {"$sys": body["$sys"]}
+        if self.attributes is not None:
+            projected.update((k, body[k]) for k in self.attributes if k in body)
         return projected
 
 

@@ -133,7 +133,7 @@ def _memberships(
         o_kind,
         o_sub,
         o_label,
-    ) in session.execute(stmt).tuples():
+    ) in session.execute(stmt):
         label = f"{p_label} in {s_label}"
         data = m.data or {}
         body: dict[str, Any] = {

@@ -222,7 +222,7 @@ def acknowledge(
     )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=Task)
-    found = {task.id: (task, tenant) for task, tenant in session.execute(stmt).tuples()}
+    found = {task.id: (task, tenant) for task, tenant in session.execute(stmt)}
     outcomes: list[AckOutcome] = []
     history: list[dict[str, Any]] = []
     removed: list[uuid.UUID] = []
