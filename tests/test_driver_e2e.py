@@ -74,10 +74,10 @@ def test_a_driver_copy_equals_the_query_api_through_the_tenant_lifecycle(
         event = task[task["type"]]
         if task["type"] == "lifecycle_event" and event["action"] == "TENANT_INSTALLED":
             return "error"  # the driver cannot handle it; the task is done all the same
-        if task["type"] == "data_event" and event["object_type"] == "Section":
-            if event["object_id"] not in retried and len(retried) < 2:
-                retried.add(event["object_id"])
-                return "retry"
+        is_section = task["type"] == "data_event" and event["object_type"] == "Section"
+        if is_section and event["object_id"] not in retried and len(retried) < 2:
+            retried.add(event["object_id"])
+            return "retry"
         return None
 
     driver = Driver(
@@ -128,7 +128,8 @@ def test_a_driver_copy_equals_the_query_api_through_the_tenant_lifecycle(
     assert driver.objects() == driver.query_api()
     # Events about objects the app named carry its id.
     named = [e for e in data_events if e["action"] == "UPDATE" and e["object_type"] == "Student"]
-    assert named and all(e["app_id"] == f"app-{e['object_id'][:8]}" for e in named)
+    assert named
+    assert all(e["app_id"] == f"app-{e['object_id'][:8]}" for e in named)
 
     # Collecting the same night again changes nothing: nothing is sent.
     collect(hub, world.cloud_id, night2)
