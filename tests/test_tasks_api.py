@@ -549,3 +549,24 @@ def test_a_held_collection_shows_in_the_state_and_sends_nothing(active: Env, hub
     assert active.poll() == []
     with transaction(hub.sessions) as session:
         assert session.scalars(select(Task)).all() == []
+
+
+def test_what_showed_a_deleted_person_is_updated(active: Env) -> None:
+    """The user goes but its enrollment row stays (and is rejected): the membership goes with
+    the person, and the section that listed the student no longer does."""
+    bundle = _minimal_bundle()
+    bundle["users"] = []
+    folder = write_bundle(active.tmp / "gone", bundle)
+    with write_transaction(active.hub.sessions) as session:
+        queued = ingest.queue_ingestion(
+            session, uuid.UUID(active.world.cloud_id), str(folder), now=active.hub.now()
+        )
+        assert ingest.claim(session, queued.id, active.hub.now())
+    assert ingest.run(active.hub, queued.id).rows_rejected == 1
+    tasks = [event(t) for t in active.drain() if t["type"] == "data_event"]
+    assert [(e["action"], e["object_type"]) for e in tasks] == [
+        ("UPDATE", "Section"),
+        ("DELETE", "Student"),
+    ]
+    assert tasks[0]["data"]["$students"] == []
+    assert [s["label"] for s in tasks[0]["changes"]["$students"]] == ["A B"]

@@ -225,13 +225,14 @@ def full_sync(
     written. A driver takes a full sync (``initial``, ``resend``) as the whole state: what it
     holds and did not receive in it is gone."""
     sync = SyncWriter(session, tenant_id, origin, now, always=True)
-    for item in _everything(session, cloud_id, view):
+    for item in everything(session, cloud_id, view):
         if (event := event_for(view, None, item)) is not None:
             sync.add(event)
     return sync.end()
 
 
-def _everything(session: Session, cloud_id: uuid.UUID, view: TenantView) -> Iterator[Rendered]:
+def everything(session: Session, cloud_id: uuid.UUID, view: TenantView) -> Iterator[Rendered]:
+    """Everything of the cloud that ``view`` sees, rendered in dependency order."""
     for kind in KIND_ORDER:
         if kind == "membership":
             if view.memberships:
