@@ -535,3 +535,225 @@ def test_ingest_and_inspect_from_the_command_line(tmp_path: Path) -> None:
     assert "does not exist" in missing["message"]
     not_held = cli.fails("ingestions", "approve", done["id"], status=409)
     assert "not held" in not_held["message"]
+
+
+# --- the task queue -------------------------------------------------------------------------
+
+
+@dataclass
+class QueuedTenant:
+    id: str
+    client_id: str
+    client_secret: str
+    operator_key: str
+
+
+def installed_tenant(cli: Cli, http: TestClient, tmp_path: Path) -> QueuedTenant:
+    """A tenant installed (TENANT_INSTALLED queued) in a cloud holding a small district."""
+    from bench.generate_district import generate_district
+
+    generate_district(tmp_path / "drop", students=12, seed=5)
+    cli.json("db", "upgrade")
+    operator = cli.json("accounts", "create", "--name", "Ops", "--type", "operator")
+    vendor = cli.json("accounts", "create", "--name", "Acme", "--type", "developer")
+    district = cli.json("accounts", "create", "--name", "Springfield USD")
+    cloud = cli.json("clouds", "create", "--account", district["id"], "--name", "Springfield")
+    assert cli.json("ingest", str(tmp_path / "drop"), "--cloud", cloud["id"])["state"] == "success"
+    integration_id = create_integration(http, vendor["api_key"])
+    tenant = cli.json("tenants", "install", "--cloud", cloud["id"], "--integration", integration_id)
+    return QueuedTenant(
+        tenant["id"], tenant["client_id"], tenant["client_secret"], operator["api_key"]
+    )
+
+
+def test_tasks_from_the_command_line(
+    cli: Cli, http: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = installed_tenant(cli, http, tmp_path)
+
+    state = cli.json("tenants", "state", tenant.id)
+    assert state["setup_mode_enabled"] is True
+    assert state["synchronization_suspended"] is False
+    assert "setup mode" in state["reason"]
+    installed = cli.json("tasks", "list", "--tenant", tenant.id)
+    assert installed["more"] is False
+    [task] = installed["data"]
+    assert (task["sequence"], task["type"], task["action"]) == (
+        1,
+        "lifecycle_event",
+        "TENANT_INSTALLED",
+    )
+    assert (task["deliveries"], task["leased_until"], task["available_at"]) == (0, None, None)
+    assert task["tenant_id"] == tenant.id
+    # Data is resent only to a tenant that has been activated.
+    assert "activated" in cli.fails("tenants", "resend", tenant.id, status=409)["message"]
+
+    active = cli.json("tenants", "activate", tenant.id)
+    assert active["status"]["op_state"] == "active"
+    state = cli.json("tenants", "state", tenant.id)
+    assert state["setup_mode_enabled"] is False
+    assert state["reason"] is None
+    queued = cli.json("tasks", "list", "--tenant", tenant.id, "--limit", "1000")["data"]
+    assert [t["sequence"] for t in queued] == list(range(1, len(queued) + 1))
+    assert [t["action"] for t in queued[1:3]] == ["TENANT_ACTIVATED", "SYNC_START"]
+    assert queued[-1]["action"] == "SYNC_END"
+    students = [t for t in queued if t["object_type"] == "Student"]
+    assert len(students) >= 12
+    assert all(t["action"] == "ADD" and t["label"] and t["data"] for t in students)
+    first = cli.json("tasks", "list", "--tenant", tenant.id, "--limit", "3")
+    assert first["data"] == queued[:3]
+    assert first["more"] is True
+
+    sent = cli.json("tenants", "resend", tenant.id)
+    assert sent == {"tenant_id": tenant.id, "tasks_queued": len(queued) - 2}
+    resent = cli.json("tasks", "list", "--tenant", tenant.id, "--limit", "10000")["data"]
+    assert len(resent) == len(queued) + sent["tasks_queued"]
+    assert {t["origin"] for t in resent[len(queued) :]} == {"resend"}
+
+    # A driver's poll leases the oldest tasks: the list shows it, and leases nothing itself.
+    lease = get_token(http, tenant.client_id, tenant.client_secret).json()["access_token"]
+    polled = http.get("/v2/interop/data/tasks", headers=bearer(lease)).json()["data"]
+    assert polled
+    leased = cli.json("tasks", "list", "--tenant", tenant.id, "--limit", str(len(polled) + 1))
+    assert [t["deliveries"] for t in leased["data"]] == [1] * len(polled) + [0]
+    assert all(t["leased_until"] is not None for t in leased["data"][: len(polled)])
+    assert leased["data"][-1]["leased_until"] is None
+
+    # The operator acknowledges, retries and deletes by id.
+    done = cli.json("tasks", "ack", task["id"], "--status", "error", "--message", "by hand")
+    assert done == {"task_id": task["id"], "status": 200, "message": "error", "app_id": None}
+    again = cli.fails("tasks", "ack", task["id"], status=404)
+    assert again["code"] == "task_not_outstanding"
+    retried = cli.json("tasks", "ack", queued[1]["id"], "--status", "retry")
+    assert retried["message"] == "retry"
+    shown = cli.json("tasks", "list", "--tenant", tenant.id, "--limit", "1")["data"][0]
+    assert shown["id"] == queued[1]["id"]
+    assert shown["available_at"] is not None
+    assert shown["leased_until"] is None
+    assert cli.json("tasks", "delete", queued[2]["id"]) == {
+        "task_id": queued[2]["id"],
+        "deleted": True,
+    }
+    assert cli.fails("tasks", "delete", queued[2]["id"], status=404)["code"] == "not_found"
+
+    # The history, newest first, records who did what.
+    history = cli.json("tasks", "history", "--tenant", tenant.id)
+    assert history["more"] is False
+    assert [(h["task_id"], h["status"]) for h in history["data"]] == [
+        (queued[2]["id"], "deleted"),
+        (queued[1]["id"], "retry"),
+        (task["id"], "error"),
+    ]
+    assert history["data"][2]["message"] == "by hand"
+    assert history["data"][2]["action"] == "TENANT_INSTALLED"
+    assert {h["acked_by"] for h in history["data"]} == {"account:operator"}
+    newest = cli.json("tasks", "history", "--tenant", tenant.id, "--limit", "2")
+    assert newest == {"data": history["data"][:2], "more": True}
+    # The same history over HTTP.
+    over_http = http.get(
+        f"/v2/platform/tenants/{tenant.id}/task-history", headers=basic(tenant.operator_key)
+    ).json()["data"]
+    assert over_http == history["data"]
+
+    # On a terminal: tables, not JSON (on a wide one: a narrow one folds the cells).
+    from interop_hub.cli import output
+
+    monkeypatch.setattr(output.console, "width", 200)
+    for args, expected in (
+        (("tasks", "list", "--tenant", tenant.id, "--limit", "2"), "TENANT_ACTIVATED"),
+        (("tasks", "history", "--tenant", tenant.id), "by hand"),
+        (("tenants", "state", tenant.id), "setup_mode_enabled"),
+        (("tenants", "resend", tenant.id), "tasks_queued"),
+        (("tasks", "ack", queued[3]["id"]), "success"),
+        (("tasks", "delete", queued[4]["id"]), "deleted"),
+    ):
+        result = cli.run(*args)
+        assert result.exit_code == 0, (args, result.stdout, result.stderr)
+        assert expected in text_of(result.stdout), args
+        assert not result.stdout.lstrip().startswith("{"), args
+    # A status the queue does not take from the command line is a usage error.
+    assert cli.run("tasks", "ack", queued[5]["id"], "--status", "reauthenticate").exit_code == 2
+
+
+def test_task_commands_not_found(cli: Cli, http: TestClient, tmp_path: Path) -> None:
+    cli.json("db", "upgrade")
+    missing = str(uuid.uuid4())
+    for args in (
+        ("tasks", "list", "--tenant", missing),
+        ("tasks", "history", "--tenant", missing),
+        ("tasks", "tail", "--tenant", missing, "--once"),
+        ("tasks", "ack", missing),
+        ("tasks", "delete", missing),
+        ("tenants", "state", missing),
+        ("tenants", "resend", missing),
+    ):
+        body = cli.fails(*args, status=404)
+        assert missing in body["message"], args
+    result = cli.run("tasks", "list", "--tenant", missing)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "404" in result.stderr
+    result = cli.run("tasks", "history", "--tenant", missing, "--limit", "0")
+    assert result.exit_code == 2
+
+
+def test_tasks_tail(
+    cli: Cli, http: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from interop_hub.cli import task_commands
+
+    tenant = installed_tenant(cli, http, tmp_path)
+
+    # --once from the start of the queue: what is queued now.
+    result = cli.run("tasks", "tail", "--tenant", tenant.id, "--after", "0", "--once", "--json")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    [line] = result.stdout.splitlines()
+    assert orjson.loads(line)["action"] == "TENANT_INSTALLED"
+
+    # Following: each wait between polls is a moment in which something is queued, until the
+    # operator presses Ctrl-C.
+    events = iter(
+        [
+            lambda: http.post(
+                f"/v2/platform/tenants/{tenant.id}/activate", headers=basic(tenant.operator_key)
+            ),
+            lambda: None,  # a second with nothing new
+            lambda: http.post(
+                f"/v2/platform/tenants/{tenant.id}/resend", headers=basic(tenant.operator_key)
+            ),
+        ]
+    )
+    waits: list[float] = []
+
+    def wait(seconds: float) -> None:
+        waits.append(seconds)
+        happen = next(events, None)
+        if happen is None:
+            raise KeyboardInterrupt
+        response = happen()
+        assert response is None or response.status_code == 200, response.text
+
+    monkeypatch.setattr(task_commands, "sleep", wait)
+    monkeypatch.setattr(task_commands, "TAIL_BATCH", 5)  # a sync is a burst of several polls
+    result = cli.run("tasks", "tail", "--tenant", tenant.id, "--json")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert waits == [1.0] * 4
+    tasks = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [t["sequence"] for t in tasks] == list(range(2, len(tasks) + 2))
+    assert tasks[0]["action"] == "TENANT_ACTIVATED"
+    assert [t["origin"] for t in tasks if t["type"] == "sync_event"] == [
+        "initial",
+        "initial",
+        "resend",
+        "resend",
+    ]
+
+    # --seconds bounds it; without --json it prints a line per task.
+    monkeypatch.setattr(task_commands, "sleep", lambda _s: None)
+    result = cli.run("tasks", "tail", "--tenant", tenant.id, "--after", "1", "--seconds", "0")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert "following tenant" in text_of(result.stderr)
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(tasks)
+    assert "TENANT_ACTIVATED" in lines[0]
+    assert tasks[0]["id"] in lines[0]

@@ -437,6 +437,8 @@ def test_platform_refuses_non_operators(
             },
         ),
         ("DELETE", f"/v2/platform/accounts/{account['id']}/api-keys/ihk_x", None),
+        ("GET", f"/v2/platform/tenants/{uuid.uuid4()}/tasks", None),
+        ("GET", f"/v2/platform/tenants/{uuid.uuid4()}/task-history", None),
     ]
     for method, path, body in calls:
         response = client.request(method, path, json=body, headers=headers)

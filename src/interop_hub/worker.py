@@ -1,4 +1,5 @@
-"""``interop-hub worker``: queues the due schedule ticks, then runs queued ingestions.
+"""``interop-hub worker``: prunes the task history, queues the due schedule ticks, then runs
+queued ingestions.
 
 Safe to run as several replicas: each job is claimed with a conditional update before it runs.
 """
@@ -15,15 +16,22 @@ from interop_hub.ingest.liveness import fail_dead_runs
 from interop_hub.kit.db import write_transaction
 from interop_hub.runtime import Hub
 from interop_hub.schedules.service import run_due_schedules
+from interop_hub.tasks.service import prune_history
 
 log = logging.getLogger("interop_hub.worker")
 
 
 def run_pending(hub: Hub) -> int:
-    """Fail the runs whose process died, queue the collections of due schedules, then run
-    queued ingestions until none is left; return how many ran."""
+    """Fail the runs whose process died, drop the task history older than
+    ``TASK_HISTORY_DAYS``, queue the collections of due schedules, then run queued ingestions
+    until none is left; return how many ran."""
     with write_transaction(hub.sessions) as session:
         fail_dead_runs(session, hub.now(), hub.settings.ingestion_stale_seconds)
+    # Its own short transaction: a large delete must not hold the locks of the steps around it.
+    with write_transaction(hub.sessions) as session:
+        pruned = prune_history(session, hub.settings, hub.now())
+    if pruned:
+        log.info("pruned %d task acknowledgement(s) from the history", pruned)
     scheduled = run_due_schedules(hub)
     if scheduled:
         log.info("queued %d scheduled collection(s)", scheduled)

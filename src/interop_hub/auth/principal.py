@@ -36,5 +36,7 @@ class Principal:
 
     @property
     def subject(self) -> str:
+        """Who acts, as tokens and the task history record it. The command line acts as an
+        operator without an account of its own: ``account:operator``."""
         ident = self.account_id if self.kind == "account" else self.actor_id
-        return f"{self.kind}:{ident}"
+        return f"{self.kind}:{ident or self.account_type}"

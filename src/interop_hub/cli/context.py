@@ -9,12 +9,16 @@ import typer
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from interop_hub.auth.principal import Principal
 from interop_hub.cli.output import err_console
 from interop_hub.kit import migrate
 from interop_hub.kit.db import transaction
 from interop_hub.kit.errors import Conflict, Unavailable
 from interop_hub.kit.settings import ConfigurationError, Settings
 from interop_hub.runtime import Hub, build_hub
+
+OPERATOR = Principal(kind="account", account_type="operator")
+"""Whoever can run the command line can act as an operator."""
 
 
 def open_hub() -> Hub:
@@ -44,16 +48,18 @@ def open_hub() -> Hub:
 
 
 @contextmanager
-def unit_of_work() -> Iterator[tuple[Hub, Session]]:
+def unit_of_work(hub: Hub | None = None) -> Iterator[tuple[Hub, Session]]:
     """One committed transaction; database failures become hub errors (a clean message, or an
-    error envelope under ``--json``) instead of tracebacks."""
-    hub = open_hub()
+    error envelope under ``--json``) instead of tracebacks. Without ``hub`` it opens the hub
+    and closes it after; a long-running command passes its own hub to keep one engine."""
+    current = hub or open_hub()
     try:
-        with transaction(hub.sessions) as session:
-            yield hub, session
+        with transaction(current.sessions) as session:
+            yield current, session
     except IntegrityError as exc:
         raise Conflict("The change conflicts with the current state; retry it.") from exc
     except OperationalError as exc:
         raise Unavailable(f"The database cannot be used: {str(exc.orig).strip()}") from exc
     finally:
-        hub.engine.dispose()
+        if hub is None:
+            current.engine.dispose()

@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from interop_hub.cli.context import open_hub, unit_of_work
-from interop_hub.cli.output import console, emit, fail
+from interop_hub.cli.output import JsonFlag, console, emit, fail
 from interop_hub.ingest import service as ingest
 from interop_hub.ingest.models import Ingestion, IngestionError
 from interop_hub.ingest.queries import ingestion_out
@@ -21,7 +21,6 @@ from interop_hub.kit.errors import HubError, NotFound
 from interop_hub.runtime import Hub
 
 ingestions_app = typer.Typer(help="Ingestions: list, show errors, approve or reject.")
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
 def _run_now(hub: Hub, ingestion_id: uuid.UUID, show_progress: bool) -> Ingestion:

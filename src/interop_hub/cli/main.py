@@ -8,13 +8,13 @@ from typing import Annotated, Literal
 
 import typer
 
-from interop_hub.auth.principal import Principal
-from interop_hub.cli.context import open_hub, unit_of_work
+from interop_hub.cli.context import OPERATOR, open_hub, unit_of_work
 from interop_hub.cli.ingest_commands import ingest_command, ingestions_app, worker_command
-from interop_hub.cli.output import console, emit, err_console, fail
+from interop_hub.cli.output import JsonFlag, console, emit, err_console, fail, invalid
+from interop_hub.cli.task_commands import tasks_app
 from interop_hub.clouds.schemas import CloudCreate
 from interop_hub.kit import migrate
-from interop_hub.kit.errors import BadRequest, HubError
+from interop_hub.kit.errors import HubError
 from interop_hub.kit.settings import ConfigurationError, Settings
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import AccountCreate, ConnectorCreate, TenantInstall
@@ -37,15 +37,9 @@ for sub, name in (
     (clouds_app, "clouds"),
     (connectors_app, "connectors"),
     (tenants_app, "tenants"),
+    (tasks_app, "tasks"),
 ):
     app.add_typer(sub, name=name)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-OPERATOR = Principal(kind="account", account_type="operator")
-
-
-def _validation(exc: Exception) -> HubError:
-    return BadRequest(str(exc).splitlines()[0] if str(exc) else "invalid input", details=str(exc))
 
 
 @app.command()
@@ -91,7 +85,7 @@ def accounts_create(
     try:
         body = AccountCreate(name=name, type=type)
     except ValueError as exc:
-        fail(_validation(exc), as_json=as_json)
+        fail(invalid(exc), as_json=as_json)
     try:
         with unit_of_work() as (_, session):
             created = platform.create_account(session, body)
@@ -112,7 +106,7 @@ def clouds_create(
     try:
         body = CloudCreate(name=name, userdata=userdata)
     except ValueError as exc:
-        fail(_validation(exc), as_json=as_json)
+        fail(invalid(exc), as_json=as_json)
     try:
         with unit_of_work() as (_, session):
             cloud = platform.create_cloud(session, account, body)
@@ -133,7 +127,7 @@ def connectors_create(
     try:
         body = ConnectorCreate(type=type, source=source, name=name)
     except ValueError as exc:
-        fail(_validation(exc), as_json=as_json)
+        fail(invalid(exc), as_json=as_json)
     try:
         with unit_of_work() as (hub, session):
             connector = platform.create_connector(session, hub.keyring, cloud, body)
@@ -153,7 +147,7 @@ def tenants_install(
     try:
         body = TenantInstall(cloud_id=cloud, integration_id=integration, version=version)
     except ValueError as exc:
-        fail(_validation(exc), as_json=as_json)
+        fail(invalid(exc), as_json=as_json)
     try:
         with unit_of_work() as (hub, session):
             installed = platform.install_tenant(session, hub.keyring, body, hub.now())
@@ -191,6 +185,28 @@ def tenants_suspend(tenant_id: uuid.UUID, as_json: JsonFlag = False) -> None:
 def tenants_uninstall(tenant_id: uuid.UUID, as_json: JsonFlag = False) -> None:
     """Uninstall a tenant: its credentials stop working and nothing more is delivered."""
     _transition(tenant_id, "uninstall", as_json)
+
+
+@tenants_app.command("resend")
+def tenants_resend(tenant_id: uuid.UUID, as_json: JsonFlag = False) -> None:
+    """Send the tenant everything it sees again, as one sync with origin "resend"."""
+    try:
+        with unit_of_work() as (hub, session):
+            sent = platform.resend(session, tenant_id, hub.now())
+    except HubError as exc:
+        fail(exc, as_json=as_json)
+    emit(sent, as_json=as_json, title="data resent")
+
+
+@tenants_app.command("state")
+def tenants_state(tenant_id: uuid.UUID, as_json: JsonFlag = False) -> None:
+    """Whether the tenant's tasks are delivered now, and if not, why (its /tenant/state)."""
+    try:
+        with unit_of_work() as (_, session):
+            state = tenants.tenant_state(session, lifecycle.get_tenant(session, tenant_id))
+    except HubError as exc:
+        fail(exc, as_json=as_json)
+    emit(state, as_json=as_json, title="tenant state")
 
 
 def main() -> None:

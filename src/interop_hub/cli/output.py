@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -10,10 +10,16 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from interop_hub.kit.errors import HubError
+from interop_hub.kit.errors import BadRequest, HubError
 
 console = Console()
 err_console = Console(stderr=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def invalid(exc: Exception) -> HubError:
+    """A validation error of command-line input, as the 400 the HTTP API would answer."""
+    return BadRequest(str(exc).splitlines()[0] if str(exc) else "invalid input", details=str(exc))
 
 
 def plain(value: Any) -> Any:

@@ -98,20 +98,22 @@ def paginate(
     stmt: Select[Any],
     keys: Sequence[InstrumentedAttribute[Any]],
     req: PageRequest,
+    *,
+    descending: bool = False,
 ) -> Page[Any]:
-    """Run ``stmt`` ordered by ``keys`` (ascending, unique together), one page of it.
+    """Run ``stmt`` ordered by ``keys`` (unique together; ascending, or all descending for a
+    newest-first list), one page of it.
 
     With a cursor the page starts after the cursor's row; without one, at ``page * page_size``.
     """
-    stmt = stmt.order_by(*keys)
+    stmt = stmt.order_by(*(key.desc() for key in keys) if descending else keys)
     if req.cursor is not None:
         if len(req.cursor) != len(keys):
             raise BadRequest("The cursor does not belong to this list.", code="invalid_cursor")
         values = [_coerce(key, value) for key, value in zip(keys, req.cursor, strict=True)]
-        if len(keys) == 1:
-            stmt = stmt.where(keys[0] > values[0])
-        else:
-            stmt = stmt.where(tuple_(*keys) > tuple_(*values))
+        left: Any = keys[0] if len(keys) == 1 else tuple_(*keys)
+        right: Any = values[0] if len(keys) == 1 else tuple_(*values)
+        stmt = stmt.where(left < right if descending else left > right)
     elif req.page:
         stmt = stmt.offset(req.page * req.page_size)
     rows = list(session.scalars(stmt.limit(req.page_size + 1)))

@@ -17,9 +17,16 @@ from interop_hub.ingest.queries import ingestion_out
 from interop_hub.ingest.schemas import IngestionOut, IngestionStart
 from interop_hub.ingest.uploads import save_upload
 from interop_hub.kit.db import write_transaction
-from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope, many, one
+from interop_hub.kit.envelope import (
+    ERROR_RESPONSES,
+    DataEnvelope,
+    ListEnvelope,
+    listing,
+    many,
+    one,
+)
 from interop_hub.kit.errors import BadRequest
-from interop_hub.kit.paging import PageRequest, paging_params
+from interop_hub.kit.paging import PageRequest, page_request_from, paging_params
 from interop_hub.platform import service
 from interop_hub.platform.schemas import (
     AccountCreate,
@@ -29,10 +36,12 @@ from interop_hub.platform.schemas import (
     ConnectorCreate,
     ConnectorOut,
     InstalledTenant,
+    QueuedTaskOut,
     ResendOut,
     TenantInstall,
 )
 from interop_hub.runtime import Hub
+from interop_hub.tasks.schemas import TaskAckOut
 from interop_hub.tenants import lifecycle
 from interop_hub.tenants import service as tenants
 from interop_hub.tenants.schemas import TenantInfo
@@ -180,7 +189,36 @@ def resend_tenant(
     id: uuid.UUID, session: SessionDep, hub: HubDep, _: OperatorDep
 ) -> DataEnvelope[ResendOut]:
     """Send the tenant everything it sees again, as one sync with ``origin`` = ``resend``."""
-    return one(ResendOut(tenant_id=id, tasks_queued=lifecycle.resend(session, id, hub.now())))
+    return one(service.resend(session, id, hub.now()))
+
+
+@router.get("/tenants/{id}/tasks", operation_id="platformListTenantTasks")
+def list_tenant_tasks(
+    id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    hub: HubDep,
+    _: OperatorDep,
+    page: Annotated[int, Query(ge=0, le=2**31 - 1, description="Page number, 0-based")] = 0,
+    page_size: Annotated[
+        int | None, Query(ge=1, description="Page size (default and cap: MAX_TASK_PAGE_SIZE)")
+    ] = None,
+    cursor: Annotated[str | None, Query(description="Keyset cursor from paging.next")] = None,
+) -> ListEnvelope[QueuedTaskOut]:
+    """The tenant's queued tasks, oldest first, with their delivery state; nothing is leased."""
+    paging = page_request_from(request, page, page_size, cursor, hub.settings.max_task_page_size)
+    found = service.tenant_tasks(session, id, paging)
+    return listing(found.items, found.next)
+
+
+@router.get("/tenants/{id}/task-history", operation_id="platformListTenantTaskHistory")
+def list_tenant_task_history(
+    id: uuid.UUID, session: SessionDep, _: OperatorDep, paging: Paging
+) -> ListEnvelope[TaskAckOut]:
+    """The tenant's acknowledgements and admin deletes, newest first (kept
+    ``TASK_HISTORY_DAYS``)."""
+    found = service.task_history(session, id, paging)
+    return listing(found.items, found.next)
 
 
 @router.post("/tenants/{id}/{action}", operation_id="platformTenantTransition")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -90,3 +90,27 @@ class InstalledTenant(BaseModel):
 class ResendOut(BaseModel):
     tenant_id: uuid.UUID
     tasks_queued: int
+
+
+class QueuedTaskOut(BaseModel):
+    """A task waiting in a tenant's queue, as the operator sees it: with its delivery state
+    (``deliveries``, ``leased_until``, ``available_at``), which the vendor's view leaves out."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    sequence: int
+    type: str
+    action: str | None
+    origin: str | None
+    group_id: uuid.UUID | None
+    object_id: uuid.UUID | None
+    object_type: str | None
+    label: str | None
+    data: dict[str, Any] | None
+    changes: dict[str, Any] | None
+    created_at: dt.datetime
+    deliveries: int
+    leased_until: dt.datetime | None = Field(description="Leased to a driver until then")
+    available_at: dt.datetime | None = Field(description="Held until then after a retry ack")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from interop_hub.accounts import service as accounts
@@ -16,6 +17,7 @@ from interop_hub.clouds import service as clouds
 from interop_hub.clouds.schemas import CloudCreate, CloudOut
 from interop_hub.kit import crypto
 from interop_hub.kit.errors import BadRequest
+from interop_hub.kit.paging import Page, PageRequest, paginate
 from interop_hub.platform.schemas import (
     AccountCreate,
     AccountOut,
@@ -24,8 +26,12 @@ from interop_hub.platform.schemas import (
     ConnectorCreate,
     ConnectorOut,
     InstalledTenant,
+    QueuedTaskOut,
+    ResendOut,
     TenantInstall,
 )
+from interop_hub.tasks.models import Task, TaskAck
+from interop_hub.tasks.schemas import TaskAckOut
 from interop_hub.tenants import lifecycle
 
 
@@ -94,3 +100,26 @@ def install_tenant(
         name=tenant.name,
         op_state=tenant.op_state,
     )
+
+
+def resend(session: Session, tenant_id: uuid.UUID, now: dt.datetime) -> ResendOut:
+    """Send the tenant everything it sees again, as one sync with ``origin`` = ``resend``."""
+    return ResendOut(tenant_id=tenant_id, tasks_queued=lifecycle.resend(session, tenant_id, now))
+
+
+def tenant_tasks(session: Session, tenant_id: uuid.UUID, req: PageRequest) -> Page[QueuedTaskOut]:
+    """A tenant's queued tasks, oldest first, without leasing them. The admin queue of the Data
+    API (``tasks.service.admin_list``) spans every tenant its caller may read and shows tasks as
+    drivers receive them; the operator looks at one tenant, and at its delivery state."""
+    lifecycle.get_tenant(session, tenant_id)
+    stmt = select(Task).where(Task.tenant_id == tenant_id)
+    page = paginate(session, stmt, [Task.sequence], req)
+    return Page([QueuedTaskOut.model_validate(task) for task in page.items], page.next)
+
+
+def task_history(session: Session, tenant_id: uuid.UUID, req: PageRequest) -> Page[TaskAckOut]:
+    """A tenant's acknowledgement history (acks and admin deletes), newest first."""
+    lifecycle.get_tenant(session, tenant_id)
+    stmt = select(TaskAck).where(TaskAck.tenant_id == tenant_id)
+    page = paginate(session, stmt, [TaskAck.id], req, descending=True)
+    return Page([TaskAckOut.model_validate(ack) for ack in page.items], page.next)
