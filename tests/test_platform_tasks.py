@@ -120,6 +120,23 @@ def test_the_queue_of_a_tenant(
     [theirs] = data(queue_of(client, world, other["id"]))
     assert theirs["tenant_id"] == other["id"]
 
+    # Data and app ids are those the driver receives: after it named the students in its acks,
+    # a resend's events carry their app ids.
+    driver = Driver(
+        client,
+        tenant["client_id"],
+        tenant["client_secret"],
+        app_id=lambda task: f"app-{task['data_event']['object_id'][:8]}",
+    )
+    clock.advance(seconds=hub.settings.task_lease_seconds)
+    driver.drain()
+    operator_post(client, world, f"/tenants/{tenant['id']}/resend")
+    resent = data(queue_of(client, world, tenant["id"]))
+    named = [t for t in resent if t["type"] == "data_event"]
+    assert named
+    assert all(t["app_id"] == f"app-{t['object_id'][:8]}" for t in named)
+    assert all(t["data"] == driver.copy[t["object_id"]] for t in named)
+
 
 def test_the_history_of_a_tenant(
     client: TestClient, hub: Hub, clock: FakeClock, world: World

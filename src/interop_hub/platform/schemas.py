@@ -96,8 +96,6 @@ class QueuedTaskOut(BaseModel):
     """A task waiting in a tenant's queue, as the operator sees it: with its delivery state
     (``deliveries``, ``leased_until``, ``available_at``), which the vendor's view leaves out."""
 
-    model_config = ConfigDict(from_attributes=True)
-
     id: uuid.UUID
     tenant_id: uuid.UUID
     sequence: int
@@ -108,7 +106,8 @@ class QueuedTaskOut(BaseModel):
     object_id: uuid.UUID | None
     object_type: str | None
     label: str | None
-    data: dict[str, Any] | None
+    app_id: str | None = Field(description="The app's own id for the object, from an ack")
+    data: Any = Field(description="As the tenant's driver receives it")
     changes: dict[str, Any] | None
     created_at: dt.datetime
     deliveries: int

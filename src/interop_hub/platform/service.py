@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from interop_hub.platform.schemas import (
     ResendOut,
     TenantInstall,
 )
+from interop_hub.tasks import service as tasks
 from interop_hub.tasks.models import Task, TaskAck
 from interop_hub.tasks.schemas import TaskAckOut
 from interop_hub.tenants import lifecycle
@@ -110,11 +112,38 @@ def resend(session: Session, tenant_id: uuid.UUID, now: dt.datetime) -> ResendOu
 def tenant_tasks(session: Session, tenant_id: uuid.UUID, req: PageRequest) -> Page[QueuedTaskOut]:
     """A tenant's queued tasks, oldest first, without leasing them. The admin queue of the Data
     API (``tasks.service.admin_list``) spans every tenant its caller may read and shows tasks as
-    drivers receive them; the operator looks at one tenant, and at its delivery state."""
+    drivers receive them; the operator looks at one tenant, and at its delivery state too.
+    ``data``, ``changes`` and ``app_id`` are those its driver receives (``tasks.service.render``:
+    the tenant's projection)."""
     lifecycle.get_tenant(session, tenant_id)
     stmt = select(Task).where(Task.tenant_id == tenant_id)
     page = paginate(session, stmt, [Task.sequence], req)
-    return Page([QueuedTaskOut.model_validate(task) for task in page.items], page.next)
+    events = tasks.render(session, page.items, "flat")  # flat: the event's fields at the top
+    return Page(
+        [_queued(task, event) for task, event in zip(page.items, events, strict=True)], page.next
+    )
+
+
+def _queued(task: Task, event: dict[str, Any]) -> QueuedTaskOut:
+    return QueuedTaskOut(
+        id=task.id,
+        tenant_id=task.tenant_id,
+        sequence=task.sequence,
+        type=task.type,
+        action=task.action,
+        origin=task.origin,
+        group_id=task.group_id,
+        object_id=task.object_id,
+        object_type=task.object_type,
+        label=task.label,
+        app_id=event.get("app_id"),
+        data=event.get("data"),
+        changes=event.get("changes"),
+        created_at=task.created_at,
+        deliveries=task.deliveries,
+        leased_until=task.leased_until,
+        available_at=task.available_at,
+    )
 
 
 def task_history(session: Session, tenant_id: uuid.UUID, req: PageRequest) -> Page[TaskAckOut]:
