@@ -33,6 +33,7 @@ tasks_app = typer.Typer(
 )
 TenantOption = Annotated[uuid.UUID, typer.Option("--tenant", help="Tenant id.")]
 TAIL_BATCH = 500
+UNBROKEN = frozenset({"seq", "acked at", "leased until"})
 
 
 def first_page(size: int, after: int | None = None) -> PageRequest:
@@ -58,6 +59,8 @@ def _table(title: str, *headers: str) -> Table:
     for header in headers:
         if header.endswith("id"):
             table.add_column(header, no_wrap=True, min_width=36)
+        elif header in UNBROKEN:
+            table.add_column(header, no_wrap=True)
         else:
             table.add_column(header, overflow="fold")
     return table
