@@ -68,7 +68,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
@@ -94,7 +94,7 @@ from interop_hub.kit import migrate
 from interop_hub.kit.db import transaction, write_transaction
 from interop_hub.kit.settings import Settings
 from interop_hub.platform import service as platform
-from interop_hub.platform.schemas import AccountCreate, TenantInstall
+from interop_hub.platform.schemas import AccountCreate, InstalledTenant, TenantInstall
 from interop_hub.runtime import build_hub
 
 DEFAULT_POSTGRES_URL = os.environ.get(
@@ -583,6 +583,18 @@ def collect_in_child(
 
 def install_reader(database_url: str, data_dir: Path, cloud_id: uuid.UUID) -> tuple[str, str]:
     """Install a tenant of a small integration in the cloud: its client id and secret."""
+    installed = install_tenants(database_url, data_dir, cloud_id, [("bench-reader", BLUEPRINT)])
+    return installed[0].client_id, installed[0].client_secret
+
+
+def install_tenants(
+    database_url: str,
+    data_dir: Path,
+    cloud_id: uuid.UUID,
+    blueprints: Sequence[tuple[str, str]],
+) -> list[InstalledTenant]:
+    """Install, in the cloud, a tenant of one new integration per ``(name, blueprint XML)``
+    (all of one new vendor), in one transaction; the tenants stay in ``setup``."""
     hub = build_hub(bench_settings(database_url, data_dir))
     try:
         with transaction(hub.sessions) as session:
@@ -590,17 +602,23 @@ def install_reader(database_url: str, data_dir: Path, cloud_id: uuid.UUID) -> tu
                 session, AccountCreate(name="Bench vendor", type="developer")
             )
             principal = Principal(kind="account", account_id=vendor.id, account_type="developer")
-            integration = integrations.create_integration(
-                session, principal, IntegrationCreate(name="bench-reader", title="Bench reader")
-            )
-            integrations.create_version(session, principal, integration.id, BLUEPRINT.encode())
-            installed = platform.install_tenant(
-                session,
-                hub.keyring,
-                TenantInstall(cloud_id=cloud_id, integration_id=integration.id),
-                hub.now(),
-            )
-        return installed.client_id, installed.client_secret
+            installed = []
+            for name, blueprint in blueprints:
+                integration = integrations.create_integration(
+                    session,
+                    principal,
+                    IntegrationCreate(name=name, title=name.replace("-", " ").capitalize()),
+                )
+                integrations.create_version(session, principal, integration.id, blueprint.encode())
+                installed.append(
+                    platform.install_tenant(
+                        session,
+                        hub.keyring,
+                        TenantInstall(cloud_id=cloud_id, integration_id=integration.id),
+                        hub.now(),
+                    )
+                )
+        return installed
     finally:
         hub.engine.dispose()
 
@@ -613,8 +631,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(database_url: str, data_dir: Path, log_path: Path, *, workers: int = 1) -> Iterator[str]:
-    """``uvicorn`` serving the app on a free loopback port (in a subprocess); yields its URL."""
+def serve(
+    database_url: str,
+    data_dir: Path,
+    log_path: Path,
+    *,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """``uvicorn`` serving the app on a free loopback port (in a subprocess); yields its URL.
+    ``env`` adds to the server's environment (e.g. other ``INTEROP_HUB_*`` settings)."""
     port = free_port()
     env = {
         **os.environ,
@@ -622,6 +648,7 @@ def serve(database_url: str, data_dir: Path, log_path: Path, *, workers: int = 1
         "INTEROP_HUB_DATABASE_URL": database_url,
         "INTEROP_HUB_SECRET_KEY": BENCH_SECRET,
         "INTEROP_HUB_DATA_DIR": str(data_dir),
+        **(env or {}),
     }
     command = [
         sys.executable,
