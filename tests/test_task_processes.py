@@ -40,12 +40,7 @@ from bench import bench_collection as bench
 from bench.generate_district import generate_district
 from sqlalchemy import func, select
 
-from interop_hub.auth.principal import Principal
-from interop_hub.integrations import service as integrations
-from interop_hub.integrations.schemas import IntegrationCreate
 from interop_hub.kit.db import transaction, utcnow, write_transaction
-from interop_hub.platform import service as platform
-from interop_hub.platform.schemas import AccountCreate, TenantInstall
 from interop_hub.runtime import Hub, build_hub
 from interop_hub.tasks.models import Task, TaskAck
 from interop_hub.tenants import lifecycle
@@ -57,7 +52,7 @@ from tests.test_driver_e2e import MEMBERSHIPS, collect
 pytestmark = pytest.mark.postgres_only
 
 ROOT = Path(__file__).resolve().parents[1]
-STUDENTS = 250
+STUDENTS = 200
 SEED = 41
 BATCH = 25  # INTEROP_HUB_TASK_BATCH_SIZE of the servers: many polls, much interleaving
 LONG_LEASE = 600  # seconds: far longer than a test, so nothing is redelivered
@@ -107,25 +102,12 @@ def site(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) -
 def install_active_tenant(site: Site, topics: tuple[str, ...], extra: str = "") -> Tenant:
     """A new vendor's integration installed in the site's cloud and activated: its queue holds
     TENANT_INSTALLED, TENANT_ACTIVATED and the initial sync."""
-    hub = site.hub
-    with write_transaction(hub.sessions) as session:
-        vendor = platform.create_account(
-            session, AccountCreate(name=f"Vendor {uuid.uuid4().hex[:8]}", type="developer")
-        )
-        principal = Principal(kind="account", account_id=vendor.id, account_type="developer")
-        integration = integrations.create_integration(
-            session, principal, IntegrationCreate(name="acme-lms", title="Acme LMS")
-        )
-        document = full_blueprint(topics=topics, extra=extra).encode()
-        integrations.create_version(session, principal, integration.id, document)
-        installed = platform.install_tenant(
-            session,
-            hub.keyring,
-            TenantInstall(cloud_id=site.cloud_id, integration_id=integration.id),
-            hub.now(),
-        )
-    with write_transaction(hub.sessions) as session:
-        lifecycle.transition(session, installed.id, "activate", hub.now())
+    blueprint = full_blueprint(topics=topics, extra=extra)
+    (installed,) = bench.install_tenants(
+        site.url, site.data_dir, site.cloud_id, [("acme-lms", blueprint)]
+    )
+    with write_transaction(site.hub.sessions) as session:
+        lifecycle.transition(session, installed.id, "activate", site.hub.now())
     return Tenant(installed.id, installed.client_id, installed.client_secret)
 
 
@@ -203,12 +185,23 @@ def assert_acked_once(site: Site, tenant_id: uuid.UUID, expected: list[Delivered
     assert history(site, tenant_id) == Counter((task_id, "success") for task_id, _ in expected)
 
 
+def settings(lease_seconds: int) -> dict[str, str]:
+    """The servers' task settings."""
+    return {
+        "INTEROP_HUB_TASK_BATCH_SIZE": str(BATCH),
+        "INTEROP_HUB_TASK_LEASE_SECONDS": str(lease_seconds),
+    }
+
+
 def serve_all(stack: ExitStack, site: Site, logs: list[Path]) -> list[str]:
-    """One server process per log file, started side by side; ``stack`` stops them."""
+    """One server process per log file (long leases), started side by side; ``stack`` stops
+    them."""
     servers = [stack.enter_context(ExitStack()) for _ in logs]
 
     def start(server: ExitStack, log: Path) -> str:
-        return server.enter_context(bench.serve(site.url, site.data_dir, log))
+        return server.enter_context(
+            bench.serve(site.url, site.data_dir, log, env=settings(LONG_LEASE))
+        )
 
     with ThreadPoolExecutor(max_workers=len(logs)) as pool:
         return list(pool.map(start, servers, logs))
@@ -238,14 +231,12 @@ def poll_and_die(base_url: str, tenant: Tenant, log: Path) -> list[Delivered]:
 
 
 def test_two_servers_and_two_drivers_share_a_tenant_exactly_once(
-    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    site: Site, tmp_path: Path
 ) -> None:
     tenant = install_active_tenant(site, OBJECT_TOPICS, MEMBERSHIPS)
     expected = queued(site, tenant.id)
     assert len(expected) > 2_000  # a hundred batches and more
     assert [s for _, s in expected] == sorted({s for _, s in expected})
-    monkeypatch.setenv("INTEROP_HUB_TASK_BATCH_SIZE", str(BATCH))
-    monkeypatch.setenv("INTEROP_HUB_TASK_LEASE_SECONDS", str(LONG_LEASE))
 
     with ExitStack() as stack:
         logs = [tmp_path / f"server-{name}.log" for name in ("a", "b")]
@@ -287,16 +278,16 @@ def test_two_servers_and_two_drivers_share_a_tenant_exactly_once(
 
 
 def test_a_driver_killed_holding_a_batch_gets_it_redelivered_in_order(
-    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    site: Site, tmp_path: Path
 ) -> None:
     tenant = install_active_tenant(site, FEW_TOPICS)
     expected = queued(site, tenant.id)
     assert len(expected) > 2 * BATCH
-    monkeypatch.setenv("INTEROP_HUB_TASK_BATCH_SIZE", str(BATCH))
-    monkeypatch.setenv("INTEROP_HUB_TASK_LEASE_SECONDS", str(SHORT_LEASE))
 
     with (
-        bench.serve(site.url, site.data_dir, tmp_path / "server.log") as base_url,
+        bench.serve(
+            site.url, site.data_dir, tmp_path / "server.log", env=settings(SHORT_LEASE)
+        ) as base_url,
         httpx.Client(base_url=base_url, timeout=30) as http,
     ):
         survivor = Driver(http, tenant.client_id, tenant.client_secret)
