@@ -30,6 +30,7 @@ from interop_hub.kit.db import transaction, write_transaction
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import TenantInstall
 from interop_hub.runtime import Hub
+from interop_hub.tasks import service as tasks_service
 from interop_hub.tasks.fanout import everything
 from interop_hub.tasks.models import Task
 from interop_hub.tasks.projection import TenantView
@@ -110,17 +111,20 @@ def replay(hub: Hub, tenant_id: uuid.UUID) -> dict[str, Any]:
         tasks = session.scalars(
             select(Task).where(Task.tenant_id == tenant_id).order_by(Task.sequence)
         ).all()
-    for task in tasks:
-        if task.type != "data_event":
+        delivered = json(tasks_service.render(session, tasks, "nested"))
+    for task in delivered:
+        if task["type"] != "data_event":
             continue
-        key = str(task.object_id)
-        if task.action == "DELETE":
-            assert key in copy, f"DELETE of {task.object_type} {key}, which the copy lacks"
+        found = task["data_event"]
+        key, action = found["object_id"], found["action"]
+        if action == "DELETE":
+            assert key in copy, f"DELETE of {found['object_type']} {key}, which the copy lacks"
             del copy[key]
         else:
-            assert (task.action == "ADD") == (key not in copy), (task.action, task.object_type)
-            assert task.data is not None
-            copy[key] = comparable(task.data)
+            assert (action == "ADD") == (key not in copy), (action, found["object_type"])
+            if action == "UPDATE":
+                assert found["changes"] or found["data"]["$sys"] != copy[key]["$sys"]
+            copy[key] = comparable(found["data"])
     return copy
 
 

@@ -7,7 +7,7 @@ from interop_hub.integrations.models import Integration, IntegrationVersion
 from interop_hub.kit.db import Base
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.schedules.models import Schedule, ScheduleTick
-from interop_hub.tasks.models import Task, TaskAck, TenantAppId
+from interop_hub.tasks.models import Task, TaskAck, TaskPayload, TenantAppId
 from interop_hub.tenants.models import Tenant
 
 metadata = Base.metadata
@@ -30,6 +30,7 @@ __all__ = [
     "ScheduleTick",
     "Task",
     "TaskAck",
+    "TaskPayload",
     "Tenant",
     "TenantAppId",
     "metadata",

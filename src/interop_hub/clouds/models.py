@@ -29,6 +29,8 @@ class Cloud(Base):
     generation: Mapped[int] = mapped_column(Integer, default=1)
     env: Mapped[str] = mapped_column(String(32), default="production")
     last_collected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    render_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Which task payloads still render the Repository as it is (see ``TaskPayload``)."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -16,16 +16,18 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from interop_hub.ingest.apply import CollectionPlan
 from interop_hub.integrations.models import IntegrationVersion
 from interop_hub.kit.bulk import chunks
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
-from interop_hub.tasks import render
-from interop_hub.tasks.projection import KIND_ORDER, TenantView, changed, differs, sort_key
+from interop_hub.tasks import payloads, render
+from interop_hub.tasks.models import TaskPayload
+from interop_hub.tasks.projection import KIND_ORDER, TenantView, Topic, differs, sort_key
 from interop_hub.tasks.queue import Event, SyncWriter
 from interop_hub.tasks.render import Rendered
 from interop_hub.tenants.models import Tenant
@@ -58,40 +60,32 @@ def recipients(
     return [Recipient(tenant_id, TenantView.from_json(blueprint)) for tenant_id, blueprint in rows]
 
 
-def event_for(view: TenantView, before: Rendered | None, after: Rendered | None) -> Event | None:
+def decide(
+    view: TenantView, before: Rendered | None, after: Rendered | None
+) -> tuple[str, Topic] | None:
     """The data event that takes a tenant from ``before`` to ``after`` of one object (either
-    may be None: the object did not or does not exist), or None when it sees no difference."""
+    may be None: the object did not or does not exist): its action and the tenant's topic, or
+    None when the tenant sees no difference."""
     old = view.project(before.kind, before.subtype, before.body) if before else None
     new = view.project(after.kind, after.subtype, after.body) if after else None
-    if new is not None and after is not None:
-        topic, data = new
+    if new is not None:
         if old is None:
-            action, changes = "ADD", None
-        elif differs(old[1], data):
-            action, changes = "UPDATE", changed(old[1], data)
-        else:
-            return None
-        return Event(
-            "data_event",
-            action,
-            after.id,
-            topic.object_type,
-            after.label,
-            data=data,
-            changes=changes,
-        )
-    if old is not None and before is not None:
-        topic, data = old
-        return Event("data_event", "DELETE", before.id, topic.object_type, before.label, data=data)
-    return None
+            return "ADD", new[0]
+        return ("UPDATE", new[0]) if differs(old[1], new[1]) else None
+    return ("DELETE", old[0]) if old is not None else None
 
 
 @dataclass
 class CollectionFanout:
     """The fan-out of one collection: :meth:`prepare` before the plan is applied, then
-    :meth:`finish` after, in the same transaction."""
+    :meth:`finish` after, in the same transaction.
+
+    What it renders is stored once as payloads (:mod:`interop_hub.tasks.payloads`) that every
+    tenant's tasks refer to; an object whose rendering did not change keeps its payload.
+    """
 
     cloud_id: uuid.UUID
+    epoch: int
     recipients: list[Recipient]
     object_ids: set[uuid.UUID]
     membership_ids: set[uuid.UUID]
@@ -101,11 +95,14 @@ class CollectionFanout:
     def prepare(
         cls, session: Session, cloud_id: uuid.UUID, plan: CollectionPlan
     ) -> CollectionFanout | None:
+        """None when no tenant receives the collection (the cloud's payloads then stop
+        standing for its objects)."""
         targets = recipients(session, cloud_id)
         if not targets:
+            payloads.forget_renderings(session, cloud_id)
             return None
         objects, members = _touched(session, plan)
-        fanout = cls(cloud_id, targets, objects, members)
+        fanout = cls(cloud_id, payloads.epoch_of(session, cloud_id), targets, objects, members)
         added = {row.id for kind in plan.objects.values() for row in kind.adds}
         for item in render.objects(session, cloud_id, objects - added):
             fanout.before[item.id] = item
@@ -125,19 +122,63 @@ class CollectionFanout:
             (r.view, SyncWriter(session, r.tenant_id, origin, now, always=False))
             for r in self.recipients
         ]
+        stored = payloads.current(session, self.cloud_id, self.epoch, list(self.before))
         after: set[uuid.UUID] = set()
-        for item in self._after(session):
-            after.add(item.id)
-            previous = self.before.get(item.id)
-            for view, sync in syncs:
-                if (event := event_for(view, previous, item)) is not None:
-                    sync.add(event)
+        for batch in chunks(self._after(session), render.BATCH):
+            after.update(item.id for item in batch)
+            decided = [
+                (sync, found, self.before.get(item.id), item)
+                for item in batch
+                for view, sync in syncs
+                if (found := decide(view, self.before.get(item.id), item)) is not None
+            ]
+            unchanged = {
+                item.id: stored[item.id]
+                for item in batch
+                if item.id in stored and (old := self.before.get(item.id)) and old.body == item.body
+            }
+            now_stored = {
+                **unchanged,
+                **self._store(session, [i for i in batch if i.id not in unchanged]),
+            }
+            priors = self._stored_before(
+                session,
+                stored,
+                [old for _, (action, _), old, _ in decided if action == "UPDATE" and old],
+            )
+            for sync, (action, topic), old, item in decided:
+                sync.add(
+                    Event(
+                        "data_event",
+                        action,
+                        item.id,
+                        topic.object_type,
+                        item.label,
+                        payload_id=now_stored[item.id],
+                        prior_payload_id=priors[old.id] if action == "UPDATE" and old else None,
+                    )
+                )
         gone = [item for key, item in self.before.items() if key not in after]
         gone.sort(key=lambda i: sort_key(i.kind, i.subtype, i.id), reverse=True)
-        for item in gone:
-            for view, sync in syncs:
-                if (event := event_for(view, item, None)) is not None:
-                    sync.add(event)
+        for batch in chunks(gone, render.BATCH):
+            decided_gone = [
+                (sync, found, item)
+                for item in batch
+                for view, sync in syncs
+                if (found := decide(view, item, None)) is not None
+            ]
+            last = self._stored_before(session, stored, [item for _, _, item in decided_gone])
+            for sync, (action, topic), item in decided_gone:
+                sync.add(
+                    Event(
+                        "data_event",
+                        action,
+                        item.id,
+                        topic.object_type,
+                        item.label,
+                        payload_id=last[item.id],
+                    )
+                )
         return sum(sync.end() for _, sync in syncs)
 
     def _after(self, session: Session) -> Iterator[Rendered]:
@@ -156,6 +197,24 @@ class CollectionFanout:
             yield from (found[object_id] for object_id in ids if object_id in found)
         if self.wants_memberships:
             yield from render.memberships(session, self.cloud_id, self.membership_ids)
+
+    def _store(self, session: Session, items: list[Rendered]) -> dict[uuid.UUID, int]:
+        ids = payloads.write(
+            session, self.cloud_id, self.epoch, [(i.id, i.body, i.raw) for i in items]
+        )
+        return {item.id: payload_id for item, payload_id in zip(items, ids, strict=True)}
+
+    def _stored_before(
+        self, session: Session, stored: dict[uuid.UUID, int], items: list[Rendered]
+    ) -> dict[uuid.UUID, int]:
+        """Payloads of what was, for updates (``changes``) and deletes (``data``): the stored
+        one, or one written now (outside the epoch: it is not the object as it is)."""
+        missing = list({i.id: i for i in items if i.id not in stored}.values())
+        written = payloads.write(
+            session, self.cloud_id, None, [(i.id, i.body, i.raw) for i in missing]
+        )
+        stored.update(zip([i.id for i in missing], written, strict=True))
+        return stored
 
 
 def _touched(session: Session, plan: CollectionPlan) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
@@ -223,20 +282,59 @@ def full_sync(
 ) -> int:
     """Send the tenant everything it sees (``ADD`` each), as one sync; returns the tasks
     written. A driver takes a full sync (``initial``, ``resend``) as the whole state: what it
-    holds and did not receive in it is gone."""
+    holds and did not receive in it is gone.
+
+    Objects are rendered only when no payload stands for them as they are now (the first full
+    sync after collections nobody received); a second tenant's full sync writes task rows only.
+    """
+    epoch = payloads.epoch_of(session, cloud_id)
     sync = SyncWriter(session, tenant_id, origin, now, always=True)
-    for item in everything(session, cloud_id, view):
-        if (event := event_for(view, None, item)) is not None:
-            sync.add(event)
+    for kind, rows in _visible(session, cloud_id, view, epoch):
+        stored = {row.id: row.payload_id for row in rows if row.payload_id is not None}
+        missing = [row.id for row in rows if row.payload_id is None]
+        if missing:
+            fresh = list(
+                render.memberships(session, cloud_id, missing)
+                if kind == "membership"
+                else render.objects(session, cloud_id, missing)
+            )
+            written = payloads.write(
+                session, cloud_id, epoch, [(i.id, i.body, i.raw) for i in fresh]
+            )
+            stored.update(zip([i.id for i in fresh], written, strict=True))
+        for row in rows:
+            topic = view.topic(kind, row.subtype)
+            if topic is None or row.id not in stored:
+                continue
+            sync.add(
+                Event(
+                    "data_event",
+                    "ADD",
+                    row.id,
+                    topic.object_type,
+                    row.label,
+                    payload_id=stored[row.id],
+                )
+            )
     return sync.end()
 
 
-def everything(session: Session, cloud_id: uuid.UUID, view: TenantView) -> Iterator[Rendered]:
-    """Everything of the cloud that ``view`` sees, rendered in dependency order."""
+class Visible(NamedTuple):
+    id: uuid.UUID
+    subtype: str | None
+    label: str
+    payload_id: int | None  # the payload that renders it as it is now, if there is one
+
+
+def _visible(
+    session: Session, cloud_id: uuid.UUID, view: TenantView, epoch: int
+) -> Iterator[tuple[str, list[Visible]]]:
+    """What the tenant sees, in dependency order, in batches of one kind."""
     for kind in KIND_ORDER:
         if kind == "membership":
             if view.memberships:
-                yield from render.all_memberships(session, cloud_id, list(view.memberships))
+                for batch in _membership_index(session, cloud_id, view, epoch):
+                    yield kind, batch
             continue
         if not view.sees_kind(kind):
             continue
@@ -244,7 +342,79 @@ def everything(session: Session, cloud_id: uuid.UUID, view: TenantView) -> Itera
         if subtypes is None:
             subtypes = _subtypes_present(session, cloud_id, kind)
         for subtype in sorted(subtypes, key=lambda s: sort_key(kind, s, "")):
-            yield from render.all_objects(session, cloud_id, kind, subtype)
+            for batch in _object_index(session, cloud_id, kind, subtype, epoch):
+                yield kind, batch
+
+
+def _current_payload(cloud_id: uuid.UUID, epoch: int, owner: Any) -> Any:
+    """The newest payload of ``owner`` in the epoch (an index probe per row)."""
+    return (
+        select(func.max(TaskPayload.id))
+        .where(
+            TaskPayload.cloud_id == cloud_id,
+            TaskPayload.epoch == epoch,
+            TaskPayload.object_id == owner,
+        )
+        .scalar_subquery()
+    )
+
+
+def _object_index(
+    session: Session, cloud_id: uuid.UUID, kind: str, subtype: str | None, epoch: int
+) -> Iterator[list[Visible]]:
+    after: uuid.UUID | None = None
+    while True:
+        stmt = select(
+            RepoObject.id,
+            RepoObject.subtype,
+            RepoObject.label,
+            _current_payload(cloud_id, epoch, RepoObject.id),
+        ).where(
+            RepoObject.cloud_id == cloud_id,
+            RepoObject.kind == kind,
+            RepoObject.subtype == subtype if subtype is not None else RepoObject.subtype.is_(None),
+        )
+        if after is not None:
+            stmt = stmt.where(RepoObject.id > after)
+        found = session.execute(stmt.order_by(RepoObject.id).limit(render.BATCH))
+        rows = [Visible(*row) for row in found]
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].id
+
+
+def _membership_index(
+    session: Session, cloud_id: uuid.UUID, view: TenantView, epoch: int
+) -> Iterator[list[Visible]]:
+    person, section = aliased(RepoObject), aliased(RepoObject)
+    after: uuid.UUID | None = None
+    while True:
+        stmt = (
+            select(
+                RepoMembership.id,
+                RepoMembership.role,
+                person.label,
+                section.label,
+                _current_payload(cloud_id, epoch, RepoMembership.id),
+            )
+            .join(person, person.id == RepoMembership.person_id)
+            .join(section, section.id == RepoMembership.section_id)
+            .where(
+                RepoMembership.cloud_id == cloud_id,
+                RepoMembership.role.in_(list(view.memberships)),
+            )
+        )
+        if after is not None:
+            stmt = stmt.where(RepoMembership.id > after)
+        found = session.execute(stmt.order_by(RepoMembership.id).limit(render.BATCH)).all()
+        if not found:
+            return
+        yield [
+            Visible(m_id, role, render.membership_label(p, s), payload)
+            for m_id, role, p, s, payload in found
+        ]
+        after = found[-1][0]
 
 
 def _subtypes_present(session: Session, cloud_id: uuid.UUID, kind: str) -> list[str | None]:

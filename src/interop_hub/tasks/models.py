@@ -4,7 +4,8 @@ A task stays in ``tasks`` until it is acknowledged with ``success`` or ``error``
 an admin); its outcome then moves to ``task_acks``. Each tenant's tasks carry a ``sequence``
 that only grows (allocated from ``tenants.task_seq`` under the tenant's row lock, so sequences
 commit in order). A lease (``leased_until``) hides delivered tasks until it expires;
-``available_at`` delays a task acknowledged with ``retry``.
+``available_at`` delays a task acknowledged with ``retry``. A task's data lives in
+``task_payloads``, shared between tenants.
 """
 
 from __future__ import annotations
@@ -63,13 +64,35 @@ class Task(Base):
     object_id: Mapped[uuid.UUID | None] = mapped_column()
     object_type: Mapped[str | None] = mapped_column(String(64))
     label: Mapped[str | None] = mapped_column(String(400))
-    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    payload_id: Mapped[int | None] = mapped_column(BigInteger)
+    """The task's ``data`` (for a data event: the object as rendered, before projection)."""
+    prior_payload_id: Mapped[int | None] = mapped_column(BigInteger)
+    """An update's object as it was: ``changes`` is the difference of the two projections."""
     session_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     available_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     leased_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     deliveries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TaskPayload(Base):
+    """A task's data, shared by every tenant's task about the same object version.
+
+    A collection renders what it changed once, and each tenant's task refers to that rendering;
+    each tenant's projection (DESIGN §6) is applied when the task is delivered. For Repository
+    objects and memberships, ``object_id`` and ``epoch`` say which object it renders: the newest
+    payload of an object in its cloud's current ``render_epoch`` is the object as it is now
+    (collections that nobody receives move the epoch on, since they render nothing).
+    """
+
+    __tablename__ = "task_payloads"
+    __table_args__ = (Index("ix_task_payloads_current", "cloud_id", "epoch", "object_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    cloud_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clouds.id", ondelete="CASCADE"))
+    object_id: Mapped[uuid.UUID | None] = mapped_column()
+    epoch: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
 class TaskAck(Base):

@@ -97,6 +97,13 @@ class TenantView:
             return self.memberships.get(subtype or "")
         return self.objects.get((kind, subtype)) or self.objects.get((kind, None))
 
+    def named(self, object_type: str) -> Topic | None:
+        """The topic a data event's ``object_type`` names."""
+        for topic in (*self.objects.values(), *self.memberships.values()):
+            if topic.object_type == object_type:
+                return topic
+        return None
+
     def sees_kind(self, kind: str) -> bool:
         if kind == "membership":
             return bool(self.memberships)

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Table, update
 from sqlalchemy.orm import Session
 
 from interop_hub.kit.bulk import insert_many
 from interop_hub.kit.ids import new_id
+from interop_hub.tasks import payloads
 from interop_hub.tasks.models import Task
 from interop_hub.tenants.models import Tenant
 
@@ -41,8 +43,10 @@ class Event:
     object_id: uuid.UUID | None = None
     object_type: str | None = None
     label: str | None = None
+    payload_id: int | None = None
+    prior_payload_id: int | None = None
     data: dict[str, Any] | None = None
-    changes: dict[str, Any] | None = None
+    """Data of a task that is not about a Repository object (stored as a payload of its own)."""
     session_id: str | None = None
 
 
@@ -72,6 +76,19 @@ def enqueue(
     """Append ``events`` to the tenant's queue, in order; returns how many were written."""
     if not events:
         return 0
+    own = [e for e in events if e.data is not None and e.payload_id is None]
+    if own:
+        written = iter(
+            payloads.write(
+                session, None, None, [(None, e.data or {}, orjson.dumps(e.data)) for e in own]
+            )
+        )
+        events = [
+            replace(e, payload_id=next(written))
+            if e.data is not None and e.payload_id is None
+            else e
+            for e in events
+        ]
     first = allocate(session, tenant_id, len(events))
     insert_many(
         session,
@@ -88,8 +105,8 @@ def enqueue(
                 "object_id": event.object_id,
                 "object_type": event.object_type,
                 "label": event.label[:400] if event.label else event.label,
-                "data": event.data,
-                "changes": event.changes,
+                "payload_id": event.payload_id,
+                "prior_payload_id": event.prior_payload_id,
                 "session_id": event.session_id,
                 "created_at": now,
                 "available_at": None,

@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session, aliased
 
@@ -26,11 +27,21 @@ MEMBERSHIP_TYPES = {"student": "StudentSectionEnrollment", "teacher": "TeacherSe
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
+    """An object's JSON (as plain JSON values: strings for ids and times) and its bytes."""
+
     id: uuid.UUID
     kind: str  # a Repository kind, or "membership"
     subtype: str | None  # the membership's role for a membership
     label: str
     body: dict[str, Any]
+    raw: bytes
+
+
+def rendered(
+    object_id: uuid.UUID, kind: str, subtype: str | None, label: str, body: dict[str, Any]
+) -> Rendered:
+    raw = orjson.dumps(body, option=orjson.OPT_UTC_Z)
+    return Rendered(object_id, kind, subtype, label, orjson.loads(raw), raw)
 
 
 def objects(
@@ -71,7 +82,11 @@ def _rendered(
     session: Session, cloud_id: uuid.UUID, rows: Sequence[RepoObject]
 ) -> Iterator[Rendered]:
     for row, body in zip(rows, render_all(session, cloud_id, rows), strict=True):
-        yield Rendered(row.id, row.kind, row.subtype, row.label, body)
+        yield rendered(row.id, row.kind, row.subtype, row.label, body)
+
+
+def membership_label(person_label: str, section_label: str) -> str:
+    return f"{person_label} in {section_label}"
 
 
 def memberships(
@@ -134,7 +149,7 @@ def _memberships(
         o_sub,
         o_label,
     ) in session.execute(stmt):
-        label = f"{p_label} in {s_label}"
+        label = membership_label(p_label, s_label)
         data = m.data or {}
         body: dict[str, Any] = {
             "$sys": {
@@ -159,4 +174,4 @@ def _memberships(
                 else None
             ),
         }
-        yield Rendered(m.id, "membership", m.role, label, body)
+        yield rendered(m.id, "membership", m.role, label, body)

@@ -25,12 +25,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from interop_hub.auth.principal import Principal
-from interop_hub.integrations.models import Integration
+from interop_hub.integrations.models import Integration, IntegrationVersion
 from interop_hub.kit.bulk import insert_many
 from interop_hub.kit.errors import BadRequest, Forbidden, NotFound
 from interop_hub.kit.paging import Page, PageRequest, paginate
 from interop_hub.kit.settings import Settings
+from interop_hub.tasks import payloads
 from interop_hub.tasks.models import Task, TaskAck, TenantAppId
+from interop_hub.tasks.projection import TenantView, Topic, changed
 from interop_hub.tasks.schemas import AckIn, AckOutcome
 from interop_hub.tasks.shapes import DEFAULT_SCHEMA, SCHEMAS, task_json
 from interop_hub.tenants.models import Tenant
@@ -179,25 +181,72 @@ def _try_lock(session: Session, tenant_id: uuid.UUID) -> bool:
 
 
 def render(session: Session, tasks: Sequence[Task], schema: str) -> list[dict[str, Any]]:
-    """Tasks as JSON, each data event with the app id the tenant's app gave its object."""
+    """Tasks as JSON: each data event's payload projected by its tenant's blueprint, ``changes``
+    the prior values of what the tenant sees differently, and the app id the tenant's app gave
+    its object."""
+    ids = {i for t in tasks for i in (t.payload_id, t.prior_payload_id) if i is not None}
+    bodies = payloads.bodies(session, ids) if ids else {}
+    tenants = {t.tenant_id for t in tasks if t.type == "data_event"}
+    views = _views(session, tenants) if tenants else {}
+    app_ids = _app_ids(session, tasks)
+    found = []
+    for task in tasks:
+        data = bodies.get(task.payload_id) if task.payload_id is not None else None
+        changes = None
+        if task.type == "data_event":
+            topic = views[task.tenant_id].named(task.object_type or "")
+            data = _project(topic, data)
+            if task.prior_payload_id is not None:
+                changes = changed(_project(topic, bodies.get(task.prior_payload_id)), data)
+        app_id = app_ids.get((task.tenant_id, task.object_id)) if task.object_id else None
+        found.append(task_json(task, schema, data=data, changes=changes, app_id=app_id))
+    return found
+
+
+def _project(topic: Topic | None, body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        return {}
+    if topic is None:  # the blueprint no longer has the topic: identity only
+        return {"$sys": body.get("$sys")}
+    return topic.project(body)
+
+
+def _views(session: Session, tenant_ids: set[uuid.UUID]) -> dict[uuid.UUID, TenantView]:
+    rows = session.execute(
+        select(Tenant.id, IntegrationVersion.id, IntegrationVersion.updated_at)
+        .join(IntegrationVersion, IntegrationVersion.id == Tenant.version_id)
+        .where(Tenant.id.in_(tenant_ids))
+    )
+    return {tenant: _view(session, version, stamp) for tenant, version, stamp in rows}
+
+
+_VIEWS: dict[tuple[uuid.UUID, Any], TenantView] = {}
+
+
+def _view(session: Session, version_id: uuid.UUID, stamp: Any) -> TenantView:
+    """A version's view, parsed once per version and blueprint update (per process)."""
+    key = (version_id, stamp)
+    if key not in _VIEWS:
+        blueprint = session.scalar(
+            select(IntegrationVersion.blueprint).where(IntegrationVersion.id == version_id)
+        )
+        if len(_VIEWS) > 1000:
+            _VIEWS.clear()
+        _VIEWS[key] = TenantView.from_json(blueprint or {"topics": []})
+    return _VIEWS[key]
+
+
+def _app_ids(session: Session, tasks: Sequence[Task]) -> dict[tuple[uuid.UUID, uuid.UUID], str]:
     wanted = [(t.tenant_id, t.object_id) for t in tasks if t.object_id is not None]
-    app_ids: dict[tuple[uuid.UUID, uuid.UUID], str] = {}
-    if wanted:
-        rows = session.execute(
-            select(TenantAppId.tenant_id, TenantAppId.object_id, TenantAppId.app_id).where(
-                TenantAppId.tenant_id.in_({t for t, _ in wanted}),
-                TenantAppId.object_id.in_({o for _, o in wanted}),
-            )
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(TenantAppId.tenant_id, TenantAppId.object_id, TenantAppId.app_id).where(
+            TenantAppId.tenant_id.in_({t for t, _ in wanted}),
+            TenantAppId.object_id.in_({o for _, o in wanted}),
         )
-        app_ids = {(t, o): a for t, o, a in rows}
-    return [
-        task_json(
-            task,
-            schema,
-            app_ids.get((task.tenant_id, task.object_id)) if task.object_id else None,
-        )
-        for task in tasks
-    ]
+    )
+    return {(t, o): a for t, o, a in rows}
 
 
 # --- acknowledgements ---------------------------------------------------------------------------

@@ -15,7 +15,9 @@ SCHEMAS = ("nested", "flat")
 DEFAULT_SCHEMA = "nested"
 
 
-def event_fields(task: Task, app_id: str | None) -> dict[str, Any]:
+def event_fields(
+    task: Task, data: Any, changes: dict[str, Any] | None, app_id: str | None
+) -> dict[str, Any]:
     event: dict[str, Any] = {
         "id": task.id,
         "tenant_id": task.tenant_id,
@@ -35,18 +37,25 @@ def event_fields(task: Task, app_id: str | None) -> dict[str, Any]:
             origin=task.origin,
             app_id=app_id,
             label=task.label,
-            data=task.data,
-            changes=task.changes,
+            data=data,
+            changes=changes,
         )
     elif task.type == "authenticate":
-        event.update(data=task.data, session_id=task.session_id)
+        event.update(data=data, session_id=task.session_id)
     else:
-        event["data"] = task.data
+        event["data"] = data
     return event
 
 
-def task_json(task: Task, schema: str, app_id: str | None = None) -> dict[str, Any]:
-    event = event_fields(task, app_id)
+def task_json(
+    task: Task,
+    schema: str,
+    *,
+    data: Any = None,
+    changes: dict[str, Any] | None = None,
+    app_id: str | None = None,
+) -> dict[str, Any]:
+    event = event_fields(task, data, changes, app_id)
     if schema == "flat":
         return {"type": task.type, "schema": schema, **event}
     return {task.type: event, "schema": schema, "type": task.type}

@@ -1,4 +1,5 @@
-"""the task queue: tasks, their acknowledgement history, app ids, tenant sequences
+"""the task queue: tasks, their shared payloads, the acknowledgement history, app ids,
+tenant sequences
 
 Revision ID: 0004
 Revises: 0003
@@ -19,6 +20,32 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "task_payloads",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("cloud_id", sa.Uuid(), nullable=True),
+        sa.Column("object_id", sa.Uuid(), nullable=True),
+        sa.Column("epoch", sa.Integer(), nullable=True),
+        sa.Column("body", sa.JSON(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["cloud_id"],
+            ["clouds.id"],
+            name=op.f("fk_task_payloads_cloud_id_clouds"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_task_payloads")),
+    )
+    op.create_index(
+        "ix_task_payloads_current",
+        "task_payloads",
+        ["cloud_id", "epoch", "object_id", "id"],
+        unique=False,
+    )
     op.create_table(
         "task_acks",
         sa.Column(
@@ -66,8 +93,8 @@ def upgrade() -> None:
         sa.Column("object_id", sa.Uuid(), nullable=True),
         sa.Column("object_type", sa.String(length=64), nullable=True),
         sa.Column("label", sa.String(length=400), nullable=True),
-        sa.Column("data", sa.JSON(), nullable=True),
-        sa.Column("changes", sa.JSON(), nullable=True),
+        sa.Column("payload_id", sa.BigInteger(), nullable=True),
+        sa.Column("prior_payload_id", sa.BigInteger(), nullable=True),
         sa.Column("session_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", interop_hub.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("available_at", interop_hub.kit.db.UTCDateTime(timezone=True), nullable=True),
@@ -102,6 +129,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "object_id", name=op.f("pk_tenant_app_ids")),
     )
     op.add_column(
+        "clouds", sa.Column("render_epoch", sa.Integer(), server_default="0", nullable=False)
+    )
+    op.add_column(
         "tenants", sa.Column("task_seq", sa.BigInteger(), server_default="0", nullable=False)
     )
     op.add_column("tenants", sa.Column("delivery_paused", sa.String(length=32), nullable=True))
@@ -110,8 +140,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column("tenants", "delivery_paused")
     op.drop_column("tenants", "task_seq")
+    op.drop_column("clouds", "render_epoch")
     op.drop_table("tenant_app_ids")
     op.drop_table("tasks")
     op.drop_index("ix_task_acks_tenant", table_name="task_acks")
     op.drop_index("ix_task_acks_acked_at", table_name="task_acks")
     op.drop_table("task_acks")
+    op.drop_index("ix_task_payloads_current", table_name="task_payloads")
+    op.drop_table("task_payloads")

@@ -1,0 +1,116 @@
+"""Task payloads: each object version rendered once, shared by every tenant's tasks about it.
+
+See :class:`interop_hub.tasks.models.TaskPayload`. Writing many payloads reserves their ids
+first (``COPY`` returns none), then streams them in bulk.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, func, select, text, update
+from sqlalchemy.orm import Session
+
+from interop_hub.clouds.models import Cloud
+from interop_hub.kit.bulk import chunks, insert_many
+from interop_hub.tasks.models import TaskPayload
+
+payloads_t = cast(Table, TaskPayload.__table__)
+
+
+def epoch_of(session: Session, cloud_id: uuid.UUID) -> int:
+    return int(session.scalar(select(Cloud.render_epoch).where(Cloud.id == cloud_id)) or 0)
+
+
+def forget_renderings(session: Session, cloud_id: uuid.UUID) -> None:
+    """The Repository changed without being rendered (nobody received the change): no payload
+    of the cloud stands for an object as it is now any longer."""
+    session.execute(
+        update(Cloud)
+        .where(Cloud.id == cloud_id)
+        .values(render_epoch=Cloud.render_epoch + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def reserve_ids(session: Session, count: int) -> list[int]:
+    """``count`` new payload ids (the caller holds the write lock on SQLite)."""
+    if count == 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        found = session.scalars(
+            text(
+                "SELECT nextval(pg_get_serial_sequence('task_payloads', 'id')) "
+                "FROM generate_series(1, :n)"
+            ),
+            {"n": count},
+        )
+        return list(found)
+    last = int(session.scalar(select(func.max(TaskPayload.id))) or 0)
+    return list(range(last + 1, last + 1 + count))
+
+
+def write(
+    session: Session,
+    cloud_id: uuid.UUID | None,
+    epoch: int | None,
+    items: Sequence[tuple[uuid.UUID | None, dict[str, Any], bytes]],
+) -> list[int]:
+    """Store payloads (object id or None, body, the body as JSON bytes); returns their ids in
+    order."""
+    ids = reserve_ids(session, len(items))
+    as_bytes = session.get_bind().dialect.name == "postgresql"
+    insert_many(
+        session,
+        payloads_t,
+        (
+            {
+                "id": payload_id,
+                "cloud_id": cloud_id,
+                "object_id": object_id,
+                "epoch": epoch,
+                "body": raw if as_bytes else body,
+            }
+            for payload_id, (object_id, body, raw) in zip(ids, items, strict=True)
+        ),
+    )
+    return ids
+
+
+def current(
+    session: Session, cloud_id: uuid.UUID, epoch: int, object_ids: Collection[uuid.UUID] | None
+) -> dict[uuid.UUID, int]:
+    """The payload that renders each object as it is now (None: every object of the cloud)."""
+    stmt = (
+        select(TaskPayload.object_id, func.max(TaskPayload.id))
+        .where(
+            TaskPayload.cloud_id == cloud_id,
+            TaskPayload.epoch == epoch,
+            TaskPayload.object_id.is_not(None),
+        )
+        .group_by(TaskPayload.object_id)
+    )
+    batches = (
+        [stmt]
+        if object_ids is None
+        else [stmt.where(TaskPayload.object_id.in_(batch)) for batch in chunks(list(object_ids))]
+    )
+    found: dict[uuid.UUID, int] = {}
+    for query in batches:
+        for object_id, payload_id in session.execute(query):
+            if object_id is not None:
+                found[object_id] = payload_id
+    return found
+
+
+def bodies(session: Session, payload_ids: Collection[int]) -> dict[int, Any]:
+    found: dict[int, Any] = {}
+    for batch in chunks(list(payload_ids)):
+        found.update(
+            session.execute(
+                select(TaskPayload.id, TaskPayload.body).where(TaskPayload.id.in_(batch))
+            ).all()
+        )
+    return found
