@@ -18,7 +18,8 @@ from interop_hub.ingest import service as ingest
 from interop_hub.ingest.models import Ingestion
 from interop_hub.kit.db import transaction, write_transaction
 from interop_hub.runtime import Hub
-from interop_hub.tasks.models import Task, TaskAck
+from interop_hub.tasks.models import Task, TaskAck, TaskPayload
+from interop_hub.worker import run_pending
 from tests.clock import FakeClock
 from tests.factories import (
     World,
@@ -570,3 +571,37 @@ def test_what_showed_a_deleted_person_is_updated(active: Env) -> None:
     ]
     assert tasks[0]["data"]["$students"] == []
     assert [s["label"] for s in tasks[0]["changes"]["$students"]] == ["A B"]
+
+
+def test_the_worker_drops_payloads_nothing_needs(active: Env, hub: Hub) -> None:
+    """Acknowledged updates leave payloads behind: the superseded ones go, those of queued
+    tasks and those that render objects as they are now stay (a later full sync reuses them)."""
+    active.collect(renamed(_minimal_bundle()))
+    active.collect(renamed(_minimal_bundle(), given="Yan"))
+    first = active.poll()  # the first rename's sync: acknowledged, its payloads are history
+    active.ack(first)
+    with transaction(hub.sessions) as session:
+        before = set(session.scalars(select(TaskPayload.id)))
+        queued = {
+            i
+            for task in session.scalars(select(Task))
+            for i in (task.payload_id, task.prior_payload_id)
+            if i is not None
+        }
+    run_pending(hub)
+    with transaction(hub.sessions) as session:
+        after = set(session.scalars(select(TaskPayload.id)))
+    assert queued <= after
+    assert after < before
+    # The full sync of a resend still finds every object rendered as it is now.
+    queued_tasks = active.operator(f"/tenants/{active.tenant['id']}/resend")["tasks_queued"]
+    with transaction(hub.sessions) as session:
+        assert set(session.scalars(select(TaskPayload.id))) == after
+    resent = active.drain()
+    assert len(resent) >= queued_tasks
+    student = next(
+        event(t)
+        for t in resent
+        if t["type"] == "data_event" and event(t)["object_type"] == "Student"
+    )
+    assert student["data"]["name"]["first"] == "Yan"

@@ -16,6 +16,7 @@ from interop_hub.ingest.liveness import fail_dead_runs
 from interop_hub.kit.db import write_transaction
 from interop_hub.runtime import Hub
 from interop_hub.schedules.service import run_due_schedules
+from interop_hub.tasks import payloads
 from interop_hub.tasks.service import prune_history
 
 log = logging.getLogger("interop_hub.worker")
@@ -23,8 +24,8 @@ log = logging.getLogger("interop_hub.worker")
 
 def run_pending(hub: Hub) -> int:
     """Fail the runs whose process died, drop the task history older than
-    ``TASK_HISTORY_DAYS``, queue the collections of due schedules, then run queued ingestions
-    until none is left; return how many ran."""
+    ``TASK_HISTORY_DAYS`` and the task payloads nothing needs, queue the collections of due
+    schedules, then run queued ingestions until none is left; return how many ran."""
     with write_transaction(hub.sessions) as session:
         fail_dead_runs(session, hub.now(), hub.settings.ingestion_stale_seconds)
     # Its own short transaction: a large delete must not hold the locks of the steps around it.
@@ -32,6 +33,10 @@ def run_pending(hub: Hub) -> int:
         pruned = prune_history(session, hub.settings, hub.now())
     if pruned:
         log.info("pruned %d task acknowledgement(s) from the history", pruned)
+    with write_transaction(hub.sessions) as session:
+        dropped = payloads.prune(session)
+    if dropped:
+        log.info("dropped %d task payload(s) nothing refers to", dropped)
     scheduled = run_due_schedules(hub)
     if scheduled:
         log.info("queued %d scheduled collection(s)", scheduled)

@@ -10,12 +10,12 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, delete, exists, func, or_, select, text, update
+from sqlalchemy.orm import Session, aliased
 
 from interop_hub.clouds.models import Cloud
 from interop_hub.kit.bulk import chunks, insert_many
-from interop_hub.tasks.models import TaskPayload
+from interop_hub.tasks.models import Task, TaskPayload
 
 payloads_t = cast(Table, TaskPayload.__table__)
 
@@ -114,3 +114,32 @@ def bodies(session: Session, payload_ids: Collection[int]) -> dict[int, Any]:
             ).all()
         )
     return found
+
+
+def prune(session: Session) -> int:
+    """Drop payloads no task refers to that no longer render an object as it is now (of an
+    earlier epoch, superseded by a newer one, or not an object's); returns how many went.
+    The last payload of a deleted object stays until its cloud's epoch moves on."""
+    referenced = (
+        select(Task.payload_id)
+        .where(Task.payload_id.is_not(None))
+        .union(select(Task.prior_payload_id).where(Task.prior_payload_id.is_not(None)))
+    )
+    newer = aliased(TaskPayload)
+    stale = or_(
+        TaskPayload.epoch.is_(None),
+        TaskPayload.epoch
+        < select(Cloud.render_epoch).where(Cloud.id == TaskPayload.cloud_id).scalar_subquery(),
+        exists().where(
+            newer.cloud_id == TaskPayload.cloud_id,
+            newer.epoch == TaskPayload.epoch,
+            newer.object_id == TaskPayload.object_id,
+            newer.id > TaskPayload.id,
+        ),
+    )
+    result = session.execute(
+        delete(TaskPayload)
+        .where(TaskPayload.id.not_in(referenced), stale)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
