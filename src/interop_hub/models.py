@@ -6,6 +6,7 @@ from interop_hub.ingest.models import Ingestion, IngestionError, RepoChange
 from interop_hub.integrations.models import Integration, IntegrationVersion
 from interop_hub.kit.db import Base
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
+from interop_hub.rollovers.models import Rollover
 from interop_hub.schedules.models import Schedule, ScheduleTick
 from interop_hub.tasks.models import Task, TaskAck, TaskPayload, TenantAppId
 from interop_hub.tenants.models import Tenant
@@ -26,6 +27,7 @@ __all__ = [
     "RepoLink",
     "RepoMembership",
     "RepoObject",
+    "Rollover",
     "Schedule",
     "ScheduleTick",
     "Task",

@@ -3,7 +3,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from interop_hub.kit.db import Base, UTCDateTime, utcnow
@@ -65,3 +75,8 @@ class Tenant(Base):
     delivery_paused: Mapped[str | None] = mapped_column(String(32))
     """Why task delivery is paused (``reauthenticate``: the app's credentials must be set up
     again), or None."""
+    rollover_mode_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    """True while one of the tenant's rollovers is active: its data events are held (see
+    :mod:`interop_hub.rollovers`)."""
