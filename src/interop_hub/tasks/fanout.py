@@ -54,6 +54,7 @@ def recipients(
             Tenant.cloud_id == cloud_id,
             Tenant.op_state.in_(list(states)),
             Tenant.activated_at.is_not(None),  # its initial sync comes with the activation
+            Tenant.rollover_mode_enabled.is_(False),  # held; a full sync ends the rollover
         )
         .order_by(Tenant.id)
     )
@@ -415,6 +416,23 @@ def _membership_index(
             for m_id, role, p, s, payload in found
         ]
         after = found[-1][0]
+
+
+def everything(session: Session, cloud_id: uuid.UUID, view: TenantView) -> Iterator[Rendered]:
+    """Everything of the cloud that ``view`` sees, freshly rendered in dependency order (the
+    view from scratch, against which a tenant's event stream can be checked)."""
+    for kind in KIND_ORDER:
+        if kind == "membership":
+            if view.memberships:
+                yield from render.all_memberships(session, cloud_id, list(view.memberships))
+            continue
+        if not view.sees_kind(kind):
+            continue
+        subtypes = view.subtypes(kind)
+        if subtypes is None:
+            subtypes = _subtypes_present(session, cloud_id, kind)
+        for subtype in sorted(subtypes, key=lambda s: sort_key(kind, s, "")):
+            yield from render.all_objects(session, cloud_id, kind, subtype)
 
 
 def _subtypes_present(session: Session, cloud_id: uuid.UUID, kind: str) -> list[str | None]:
