@@ -13,6 +13,7 @@ from interop_hub.kit.db import transaction
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import AccountCreate
 from interop_hub.runtime import Hub
+from interop_hub.tasks import projection
 
 BLUEPRINT = """<?xml version="1.0" encoding="UTF-8"?>
 <IntegrationBlueprint Name="{name}" Version="{version}" SchemaVersion="1.0">
@@ -41,18 +42,7 @@ EVERYTHING = (
     '<Attribute Name="$sections"/><Attribute Name="$students"/>'
     '<Attribute Name="$teachers"/></Attributes>'
 )
-OBJECT_TOPICS = (
-    "LEA",
-    "School",
-    "Student",
-    "Teacher",
-    "Staff",
-    "Contact",
-    "Term",
-    "Course",
-    "Section",
-    "GradingCategory",
-)
+OBJECT_TOPICS = tuple(projection.OBJECT_TOPICS)
 
 
 def full_blueprint(

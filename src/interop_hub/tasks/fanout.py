@@ -76,6 +76,25 @@ def decide(
     return ("DELETE", old[0]) if old is not None else None
 
 
+def data_event(
+    action: str,
+    topic: Topic,
+    object_id: uuid.UUID,
+    label: str,
+    payload_id: int,
+    prior_payload_id: int | None = None,
+) -> Event:
+    return Event(
+        "data_event",
+        action,
+        object_id,
+        topic.object_type,
+        label,
+        payload_id=payload_id,
+        prior_payload_id=prior_payload_id,
+    )
+
+
 @dataclass
 class CollectionFanout:
     """The fan-out of one collection: :meth:`prepare` before the plan is applied, then
@@ -148,17 +167,8 @@ class CollectionFanout:
                 [old for _, (action, _), old, _ in decided if action == "UPDATE" and old],
             )
             for sync, (action, topic), old, item in decided:
-                sync.add(
-                    Event(
-                        "data_event",
-                        action,
-                        item.id,
-                        topic.object_type,
-                        item.label,
-                        payload_id=now_stored[item.id],
-                        prior_payload_id=priors[old.id] if action == "UPDATE" and old else None,
-                    )
-                )
+                prior = priors[old.id] if action == "UPDATE" and old else None
+                sync.add(data_event(action, topic, item.id, item.label, now_stored[item.id], prior))
         gone = [item for key, item in self.before.items() if key not in after]
         gone.sort(key=lambda i: sort_key(i.kind, i.subtype, i.id), reverse=True)
         for batch in chunks(gone, render.BATCH):
@@ -170,16 +180,7 @@ class CollectionFanout:
             ]
             last = self._stored_before(session, stored, [item for _, _, item in decided_gone])
             for sync, (action, topic), item in decided_gone:
-                sync.add(
-                    Event(
-                        "data_event",
-                        action,
-                        item.id,
-                        topic.object_type,
-                        item.label,
-                        payload_id=last[item.id],
-                    )
-                )
+                sync.add(data_event(action, topic, item.id, item.label, last[item.id]))
         return sum(sync.end() for _, sync in syncs)
 
     def _after(self, session: Session) -> Iterator[Rendered]:
@@ -307,16 +308,7 @@ def full_sync(
             topic = view.topic(kind, row.subtype)
             if topic is None or row.id not in stored:
                 continue
-            sync.add(
-                Event(
-                    "data_event",
-                    "ADD",
-                    row.id,
-                    topic.object_type,
-                    row.label,
-                    payload_id=stored[row.id],
-                )
-            )
+            sync.add(data_event("ADD", topic, row.id, row.label, stored[row.id]))
     return sync.end()
 
 
