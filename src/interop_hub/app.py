@@ -21,6 +21,9 @@ from interop_hub.ingest.routes import router as ingest_router
 from interop_hub.integrations.routes import router as integrations_router
 from interop_hub.kit.crypto import DecryptionError
 from interop_hub.kit.errors import HubError, Unauthorized, error_envelope
+from interop_hub.kit.logs import REQUEST_ID_HEADER, current_request_id, ensure_logging
+from interop_hub.observability.middleware import RequestContextMiddleware
+from interop_hub.observability.routes import router as observability_router
 from interop_hub.platform.routes import router as platform_router
 from interop_hub.rostering.routes import router as rostering_router
 from interop_hub.runtime import Hub, build_hub
@@ -50,6 +53,7 @@ REALM = 'realm="interop-hub"'
 
 def create_app(hub: Hub | None = None) -> FastAPI:
     hub = hub or build_hub()
+    ensure_logging(hub.settings.log_level, hub.settings.log_format)
     app = FastAPI(
         title="Interop Hub",
         version=__version__,
@@ -64,6 +68,7 @@ def create_app(hub: Hub | None = None) -> FastAPI:
     app.state.max_page_size = hub.settings.max_page_size
     app.state.public_base_url = (hub.settings.public_base_url or "").rstrip("/") or None
     _install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
     for router in (
         auth_router,
         clouds_router,
@@ -76,6 +81,7 @@ def create_app(hub: Hub | None = None) -> FastAPI:
     app.include_router(platform_router)
     app.include_router(tasks_router)
     app.include_router(rostering_router)
+    app.include_router(observability_router)
     _describe_security(app)
 
     @app.get("/health", tags=["Service"], operation_id="health")
@@ -200,4 +206,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return _error(500, "An internal error occurred.")
+        request_id = current_request_id()  # still set: see observability.middleware
+        headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+        return _error(500, "An internal error occurred.", headers=headers)

@@ -18,6 +18,7 @@ from interop_hub.ingest.models import Ingestion, IngestionError
 from interop_hub.ingest.queries import ingestion_out
 from interop_hub.kit.db import write_transaction
 from interop_hub.kit.errors import HubError, NotFound
+from interop_hub.kit.logs import configure_logging
 from interop_hub.runtime import Hub
 
 ingestions_app = typer.Typer(help="Ingestions: list, show errors, approve or reject.")
@@ -167,6 +168,7 @@ def worker_command(
     from interop_hub.worker import run_pending, serve_forever
 
     hub = open_hub()
+    configure_logging(hub.settings.log_level, hub.settings.log_format)
     try:
         if once:
             ran = run_pending(hub)

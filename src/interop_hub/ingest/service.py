@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,7 @@ from interop_hub.ingest.models import Ingestion, IngestionError
 from interop_hub.ingest.normalize import ObjectRow, make_object_row, membership_row, object_row
 from interop_hub.ingest.oneroster import read_bundle
 from interop_hub.ingest.records import FILE_KINDS, Bundle, BundleError, Kind
+from interop_hub.kit import metrics
 from interop_hub.kit.db import write_transaction
 from interop_hub.kit.errors import BadRequest, Conflict, NotFound
 from interop_hub.repository.models import (
@@ -133,8 +135,11 @@ def run(hub: Hub, ingestion_id: uuid.UUID, progress: Progress | None = None) -> 
             ingestion.details.get("force", False),
         )
         existing = _existing_source_ids(session, cloud_id)
+    started = time.perf_counter()
     with Heartbeat(hub.sessions, ingestion_id, hub.clock):
-        return _read_and_apply(hub, ingestion_id, cloud_id, source, existing, bool(force), say)
+        done = _read_and_apply(hub, ingestion_id, cloud_id, source, existing, bool(force), say)
+    metrics.ingestion_finished(done.state, time.perf_counter() - started, done.rows_rejected or 0)
+    return done
 
 
 def _read_and_apply(

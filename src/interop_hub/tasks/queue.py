@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy import Table, update
 from sqlalchemy.orm import Session
 
+from interop_hub.kit import metrics
 from interop_hub.kit.bulk import insert_many
 from interop_hub.kit.ids import new_id
 from interop_hub.tasks import payloads
@@ -116,6 +117,7 @@ def enqueue(
             for offset, event in enumerate(events)
         ),
     )
+    metrics.tasks_queued(session, tenant_id, len(events))
     return len(events)
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from interop_hub.auth.principal import Principal
 from interop_hub.integrations.models import Integration, IntegrationVersion
+from interop_hub.kit import metrics
 from interop_hub.kit.bulk import insert_many
 from interop_hub.kit.errors import BadRequest, Forbidden, NotFound
 from interop_hub.kit.paging import Page, PageRequest, paginate
@@ -136,6 +137,7 @@ def next_batch(
         if len(leased) >= limit:
             break
         leased += _lease(session, tenant, poll.types, limit - len(leased), now, lease_until)
+    metrics.tasks_delivered(session, (task.tenant_id for task in leased))
     return render(session, leased, poll.schema)
 
 
@@ -314,6 +316,7 @@ def acknowledge(
             delete(Task).where(Task.id.in_(removed)).execution_options(synchronize_session=False)
         )
     insert_many(session, acks_t, history)
+    metrics.tasks_acknowledged(session, ((h["tenant_id"], h["status"]) for h in history))
     session.flush()
     return outcomes
 

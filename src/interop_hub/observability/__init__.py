@@ -1,0 +1,1 @@
+"""Observability of the HTTP service: request ids, access logs, latency metrics, /metrics."""
