@@ -1,11 +1,13 @@
-"""The SDK against the app in-process: ``forward`` hands the sync client's requests to the
-``TestClient``; the async client uses ``httpx.ASGITransport``. :func:`install` builds, through
-the SDK, what most tests need: a district's cloud with a small district collected into it, a
-vendor's integration, and its tenant installed and activated by the operator."""
+"""The SDK against the app in-process: ``connect`` makes sync clients whose requests
+``forward`` hands to the ``TestClient``; the async client uses ``httpx.ASGITransport``.
+:func:`install` builds, through the SDK, what most tests need: a district's cloud with a small
+district collected into it, a vendor's integration, and its tenant installed and activated by the
+operator."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,8 +47,7 @@ class Accounts:
     district: AccountRef
 
 
-@pytest.fixture
-def accounts(hub: Hub) -> Accounts:
+def make_accounts(hub: Hub) -> Accounts:
     return Accounts(
         make_account(hub, "operator", "Ops"),
         make_account(hub, "developer", "Acme"),
@@ -54,12 +55,25 @@ def accounts(hub: Hub) -> Accounts:
     )
 
 
-def sdk(transport: httpx.BaseTransport, **credentials: Any) -> InteropClient:
-    return InteropClient(BASE_URL, transport=transport, sleep=no_sleep, **credentials)
+@pytest.fixture
+def accounts(hub: Hub) -> Accounts:
+    return make_accounts(hub)
+
+
+Connect = Callable[..., InteropClient]
+"""Credentials (``client_id``/``client_secret``, ``api_key``, ...) → a client of the hub."""
 
 
 def no_sleep(seconds: float) -> None:
     raise AssertionError(f"the SDK slept {seconds} s against the app in-process")
+
+
+@pytest.fixture
+def connect(forward: httpx.MockTransport) -> Connect:
+    def sdk(**credentials: Any) -> InteropClient:
+        return InteropClient(BASE_URL, transport=forward, sleep=no_sleep, **credentials)
+
+    return sdk
 
 
 @dataclass(frozen=True)
@@ -72,16 +86,14 @@ class Installation:
     client_secret: str
 
 
-def install(
-    transport: httpx.BaseTransport, accounts: Accounts, hub: Hub, district_dir: Path
-) -> Installation:
+def install(connect: Connect, accounts: Accounts, hub: Hub, district_dir: Path) -> Installation:
     """A cloud (as the district) with the district collected into it, an integration and its
     version 1.0 (as the vendor, with a token for its API key), and a tenant of it installed and
     activated (as the operator, through ``/v2/platform``)."""
     with (
-        sdk(transport, api_key=accounts.district.api_key) as district,
-        sdk(transport, api_key=accounts.vendor.api_key, exchange_api_key=True) as vendor,
-        sdk(transport, api_key=accounts.operator.api_key) as operator,
+        connect(api_key=accounts.district.api_key) as district,
+        connect(api_key=accounts.vendor.api_key, exchange_api_key=True) as vendor,
+        connect(api_key=accounts.operator.api_key) as operator,
     ):
         cloud = district.create_cloud("Springfield", userdata="sis: oneroster")
         collect(hub, str(cloud.id), district_dir)

@@ -7,13 +7,11 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import httpx
-
 from interop_hub.auth.tokens import LEEWAY_SECONDS
 from interop_hub.client import InteropClient, Page
 from interop_hub.client.models import DataEvent, LifecycleEvent, Org, Person, SyncEvent, Task
 from interop_hub.runtime import Hub
-from tests.client.conftest import STUDENTS, Accounts, Installation, install, sdk
+from tests.client.conftest import STUDENTS, Accounts, Connect, Installation, install
 from tests.clock import FakeClock
 
 
@@ -29,11 +27,11 @@ def drain(tenant: InteropClient, batch: int) -> list[Task]:
 
 
 def test_district_vendor_operator_and_tenant(
-    forward: httpx.MockTransport, accounts: Accounts, hub: Hub, district_dir: Path
+    connect: Connect, accounts: Accounts, hub: Hub, district_dir: Path
 ) -> None:
-    site = install(forward, accounts, hub, district_dir)
+    site = install(connect, accounts, hub, district_dir)
 
-    with sdk(forward, api_key=accounts.district.api_key) as district:
+    with connect(api_key=accounts.district.api_key) as district:
         found = district.find_cloud(site.cloud.id)
         assert (found.id, found.name, found.userdata) == (
             site.cloud.id,
@@ -53,7 +51,7 @@ def test_district_vendor_operator_and_tenant(
         assert ingestion.counts is not None
         assert district.find_ingestion(ingestion.id) == ingestion
 
-    with sdk(forward, api_key=accounts.vendor.api_key, exchange_api_key=True) as vendor:
+    with connect(api_key=accounts.vendor.api_key, exchange_api_key=True) as vendor:
         assert site.version.version == "1.0"
         assert "Student" in site.version.topics
         vendor.update_integration_version(site.integration.id, "1.0", release_state="released")
@@ -68,7 +66,7 @@ def test_district_vendor_operator_and_tenant(
         assert info.cloud is not None
         assert info.cloud.id == site.cloud.id
 
-    with sdk(forward, client_id=site.client_id, client_secret=site.client_secret) as tenant:
+    with connect(client_id=site.client_id, client_secret=site.client_secret) as tenant:
         assert tenant.get_tenant().id == site.tenant_id
         state = tenant.get_tenant_state()
         assert not state.setup_mode_enabled
@@ -140,7 +138,7 @@ def walk_the_schedules(tenant: InteropClient) -> None:
 
 
 def test_an_expired_token_is_refreshed_once(
-    forward: httpx.MockTransport,
+    connect: Connect,
     accounts: Accounts,
     hub: Hub,
     clock: FakeClock,
@@ -148,8 +146,8 @@ def test_an_expired_token_is_refreshed_once(
 ) -> None:
     """The hub's clock passes the token's lifetime while the SDK's does not: the hub answers
     401, the SDK fetches one new token and the call succeeds."""
-    site: Installation = install(forward, accounts, hub, district_dir)
-    with sdk(forward, client_id=site.client_id, client_secret=site.client_secret) as tenant:
+    site: Installation = install(connect, accounts, hub, district_dir)
+    with connect(client_id=site.client_id, client_secret=site.client_secret) as tenant:
         assert tenant.get_tenant().id == site.tenant_id
         clock.advance(seconds=hub.settings.token_lifetime_seconds + LEEWAY_SECONDS + 1)
         assert tenant.get_tenant_state() is not None
@@ -157,10 +155,10 @@ def test_an_expired_token_is_refreshed_once(
 
 
 def test_ack_one_task_and_the_admin_queue(
-    forward: httpx.MockTransport, accounts: Accounts, hub: Hub, district_dir: Path
+    connect: Connect, accounts: Accounts, hub: Hub, district_dir: Path
 ) -> None:
-    site = install(forward, accounts, hub, district_dir)
-    with sdk(forward, client_id=site.client_id, client_secret=site.client_secret) as tenant:
+    site = install(connect, accounts, hub, district_dir)
+    with connect(client_id=site.client_id, client_secret=site.client_secret) as tenant:
         queued = list(tenant.iter_tasks_admin(page_size=10))
         assert len(queued) > 10
         assert queued[0].type == "lifecycle_event"

@@ -12,7 +12,8 @@ from interop_hub.client.models.base import Model
 
 
 class Rollover(Model):
-    """A school-year transition window of a tenant (the spec's shape)."""
+    """A school-year transition window of a tenant. To update one, send it back as it was read,
+    changed (``version`` tells the hub which state the change is based on)."""
 
     id: uuid.UUID | None = None
     name: str | None = None
@@ -26,6 +27,9 @@ class Rollover(Model):
     cloud_id: uuid.UUID | None = None
     actor_id: uuid.UUID | None = None
     metadata: dict[str, Any] | None = None
+    version: int | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
 
 
 class Schedule(Model):
