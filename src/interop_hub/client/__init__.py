@@ -7,8 +7,8 @@ operations, named after the spec's (``list_clouds``, ``create_cloud``, ``find_cl
 twin that follows ``paging.next``. Every failure is an :class:`InteropError`.
 """
 
+from interop_hub.client.answers import Page
 from interop_hub.client.async_client import AsyncInteropClient
-from interop_hub.client.calls import Page
 from interop_hub.client.errors import (
     APIError,
     AuthenticationError,

@@ -11,11 +11,13 @@ parameters, and ``T``, ``Awaitable[T]``, ``Iterator[T]`` or ``AsyncIterator[T]``
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
-from interop_hub.client.calls import Call, Page
+from interop_hub.client.answers import Page
+from interop_hub.client.calls import Call
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -29,11 +31,20 @@ class Named(Protocol):
     __doc__: str | None
 
 
-def _named(function: F, like: Named) -> F:
+def _named(function: F, like: Named, signature: inspect.Signature) -> F:
+    """``function`` with the name, the documentation and (for ``help()``) the signature of
+    what it stands for."""
     function.__name__ = like.__name__
     function.__qualname__ = like.__qualname__
     function.__doc__ = like.__doc__
+    function.__dict__["__signature__"] = signature
     return function
+
+
+def _without_self(build: Callable[..., Any], returns: Any) -> inspect.Signature:
+    signature = inspect.signature(build)
+    parameters = list(signature.parameters.values())[1:]
+    return signature.replace(parameters=parameters, return_annotation=returns)
 
 
 class SyncRunner(ABC):
@@ -81,6 +92,10 @@ class Operation(Generic[P, T]):
         self.__name__ = build.__name__
         self.__qualname__ = build.__qualname__
         self.__doc__ = build.__doc__
+        self.signature = _without_self(build, inspect.Signature.empty)
+
+    def __repr__(self) -> str:
+        return f"<operation {self.__qualname__}{self.signature}>"
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> Operation[P, T]: ...
@@ -98,14 +113,14 @@ class Operation(Generic[P, T]):
             def run(*args: P.args, **kwargs: P.kwargs) -> T:
                 return runner._run(build(runner, *args, **kwargs))
 
-            return _named(run, build)
+            return _named(run, build, self.signature)
         if isinstance(obj, AsyncRunner):
             arunner = obj
 
             async def arun(*args: P.args, **kwargs: P.kwargs) -> T:
                 return await arunner._run(build(arunner, *args, **kwargs))
 
-            return _named(arun, build)
+            return _named(arun, build, self.signature)
         return self
 
 
@@ -119,6 +134,7 @@ class Pager(Generic[P, T]):
         self.listing = listing
         self.__name__ = self.__qualname__ = f"iter {listing.__name__}"
         self.__doc__ = f"Every item of {listing.__name__}, page after page (lazily)."
+        self.signature = listing.signature
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
         self.__name__ = name
@@ -138,14 +154,14 @@ class Pager(Generic[P, T]):
             def items(*args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
                 return runner._items(build(runner, *args, **kwargs))
 
-            return _named(items, self)
+            return _named(items, self, self.signature)
         if isinstance(obj, AsyncRunner):
             arunner = obj
 
             def aitems(*args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
                 return arunner._items(build(arunner, *args, **kwargs))
 
-            return _named(aitems, self)
+            return _named(aitems, self, self.signature)
         return self
 
 

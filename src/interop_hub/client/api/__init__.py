@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from interop_hub.client.answers import anything
 from interop_hub.client.api.clouds import CloudOperations
 from interop_hub.client.api.integrations import IntegrationOperations
 from interop_hub.client.api.rostering import RosteringOperations
@@ -17,7 +18,7 @@ from interop_hub.client.api.scoping import ScopingOperations
 from interop_hub.client.api.tasks import TaskOperations
 from interop_hub.client.api.tenants import TenantOperations
 from interop_hub.client.binding import operation
-from interop_hub.client.calls import Call, anything
+from interop_hub.client.calls import Call
 
 
 class Operations(

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
+from interop_hub.client.answers import Page, one
 from interop_hub.client.binding import operation, pages
-from interop_hub.client.calls import (
-    Call,
-    Id,
-    Page,
-    body,
-    delete,
-    get,
-    get_page,
-    interop,
-    one,
-    paging,
-    post,
-)
+from interop_hub.client.calls import Call, Id, body, delete, get, get_page, interop, paging, post
 from interop_hub.client.models import Actor, Cloud
 
 

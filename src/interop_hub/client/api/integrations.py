@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from interop_hub.client.answers import Page, one
 from interop_hub.client.binding import operation, pages
 from interop_hub.client.calls import (
     Call,
     Id,
-    Page,
     body,
     delete,
     get,
     get_page,
     interop,
-    one,
     paging,
     patch,
     post,

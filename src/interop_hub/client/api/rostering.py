@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from interop_hub.client.answers import Page, one
 from interop_hub.client.binding import operation, pages
-from interop_hub.client.calls import Call, Id, Page, data_api, get, get_page, one, paging
+from interop_hub.client.calls import Call, Id, data_api, get, get_page, paging
 from interop_hub.client.models import Course, GradingCategory, Org, Person, Section, Term
 from interop_hub.client.models.base import Model
 

@@ -5,19 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from interop_hub.client.answers import Page, count, nothing, one
 from interop_hub.client.binding import operation, pages
 from interop_hub.client.calls import (
     Call,
     Id,
-    Page,
-    count,
     delete,
     get,
     get_page,
     interop,
     json_of,
-    nothing,
-    one,
     paging,
     patch,
     post,

@@ -8,18 +8,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+from interop_hub.client.answers import Page, many, one
 from interop_hub.client.binding import operation, pages
 from interop_hub.client.calls import (
     Call,
     Id,
-    Page,
     delete,
     get,
     get_page,
     interop,
     json_of,
-    many,
-    one,
     paging,
     query,
 )

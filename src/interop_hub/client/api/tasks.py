@@ -10,19 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from interop_hub.client.answers import Page, one
 from interop_hub.client.binding import operation, pages
-from interop_hub.client.calls import (
-    Call,
-    Id,
-    Page,
-    data_api,
-    delete,
-    get,
-    get_page,
-    one,
-    paging,
-    query,
-)
+from interop_hub.client.calls import Call, Id, data_api, delete, get, get_page, paging, query
 from interop_hub.client.models import AckOutcome, AckResult, AckStatus, Task, TaskAck
 
 

@@ -5,19 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from interop_hub.client.answers import Page, one
 from interop_hub.client.binding import operation, pages
-from interop_hub.client.calls import (
-    Call,
-    Id,
-    Page,
-    body,
-    get,
-    get_page,
-    interop,
-    one,
-    paging,
-    patch,
-)
+from interop_hub.client.calls import Call, Id, body, get, get_page, interop, paging, patch
 from interop_hub.client.models import TenantApplication, TenantInfo, TenantState
 
 
