@@ -243,11 +243,12 @@ class Storage:
 @dataclass
 class Fanout:
     label: str
-    seconds: float  # first activation's start → last activation's commit
+    seconds: float  # the activations' transactions, start to commit, one after another
     cpu_seconds: float
     peak_rss_bytes: int
     activations: list[Activation]
     storage: Storage | None = None
+    analyze_seconds: float = 0.0  # ANALYZE of the task tables after each activation (untimed)
 
     @property
     def tasks(self) -> int:
@@ -343,37 +344,52 @@ def in_child(function: Callable[..., T], *args: Any, isolate: bool = True) -> T:
         return pool.submit(function, *args).result()
 
 
+def analyze_task_tables(database_url: str) -> float:
+    """``ANALYZE`` the task tables, as autovacuum's autoanalyze would on a default server once
+    an activation has committed (this machine runs without autovacuum); its seconds."""
+    started = time.perf_counter()
+    with _pg(database_url) as conn:
+        tables = ["tasks", PAYLOADS] if _shared_payloads(conn) else ["tasks"]
+        conn.execute(f"ANALYZE {', '.join(tables)}")
+    return time.perf_counter() - started
+
+
 def _activate(
     database_url: str,
     data_dir: str,
     label: str,
     tenants: list[tuple[str, str]],
     profile_out: str | None,
+    analyze: bool,
 ) -> Fanout:
-    """Activate each ``(blueprint name, tenant id)`` in turn, each in its own transaction."""
+    """Activate each ``(blueprint name, tenant id)`` in turn, each in its own transaction (and,
+    with ``analyze``, the task tables analyzed after each commit, off the clock)."""
     hub = build_hub(bench_settings(database_url, Path(data_dir)))
+    analyzing = 0.0
     try:
         with hub.engine.connect() as conn:  # connect before the clock starts
             conn.execute(text("SELECT 1"))
         profiler = cProfile.Profile() if profile_out else None
         activations = []
         cpu_started = _cpu_seconds()
-        started = time.perf_counter()
-        if profiler is not None:
-            profiler.enable()
         for blueprint, tenant_id in tenants:
+            if profiler is not None:
+                profiler.enable()
             began = time.perf_counter()
             with write_transaction(hub.sessions) as session:
                 lifecycle.transition(session, uuid.UUID(tenant_id), "activate", hub.now())
             activations.append(Activation(blueprint, tenant_id, time.perf_counter() - began))
-        seconds = time.perf_counter() - started
+            if profiler is not None:
+                profiler.disable()
+            if analyze:
+                analyzing += analyze_task_tables(database_url)
         if profiler is not None and profile_out is not None:
-            profiler.disable()
             profiler.dump_stats(profile_out)
         cpu = _cpu_seconds() - cpu_started
     finally:
         hub.engine.dispose()
-    return Fanout(label, seconds, cpu, _maxrss_bytes(), activations)
+    seconds = sum(a.seconds for a in activations)
+    return Fanout(label, seconds, cpu, _maxrss_bytes(), activations, analyze_seconds=analyzing)
 
 
 def activate(
@@ -384,6 +400,7 @@ def activate(
     *,
     profile_out: Path | None = None,
     isolate: bool = True,
+    analyze: bool = False,
 ) -> Fanout:
     """Activate the tenants (in a spawned child unless ``isolate`` is false), then count what
     each activation queued and what the Repository says its blueprint sees, and the bytes it
@@ -396,6 +413,7 @@ def activate(
         label,
         [(name, str(tenant_id)) for name, tenant_id in tenants],
         str(profile_out) if profile_out else None,
+        analyze,
         isolate=isolate,
     )
     if not isolate:
@@ -788,6 +806,8 @@ class Options:
     in_process: bool = True
     profile: Path | None = None  # a directory for fanout.pstats and delivery.pstats
     isolate: bool = True  # activations and in-process drains in spawned children
+    analyze: bool = False  # ANALYZE the task tables after each activation, as autovacuum would
+    json: Path | None = None  # the report so far is written here after every step
 
 
 def run_benchmark(options: Options, say: Callable[[str], None] = print) -> Report:
@@ -811,8 +831,11 @@ def run_benchmark(options: Options, say: Callable[[str], None] = print) -> Repor
     )
 
     def loaded(step: str) -> None:
-        """The load average after a step: other work on the machine skews the figures."""
+        """The load average after a step (other work on the machine skews the figures); the
+        report so far to ``options.json``, so that a run cut short keeps what it measured."""
         report.load[step] = [round(value, 2) for value in os.getloadavg()]
+        if options.json is not None:
+            write_json(report, options.json)
 
     def collect(label: str, url: str, cloud: uuid.UUID, source: Path) -> None:
         say(f"{label} ...")
@@ -844,6 +867,19 @@ def run_benchmark(options: Options, say: Callable[[str], None] = print) -> Repor
         collect(label, url, cloud, initial)
         return url, cloud
 
+    def fan_out(
+        url: str, label: str, tenants: list[tuple[str, uuid.UUID]], out: Path | None = None
+    ) -> Fanout:
+        return activate(
+            url,
+            data_dir,
+            label,
+            tenants,
+            profile_out=out,
+            isolate=options.isolate,
+            analyze=options.analyze,
+        )
+
     loaded("start")
     try:
         # One database for 1 tenant, the nightly without tenants and delivery; another for 10
@@ -854,9 +890,7 @@ def run_benchmark(options: Options, say: Callable[[str], None] = print) -> Repor
             url, data_dir, cloud, [(SINGLE, blueprint_xml(SINGLE, BLUEPRINTS[SINGLE]))]
         )
         say(f"fan-out to 1 tenant ({SINGLE}) ...")
-        report.fanout_one = activate(
-            url, data_dir, "1 tenant", [(SINGLE, single.id)], isolate=options.isolate
-        )
+        report.fanout_one = fan_out(url, "1 tenant", [(SINGLE, single.id)])
         fanned(report.fanout_one)
         uninstall(url, data_dir, single.id)
         collect("nightly, no tenants", url, cloud, nightly)
@@ -870,14 +904,7 @@ def run_benchmark(options: Options, say: Callable[[str], None] = print) -> Repor
                 cloud,
                 [(f"profiled-{SINGLE}", blueprint_xml(SINGLE, BLUEPRINTS[SINGLE]))],
             )
-            profiled = activate(
-                url,
-                data_dir,
-                "profiled",
-                [(SINGLE, extra.id)],
-                profile_out=out,
-                isolate=options.isolate,
-            )
+            profiled = fan_out(url, "profiled", [(SINGLE, extra.id)], out)
             uninstall(url, data_dir, extra.id)
             say(f"  {profiled.seconds:.2f} s under cProfile, {profiled.tasks:,} tasks")
             say(profile_summary(out))
@@ -885,9 +912,7 @@ def run_benchmark(options: Options, say: Callable[[str], None] = print) -> Repor
             url, data_dir, cloud, [("delivery", blueprint_xml("delivery", DELIVERY_BLUEPRINT))]
         )
         say("delivery: activating a Student tenant (its initial sync is the queue) ...")
-        report.delivery_activation = activate(
-            url, data_dir, "delivery tenant", [("delivery", reader.id)], isolate=options.isolate
-        )
+        report.delivery_activation = fan_out(url, "delivery tenant", [("delivery", reader.id)])
         fanned(report.delivery_activation)
         tasks, data_events, payload = keep_queue(url, reader.id)
         delivery = report.delivery = Delivery(
@@ -950,7 +975,7 @@ def run_benchmark(options: Options, say: Callable[[str], None] = print) -> Repor
         )
         tenants = list(zip(BLUEPRINTS, (t.id for t in installed), strict=True))
         say("fan-out to 10 tenants, one activation after another ...")
-        report.fanout_ten = activate(url, data_dir, "10 tenants", tenants, isolate=options.isolate)
+        report.fanout_ten = fan_out(url, "10 tenants", tenants)
         fanned(report.fanout_ten)
         collect("nightly, 10 tenants", url, cloud, nightly)
         queued = tasks_by_origin(url, [t.id for t in installed], "ingestion")
@@ -963,6 +988,10 @@ def run_benchmark(options: Options, say: Callable[[str], None] = print) -> Repor
     if report.source_digest_end != report.source_digest:
         say("WARNING: the hub's sources changed during the run; the figures mix versions.")
     return report
+
+
+def write_json(report: Report, path: Path) -> None:
+    path.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
 
 
 def _drain_line(drain: Drain) -> str:
@@ -1195,6 +1224,12 @@ def notes(report: Report) -> list[str]:
         out.append(
             f"fan-out {fanout.label}: {fanout.seconds:.2f} s, CPU {fanout.cpu_seconds:.2f} s"
             + (f", peak RSS {fanout.peak_rss_bytes / 1e6:,.0f} MB" if fanout.peak_rss_bytes else "")
+            + (
+                f"; ANALYZE of the task tables after each activation (off the clock): "
+                f"{fanout.analyze_seconds:.2f} s"
+                if fanout.analyze_seconds
+                else ""
+            )
         )
         for a in fanout.activations:
             out.append(
@@ -1273,6 +1308,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--skip-in-process", action="store_true", help="no in-process drain (no HTTP)"
     )
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="ANALYZE the task tables after each activation, off the clock (as autovacuum would)",
+    )
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write JSON here")
     parser.add_argument(
         "--postgres-url",
@@ -1296,13 +1336,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         batch_size=args.batch_size,
         floor_runs=args.floor_runs,
         in_process=not args.skip_in_process,
+        analyze=args.analyze,
         profile=args.profile,
+        json=args.json,
     )
     report = run_benchmark(options, say=lambda line: print(line, flush=True))
     print()
     print(render_table(report))
     if args.json is not None:
-        args.json.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+        write_json(report, args.json)
         print(f"\nJSON written to {args.json}")
     return 0
 
