@@ -86,10 +86,16 @@ class Installation:
     client_secret: str
 
 
-def install(connect: Connect, accounts: Accounts, hub: Hub, district_dir: Path) -> Installation:
-    """A cloud (as the district) with the district collected into it, an integration and its
-    version 1.0 (as the vendor, with a token for its API key), and a tenant of it installed and
-    activated (as the operator, through ``/v2/platform``)."""
+def install(
+    connect: Connect,
+    accounts: Accounts,
+    hub: Hub,
+    district_dir: Path,
+    document: str = blueprint("1.0"),
+) -> Installation:
+    """A cloud (as the district) with the district collected into it, an integration and a
+    version of it described by ``document`` (as the vendor, with a token for its API key), and a
+    tenant of it installed and activated (as the operator, through ``/v2/platform``)."""
     with (
         connect(api_key=accounts.district.api_key) as district,
         connect(api_key=accounts.vendor.api_key, exchange_api_key=True) as vendor,
@@ -98,7 +104,7 @@ def install(connect: Connect, accounts: Accounts, hub: Hub, district_dir: Path) 
         cloud = district.create_cloud("Springfield", userdata="sis: oneroster")
         collect(hub, str(cloud.id), district_dir)
         integration = vendor.create_integration("acme-lms", title="Acme LMS")
-        version = vendor.create_integration_version(integration.id, blueprint("1.0"))
+        version = vendor.create_integration_version(integration.id, document)
         body = {"cloud_id": str(cloud.id), "integration_id": str(integration.id)}
         tenant = operator.request("POST", "/v2/platform/tenants", json=body)["data"]
         operator.request("POST", f"/v2/platform/tenants/{tenant['id']}/activate")
