@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -21,14 +22,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import func, select
 
-from interop_hub.kit import logs
+from interop_hub.kit import logs, metrics
 from interop_hub.kit.db import transaction
 from interop_hub.kit.logs import JsonFormatter, TextFormatter, configure_logging, make_handler
 from interop_hub.kit.settings import Settings
+from interop_hub.observability.exporter import start_exporter
 from interop_hub.runtime import Hub
 from interop_hub.tasks import queue
 from interop_hub.tasks.models import Task
 from tests.factories import World, basic, bearer, data, error, install, make_world, token
+from tests.test_cli import Cli, text_of
 from tests.test_collection_property import _minimal_bundle, run_collection, write_bundle
 from tests.test_tasks_api import TASKS, Env, event
 
@@ -409,3 +412,33 @@ def test_multiprocess_mode_sums_the_processes(tmp_path: Path) -> None:
     outcome = frozenset({("outcome", "success")})
     assert samples[("interop_hub_ingestion_row_errors_total", outcome)] == 6
     assert samples[("interop_hub_ingestion_duration_seconds_count", outcome)] == 2
+
+
+# --- the worker's /metrics ----------------------------------------------------------------------
+
+
+def test_the_worker_exporter_answers_the_scrape_token_only() -> None:
+    server = start_exporter("127.0.0.1", 0, SecretStr(METRICS_TOKEN))
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        metrics.ingestion_finished("success", 0.5, 2)
+        refused = httpx.get(f"{base}/metrics", headers=bearer(METRICS_TOKEN + "x"))
+        assert refused.status_code == 401
+        assert METRICS_TOKEN not in refused.text
+        assert httpx.get(f"{base}/metrics").status_code == 401
+        assert httpx.get(f"{base}/other", headers=bearer(METRICS_TOKEN)).status_code == 404
+        shown = httpx.get(f"{base}/metrics", headers=bearer(METRICS_TOKEN))
+        assert shown.status_code == 200
+        assert shown.headers["content-type"].startswith("text/plain")
+        assert 'interop_hub_ingestion_row_errors_total{outcome="success"}' in shown.text
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_worker_exporter_needs_a_token(tmp_path: Path) -> None:
+    result = Cli({"INTEROP_HUB_DATA_DIR": str(tmp_path / "data")}).run(
+        "worker", "--metrics-port", "0"
+    )
+    assert result.exit_code == 2
+    assert "INTEROP_HUB_METRICS_TOKEN" in text_of(result.stderr)

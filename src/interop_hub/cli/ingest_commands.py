@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from interop_hub.cli.context import open_hub, unit_of_work
-from interop_hub.cli.output import JsonFlag, console, emit, fail
+from interop_hub.cli.output import JsonFlag, console, emit, err_console, fail
 from interop_hub.ingest import service as ingest
 from interop_hub.ingest.models import Ingestion, IngestionError
 from interop_hub.ingest.queries import ingestion_out
@@ -163,17 +163,38 @@ def reject_command(ingestion_id: uuid.UUID, as_json: JsonFlag = False) -> None:
 def worker_command(
     once: Annotated[bool, typer.Option(help="Run what is queued, then exit.")] = False,
     poll: Annotated[float, typer.Option(help="Seconds between polls.")] = 5.0,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve /metrics on this port (needs INTEROP_HUB_METRICS_TOKEN; not with --once)."
+        ),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Interface of /metrics.")] = "127.0.0.1",
 ) -> None:
     """Run queued ingestions (safe to run several at once)."""
+    from interop_hub.observability.exporter import start_exporter
     from interop_hub.worker import run_pending, serve_forever
 
     hub = open_hub()
+    token = hub.settings.metrics_token
+    if metrics_port is not None and token is None:
+        hub.engine.dispose()
+        err_console.print(
+            "[red]configuration error[/red]: --metrics-port needs INTEROP_HUB_METRICS_TOKEN, "
+            "the bearer token scrapers send."
+        )
+        raise typer.Exit(code=2)
     configure_logging(hub.settings.log_level, hub.settings.log_format)
+    exporter = None
     try:
+        if metrics_port is not None and token is not None and not once:
+            exporter = start_exporter(metrics_host, metrics_port, token)
         if once:
             ran = run_pending(hub)
             console.print(f"ran {ran} ingestion(s)")
         else:
             serve_forever(hub, poll)
     finally:
+        if exporter is not None:
+            exporter.shutdown()
         hub.engine.dispose()

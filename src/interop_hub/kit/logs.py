@@ -23,6 +23,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 request_id_var: ContextVar[str | None] = ContextVar("interop_hub_request_id", default=None)
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,127}")
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
+_NOT_EXTRAS = _STANDARD | {"color_message"}  # uvicorn's copy of the message, with ANSI colors
 
 
 def request_id_from(incoming: str | None) -> str:
@@ -47,7 +48,7 @@ class RequestIdFilter(logging.Filter):
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     """What the caller passed with ``extra=``."""
-    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+    return {k: v for k, v in record.__dict__.items() if k not in _NOT_EXTRAS}
 
 
 class JsonFormatter(logging.Formatter):

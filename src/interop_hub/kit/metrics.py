@@ -18,8 +18,11 @@ from collections.abc import Iterable, Mapping
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess as _multiprocess
+from pydantic import SecretStr
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+from interop_hub.kit.crypto import same
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -98,6 +101,14 @@ def _flush(session: Session) -> None:
 
 def _discard(session: Session) -> None:
     session.info.get(_PENDING, []).clear()
+
+
+def is_scrape_token(authorization: str | None, token: SecretStr | None) -> bool:
+    """Whether an ``Authorization`` header is ``Bearer <INTEROP_HUB_METRICS_TOKEN>`` (never,
+    when no token is configured)."""
+    expected = token.get_secret_value() if token is not None else ""
+    scheme, _, value = (authorization or "").strip().partition(" ")
+    return bool(expected) and scheme.lower() == "bearer" and same(value.strip(), expected)
 
 
 def exposition() -> bytes:

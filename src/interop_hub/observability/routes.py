@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import SecretStr
 
 from interop_hub.auth.dependencies import HubDep, SessionDep, get_principal
 from interop_hub.kit import metrics
-from interop_hub.kit.crypto import same
 from interop_hub.kit.errors import Forbidden
 
 router = APIRouter(tags=["Service"])
@@ -17,15 +15,8 @@ router = APIRouter(tags=["Service"])
 def read_metrics(request: Request, session: SessionDep, hub: HubDep) -> Response:
     """Prometheus text format. A scraper that cannot do OAuth sends
     ``Authorization: Bearer $INTEROP_HUB_METRICS_TOKEN``; otherwise an operator credential."""
-    if (
-        not _has_scrape_token(request, hub.settings.metrics_token)
-        and not get_principal(request, session, hub).is_operator
-    ):
+    token = hub.settings.metrics_token
+    scraper = metrics.is_scrape_token(request.headers.get("authorization"), token)
+    if not scraper and not get_principal(request, session, hub).is_operator:
         raise Forbidden("The metrics are for operators (or the configured metrics token).")
     return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
-
-
-def _has_scrape_token(request: Request, token: SecretStr | None) -> bool:
-    expected = token.get_secret_value() if token is not None else ""
-    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
-    return bool(expected) and scheme.lower() == "bearer" and same(value.strip(), expected)
