@@ -4,7 +4,9 @@ It gets a token by posting its client id and secret in the form body, polls ``/t
 each task type, acknowledges in batches (``success``, ``error`` or ``retry`` as told), and keeps
 a local copy of the tenant's roster: data events are applied by ``object_id`` in ``sequence``
 order, a full sync (``initial``, ``resend``) is the whole state, ``TENANT_UNINSTALLED`` empties
-the copy. Works with any ``httpx.Client`` (the in-process ``TestClient`` or a real server).
+the copy. With an ``authenticator`` it answers ``authenticate`` tasks: it checks their
+credentials and confirms or refuses the session with ``PATCH /v2/interop/tenant/application``.
+Works with any ``httpx.Client`` (the in-process ``TestClient`` or a real server).
 
 Run as a script (``python -m tests.driver URL CLIENT_ID CLIENT_SECRET``), it is a driver that
 dies holding a batch: see :func:`hold_a_batch`.
@@ -30,8 +32,12 @@ LISTS = (
     "/rostering/terms",
     "/grades/gradingCategories",
 )
+APPLICATION = "/v2/interop/tenant/application"
 Verdict = Callable[[dict[str, Any]], str | None]
 """Given a task, the ack status to answer instead of ``success`` (or None)."""
+Authenticator = Callable[[dict[str, Any]], tuple[str, str | None]]
+"""Given an ``authenticate`` event (its ``data`` holds the credentials to check), the answer to
+its session: ``confirmed`` or ``error``, and a message."""
 
 
 @dataclass
@@ -52,6 +58,8 @@ class Driver:
     strict: bool = True
     """Assert that the hub accepts every ack; False collects the refused ones in ``failed``."""
     failed: list[dict[str, Any]] = field(default_factory=list)  # refused acks (404 and the like)
+    authenticator: Authenticator | None = None
+    sessions: list[tuple[str, str]] = field(default_factory=list)  # (session id, answer) given
     _token: str | None = None
     _full_sync: set[str] | None = None
 
@@ -130,7 +138,29 @@ class Driver:
             self._data(event)
             if (app_id := self.app_id(task)) is not None:
                 ack["$sys.app_id"] = app_id
+        elif kind == "authenticate" and self.authenticator is not None:
+            self._authenticate(event, self.authenticator)
         return ack
+
+    def _authenticate(self, event: dict[str, Any], authenticator: Authenticator) -> None:
+        """Answer the task's session. The PATCH names the session, so an answer to one that a
+        newer session superseded is refused (409) rather than applied to the newer one."""
+        answer, message = authenticator(event)
+        body = {
+            "auth_state_pending": answer,
+            "auth_message": message,
+            "auth_session_id_pending": event["session_id"],
+        }
+        response = self.call("PATCH", APPLICATION, json=body)
+        assert response.status_code == 204, response.text
+        self.sessions.append((event["session_id"], answer))
+
+    def application(self) -> dict[str, Any]:
+        """The tenant application (#34), as the driver reads it."""
+        response = self.call("GET", APPLICATION)
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()["data"]
+        return found
 
     def _sync(self, event: dict[str, Any]) -> None:
         full = event["origin"] in ("initial", "resend")

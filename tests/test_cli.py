@@ -28,7 +28,7 @@ from interop_hub.kit.crypto import Keyring
 from interop_hub.kit.db import create_db_engine, normalize_url
 from interop_hub.kit.settings import Settings, get_settings
 from interop_hub.runtime import build_hub
-from tests.factories import basic, bearer, blueprint
+from tests.factories import basic, bearer, blueprint, full_blueprint
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "INTEROP_HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -757,3 +757,130 @@ def test_tasks_tail(
     assert len(lines) == len(tasks)
     assert "TENANT_ACTIVATED" in lines[0]
     assert tasks[0]["id"] in lines[0]
+
+
+# --- the tenant application (the district's side) ---------------------------------------------
+
+
+APP_AUTHENTICATION = (
+    '<Authentication Type="basic"><Property Name="username"/>'
+    '<Property Name="password" Secret="true"/></Authentication>'
+)
+APP_PASSWORD = "Tr0ub4dor&3-secret"
+
+
+def app_tenant(cli: Cli, http: TestClient) -> tuple[str, dict[str, str]]:
+    """A tenant of a version that declares basic credentials; its id and actor headers."""
+    cli.json("db", "upgrade")
+    vendor = cli.json("accounts", "create", "--name", "Acme", "--type", "developer")
+    district = cli.json("accounts", "create", "--name", "Springfield USD")
+    cloud = cli.json("clouds", "create", "--account", district["id"], "--name", "Springfield")
+    headers = basic(vendor["api_key"])
+    integration = http.post(
+        "/v2/interop/integrations", json={"name": "acme-lms"}, headers=headers
+    ).json()["data"]
+    document = full_blueprint("1.0").replace(
+        "</Integration>", f"{APP_AUTHENTICATION}</Integration>"
+    )
+    response = http.post(
+        f"/v2/interop/integrations/{integration['id']}/versions",
+        content=document,
+        headers={**headers, "Content-Type": "application/xml"},
+    )
+    assert response.status_code == 200, response.text
+    tenant = cli.json(
+        "tenants", "install", "--cloud", cloud["id"], "--integration", integration["id"]
+    )
+    token = get_token(http, tenant["client_id"], tenant["client_secret"]).json()["access_token"]
+    return tenant["id"], bearer(token)
+
+
+def test_the_tenant_application_from_the_command_line(
+    cli: Cli, http: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant_id, actor = app_tenant(cli, http)
+    shown = cli.json("tenants", "app", tenant_id)
+    assert (shown["auth_type"], shown["auth_state_pending"], shown["deliver_tasks"]) == (
+        "basic",
+        "unspecified",
+        True,
+    )
+
+    # Pending credentials from --prop and from a JSON file (kept out of the process list).
+    props = tmp_path / "props.json"
+    props.write_bytes(orjson.dumps({"password": APP_PASSWORD}))
+    opened = cli.json(
+        "tenants",
+        "app-auth",
+        tenant_id,
+        "--prop",
+        "username=district-7",
+        "--props-file",
+        str(props),
+    )
+    assert opened["auth_session_id_pending"] == opened["session_id"]
+    assert opened["auth_state_pending"] == "updating"
+    assert opened["auth_props_pending"] == {"username": "district-7", "password": "********"}
+    queued = cli.json("tasks", "list", "--tenant", tenant_id)["data"]
+    assert [t["type"] for t in queued] == ["lifecycle_event", "authenticate"]
+    assert queued[1]["data"] == {"username": "********", "password": "********"}
+
+    # Refusals are error envelopes that never repeat a value.
+    assert cli.fails("tenants", "app-auth", tenant_id, "--prop", "username", status=400)
+    unknown = cli.fails("tenants", "app-auth", tenant_id, "--prop", "pin=1234", status=400)
+    assert unknown["code"] == "unknown_property"
+    long_secret = "x" * 10_001
+    result = cli.run(
+        "tenants", "app-auth", tenant_id, "--prop", f"password={long_secret}", "--json"
+    )
+    assert result.exit_code == 1
+    assert long_secret not in result.stdout
+    assert cli.fails("tenants", "app-auth", tenant_id, "--props-file", str(tmp_path), status=400)
+
+    # The driver confirms the session over HTTP.
+    response = http.patch(
+        "/v2/interop/tenant/application",
+        json={"auth_state_pending": "confirmed", "auth_message": "ok"},
+        headers=actor,
+    )
+    assert response.status_code == 204, response.text
+    confirmed = cli.json("tenants", "app", tenant_id)
+    assert confirmed["auth_state"] == "confirmed"
+    assert confirmed["auth_props"] == {"username": "district-7", "password": "********"}
+
+    changed = cli.json(
+        "tenants", "app-set", tenant_id, "--no-deliver-tasks", "--option", "region=us"
+    )
+    assert (changed["deliver_tasks"], changed["options"]) == (False, {"region": "us"})
+    kept = cli.json("tenants", "app-set", tenant_id, "--validate-tasks")
+    assert (kept["deliver_tasks"], kept["validate_tasks"], kept["options"]) == (
+        False,
+        True,
+        {"region": "us"},
+    )
+    cleared = cli.json("tenants", "app-set", tenant_id, "--deliver-tasks", "--clear-options")
+    assert (cleared["deliver_tasks"], cleared["options"]) == (True, {})
+
+    trail = cli.json("tenants", "app-sessions", tenant_id)
+    assert trail["more"] is False
+    [session] = trail["data"]
+    assert (session["id"], session["state"], session["message"]) == (
+        opened["session_id"],
+        "confirmed",
+        "ok",
+    )
+    assert session["opened_by"] == "account:operator"
+    assert session["properties"] == ["password", "username"]
+
+    missing = "00000000-0000-0000-0000-000000000000"
+    for command in ("app", "app-sessions"):
+        assert cli.fails("tenants", command, missing, status=404)
+    assert cli.fails("tenants", "app-auth", missing, "--prop", "username=u", status=404)
+
+    from interop_hub.cli import output
+
+    monkeypatch.setattr(output.console, "width", 200)
+    result = cli.run("tenants", "app", tenant_id)
+    assert result.exit_code == 0, result.stdout
+    assert "auth_state_pending" in text_of(result.stdout)
+    assert APP_PASSWORD not in result.stdout

@@ -160,3 +160,117 @@ def test_a_driver_copy_equals_the_query_api_through_the_tenant_lifecycle(
     assert vendor.copy == {}
     collect(hub, world.cloud_id, night1)
     assert vendor.drain() == 0
+
+
+AUTHENTICATION = (
+    '<Authentication Type="basic"><Property Name="username"/>'
+    '<Property Name="password" Secret="true"/></Authentication>'
+)
+
+
+def test_the_authentication_workflow_with_the_driver_answering_the_authenticate_task(
+    client: TestClient, hub: Hub, nights: tuple[Path, Path]
+) -> None:
+    """DESIGN §3.7 end to end: the district enters credentials, the driver checks them (refused,
+    then confirmed); a reauthenticate ack pauses delivery until new credentials are confirmed,
+    and the paused task comes back first."""
+    night1, night2 = nights
+    world = make_world(client, hub)
+    document = full_blueprint("2.0").replace("</Integration>", f"{AUTHENTICATION}</Integration>")
+    add_version(client, world, document)
+    tenant = install(client, world, version="2.0")
+    collect(hub, world.cloud_id, night1)
+    app_password = {"value": "correct horse"}
+    paused: list[str] = []
+
+    def check(event: dict[str, Any]) -> tuple[str, str | None]:
+        """The app signs in with the credentials of the task."""
+        assert set(event["data"]) == {"username", "password"}
+        if event["data"]["password"] == app_password["value"]:
+            return "confirmed", f"signed in as {event['data']['username']}"
+        return "error", "the app refused the password"
+
+    def verdict(task: dict[str, Any]) -> str | None:
+        event = task[task["type"]]
+        if task["type"] == "data_event" and event["action"] == "UPDATE" and not paused:
+            paused.append(event["id"])  # the app's session expired: it needs new credentials
+            return "reauthenticate"
+        return None
+
+    driver = Driver(
+        client, tenant["client_id"], tenant["client_secret"], verdict=verdict, authenticator=check
+    )
+
+    def district_enters(username: str, password: str) -> str:
+        shown = data(
+            client.post(
+                f"/v2/platform/tenants/{tenant['id']}/application/sessions",
+                json={"auth_props": {"username": username, "password": password}},
+                headers=world.operator.headers,
+            ),
+            201,
+        )
+        assert shown["auth_props_pending"] == {"username": username, "password": "********"}
+        session_id: str = shown["auth_session_id_pending"]
+        return session_id
+
+    # Set up before activation: a wrong password, refused by the driver, then the right one.
+    wrong = district_enters("district-7", "Tr0ub4dor&3")
+    operator(client, world, f"/tenants/{tenant['id']}/activate")
+    driver.drain()
+    assert driver.sessions == [(wrong, "error")]
+    refused = driver.application()
+    assert (refused["auth_state"], refused["auth_state_pending"]) == ("unspecified", "error")
+    assert refused["auth_message"] == "the app refused the password"
+    assert refused["auth_props"] == {}
+    right = district_enters("district-7", "correct horse")
+    driver.drain()
+    assert driver.sessions[1:] == [(right, "confirmed")]
+    signed_in = driver.application()
+    assert signed_in["auth_type"] == "basic"
+    assert signed_in["auth_state"] == "confirmed"
+    assert signed_in["auth_props"] == {"username": "district-7", "password": "correct horse"}
+    assert signed_in["auth_message"] == "signed in as district-7"
+    assert driver.objects() == driver.query_api()
+
+    # A nightly change: the app's session has expired, the driver answers reauthenticate and
+    # delivery pauses (the rest of that batch was handled; nothing newer comes).
+    app_password["value"] = "a new password"
+    collect(hub, world.cloud_id, night2)
+    driver.drain()
+    assert paused
+    assert (paused[0], "reauthenticate") in driver.acked
+    state = data(driver.call("GET", "/v2/interop/tenant/state"))
+    assert state["delivery_paused"] == "reauthenticate"
+    assert driver.drain() == 0
+    # Still held: the district collects again meanwhile, and nothing arrives.
+    collect(hub, world.cloud_id, night1)
+    assert driver.drain() == 0
+
+    # The district enters the new password; the driver confirms and delivery resumes with the
+    # paused task first, then everything queued since.
+    before = len(driver.seen)
+    renewed = district_enters("district-7", "a new password")
+    driver.drain()
+    assert driver.sessions[2:] == [(renewed, "confirmed")]
+    resumed = [t for t in driver.seen[before:] if t["type"] != "authenticate"]
+    assert resumed[0]["data_event"]["id"] == paused[0]
+    assert (paused[0], "success") in driver.acked
+    sequences = [t[t["type"]]["sequence"] for t in resumed]
+    assert sequences == sorted(sequences)
+    state = data(driver.call("GET", "/v2/interop/tenant/state"))
+    assert state["delivery_paused"] is None
+    assert driver.application()["auth_props"]["password"] == "a new password"
+    assert driver.objects() == driver.query_api()
+
+    trail = data(
+        client.get(
+            f"/v2/platform/tenants/{tenant['id']}/application/sessions",
+            headers=world.operator.headers,
+        )
+    )
+    assert [(s["id"], s["state"]) for s in trail] == [
+        (renewed, "confirmed"),
+        (right, "confirmed"),
+        (wrong, "error"),
+    ]

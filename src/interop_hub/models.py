@@ -9,7 +9,7 @@ from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.rollovers.models import Rollover
 from interop_hub.schedules.models import Schedule, ScheduleTick
 from interop_hub.tasks.models import Task, TaskAck, TaskPayload, TenantAppId
-from interop_hub.tenants.models import Tenant
+from interop_hub.tenants.models import Tenant, TenantAuthSession
 
 metadata = Base.metadata
 
@@ -35,5 +35,6 @@ __all__ = [
     "TaskPayload",
     "Tenant",
     "TenantAppId",
+    "TenantAuthSession",
     "metadata",
 ]

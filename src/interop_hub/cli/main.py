@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from interop_hub.cli.application_commands import COMMANDS as APPLICATION_COMMANDS
 from interop_hub.cli.context import OPERATOR, open_hub, unit_of_work
 from interop_hub.cli.doctor import doctor_command
 from interop_hub.cli.ingest_commands import ingest_command, ingestions_app, worker_command
@@ -43,6 +44,8 @@ for sub, name in (
     (tasks_app, "tasks"),
 ):
     app.add_typer(sub, name=name)
+for command_name, command in APPLICATION_COMMANDS.items():
+    tenants_app.command(command_name)(command)
 
 
 @app.command()

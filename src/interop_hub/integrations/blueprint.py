@@ -56,6 +56,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 _KNOWN_NAMES = ", ".join((*CANONICAL_TOPICS, *_ALIASES))
 _SUPPORT_VALUES = ("enabled", "disabled")
+AUTH_TYPES: tuple[str, ...] = ("oauth2", "basic", "api_key", "none")
+"""What ``<Integration><Authentication Type=...>`` may declare: how the tenant's application is
+authenticated (DESIGN §3.7); a blueprint without the element declares nothing."""
 
 
 class BlueprintError(ValueError):
@@ -89,6 +92,37 @@ class TopicSpec:
 
 
 @dataclass(frozen=True)
+class AuthProperty:
+    name: str
+    secret: bool
+    """A secret is shown masked wherever the spec does not hand it to the driver."""
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    """``<Authentication Type>`` with its ``<Property Name Secret="true|false"/>`` children: the
+    credentials a district enters for the tenant's application."""
+
+    type: str
+    properties: tuple[AuthProperty, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "properties": [{"name": p.name, "secret": p.secret} for p in self.properties],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AuthSpec:
+        return cls(
+            type=data["type"],
+            properties=tuple(
+                AuthProperty(p["name"], bool(p["secret"])) for p in data["properties"]
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class Blueprint:
     name: str | None
     version: str
@@ -97,6 +131,7 @@ class Blueprint:
     id_space: str | None
     capabilities: tuple[str, ...]
     topics: dict[str, TopicSpec]
+    auth: AuthSpec | None = None
 
     def to_json(self) -> dict[str, Any]:
         # Topics are a list, not an object: JSON stores (e.g. PostgreSQL jsonb) may reorder keys.
@@ -118,6 +153,7 @@ class Blueprint:
                 }
                 for t in self.topics.values()
             ],
+            "auth": None if self.auth is None else self.auth.to_json(),
         }
 
     @classmethod
@@ -141,6 +177,8 @@ class Blueprint:
             id_space=data["id_space"],
             capabilities=tuple(data["capabilities"]),
             topics={t.name: t for t in topics},
+            # Blueprints stored before authentication was parsed have no "auth".
+            auth=AuthSpec.from_json(data["auth"]) if data.get("auth") else None,
         )
 
 
@@ -233,6 +271,33 @@ def _parse_topic(topic: etree._Element) -> tuple[str, tuple[str, ...] | None, bo
     return declared, attributes, subscriber, consumer_disabled, line
 
 
+def _parse_auth(integration: etree._Element) -> AuthSpec | None:
+    found = _children(integration, "Authentication")
+    if not found:
+        return None
+    if len(found) > 1:
+        raise BlueprintError("<Authentication> is declared twice", _line(found[1]))
+    element = found[0]
+    kind = _attr(element, "Type")
+    if kind not in AUTH_TYPES:
+        raise BlueprintError(
+            f"<Authentication> Type must be one of {', '.join(AUTH_TYPES)}, not {kind!r}",
+            _line(element),
+        )
+    properties: dict[str, AuthProperty] = {}
+    for prop in _children(element, "Property"):
+        name = _attr(prop, "Name")
+        if name is None:
+            raise BlueprintError("<Property> has no Name", _line(prop))
+        if name in properties:
+            raise BlueprintError(f"property {name!r} is declared twice", _line(prop))
+        flag = (_attr(prop, "Secret") or "false").lower()
+        if flag not in ("true", "false"):
+            raise BlueprintError(f"Secret must be 'true' or 'false', not {flag!r}", _line(prop))
+        properties[name] = AuthProperty(name, secret=flag == "true")
+    return AuthSpec(kind, tuple(properties.values()))
+
+
 def parse_blueprint(document: bytes | str) -> Blueprint:
     """Parse and validate a blueprint; raises :class:`BlueprintError` naming the offending line."""
     root = _parse_xml(document)
@@ -247,7 +312,9 @@ def parse_blueprint(document: bytes | str) -> Blueprint:
     integration = next(iter(_children(root, "Integration")), None)
     title = id_space = None
     capabilities: list[str] = []
+    auth = None
     if integration is not None:
+        auth = _parse_auth(integration)
         title = _text(next(iter(_children(integration, "Title")), None))
         id_space = _text(next(iter(_children(integration, "IdSpace")), None))
         for group in _children(integration, "Capabilities"):
@@ -276,4 +343,5 @@ def parse_blueprint(document: bytes | str) -> Blueprint:
         id_space=id_space,
         capabilities=tuple(capabilities),
         topics=topics,
+        auth=auth,
     )

@@ -42,9 +42,15 @@ from interop_hub.platform.schemas import (
 )
 from interop_hub.runtime import Hub
 from interop_hub.tasks.schemas import TaskAckOut
-from interop_hub.tenants import lifecycle
+from interop_hub.tenants import application, lifecycle
 from interop_hub.tenants import service as tenants
-from interop_hub.tenants.schemas import TenantInfo
+from interop_hub.tenants.schemas import (
+    ApplicationSettings,
+    AuthSessionOpen,
+    AuthSessionOut,
+    TenantApplication,
+    TenantInfo,
+)
 
 router = APIRouter(
     prefix="/v2/platform",
@@ -218,6 +224,50 @@ def list_tenant_task_history(
     """The tenant's acknowledgements and admin deletes, newest first (kept
     ``TASK_HISTORY_DAYS``)."""
     found = service.task_history(session, id, paging)
+    return listing(found.items, found.next)
+
+
+@router.get("/tenants/{id}/application", operation_id="platformGetTenantApplication")
+def get_tenant_application(
+    id: uuid.UUID, session: SessionDep, hub: HubDep, _: OperatorDep
+) -> DataEnvelope[TenantApplication]:
+    """The tenant application (#34's shape), its secret properties masked."""
+    tenant = lifecycle.get_tenant(session, id)
+    return one(application.view(session, hub.keyring, tenant, reveal=False))
+
+
+@router.patch("/tenants/{id}/application", operation_id="platformUpdateTenantApplication")
+def update_tenant_application(
+    id: uuid.UUID, body: ApplicationSettings, session: SessionDep, hub: HubDep, _: OperatorDep
+) -> DataEnvelope[TenantApplication]:
+    """The district's settings: ``deliver_tasks`` (false holds every task until it is true
+    again), ``validate_tasks``, ``options``."""
+    return one(application.change_settings(session, hub.keyring, id, body))
+
+
+@router.post(
+    "/tenants/{id}/application/sessions",
+    status_code=201,
+    operation_id="platformOpenTenantAuthSession",
+    responses={409: {"description": "Uninstalled, or the blueprint declares no authentication"}},
+)
+def open_tenant_auth_session(
+    id: uuid.UUID, body: AuthSessionOpen, session: SessionDep, hub: HubDep, principal: OperatorDep
+) -> DataEnvelope[TenantApplication]:
+    """Set the application's pending credentials: ``auth_state_pending`` becomes ``updating``
+    under a new ``auth_session_id_pending`` and the tenant's driver gets an ``authenticate``
+    task to check them (a session still updating is superseded)."""
+    application.open_session(session, hub.keyring, id, dict(body.auth_props), principal, hub.now())
+    tenant = lifecycle.get_tenant(session, id)
+    return one(application.view(session, hub.keyring, tenant, reveal=False))
+
+
+@router.get("/tenants/{id}/application/sessions", operation_id="platformListTenantAuthSessions")
+def list_tenant_auth_sessions(
+    id: uuid.UUID, session: SessionDep, _: OperatorDep, paging: Paging
+) -> ListEnvelope[AuthSessionOut]:
+    """The audit trail of the application's authentication sessions, newest first."""
+    found = application.sessions(session, id, paging)
     return listing(found.items, found.next)
 
 

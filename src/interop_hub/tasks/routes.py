@@ -67,7 +67,7 @@ def list_tasks(
         types=service.check_driver(driver),
         limit=page_size or hub.settings.task_batch_size,
     )
-    tasks = service.next_batch(session, principal, poll, hub.settings, hub.now())
+    tasks = service.next_batch(session, principal, poll, hub.settings, hub.now(), hub.keyring)
     return _json({"data": tasks, "paging": {"next": None}})
 
 
@@ -213,7 +213,12 @@ def list_tasks_admin(
     """The caller's queued tasks without leasing them, oldest first (page 0 holds the oldest)."""
     paging = page_request_from(request, page, page_size, cursor, hub.settings.max_task_page_size)
     found = service.admin_list(
-        session, principal, service.check_schema(schema), service.check_driver(driver), paging
+        session,
+        principal,
+        service.check_schema(schema),
+        service.check_driver(driver),
+        paging,
+        hub.keyring,
     )
     return _json({"data": found.items, "paging": {"next": found.next}})
 
@@ -226,9 +231,10 @@ def list_tasks_admin(
     responses=RESPONSES,
 )
 def find_task(
-    id: uuid.UUID, session: SessionDep, principal: PrincipalDep, schema: Schema = None
+    id: uuid.UUID, session: SessionDep, hub: HubDep, principal: PrincipalDep, schema: Schema = None
 ) -> Response:
-    return _json({"data": service.admin_find(session, principal, id, service.check_schema(schema))})
+    found = service.admin_find(session, principal, id, service.check_schema(schema), hub.keyring)
+    return _json({"data": found})
 
 
 @router.delete(

@@ -28,10 +28,11 @@ from interop_hub.auth.principal import Principal
 from interop_hub.integrations.models import Integration, IntegrationVersion
 from interop_hub.kit import metrics
 from interop_hub.kit.bulk import insert_many
+from interop_hub.kit.crypto import Keyring
 from interop_hub.kit.errors import BadRequest, Forbidden, NotFound
 from interop_hub.kit.paging import Page, PageRequest, paginate
 from interop_hub.kit.settings import Settings
-from interop_hub.tasks import payloads
+from interop_hub.tasks import payloads, sealed
 from interop_hub.tasks.models import Task, TaskAck, TenantAppId
 from interop_hub.tasks.projection import TenantView, Topic, changed
 from interop_hub.tasks.schemas import AckIn, AckOutcome
@@ -105,6 +106,8 @@ def _tenants(session: Session, p: Principal, tenant_id: uuid.UUID | None) -> lis
 
 def deliverable_types(tenant: Tenant) -> tuple[str, ...] | None:
     """The task types a tenant may receive now (None: all)."""
+    if not tenant.deliver_tasks:
+        return ()  # its application's deliver_tasks is off: nothing, until it is on again
     if tenant.op_state in ("setup", "suspended"):
         return LIFECYCLE_ONLY
     if tenant.delivery_paused:
@@ -121,7 +124,12 @@ class Poll:
 
 
 def next_batch(
-    session: Session, p: Principal, poll: Poll, settings: Settings, now: dt.datetime
+    session: Session,
+    p: Principal,
+    poll: Poll,
+    settings: Settings,
+    now: dt.datetime,
+    keyring: Keyring | None = None,
 ) -> list[dict[str, Any]]:
     """#52: lease and return the next tasks of the caller's tenants."""
     if p.is_operator:
@@ -138,7 +146,7 @@ def next_batch(
             break
         leased += _lease(session, tenant, poll.types, limit - len(leased), now, lease_until)
     metrics.tasks_delivered(session, (task.tenant_id for task in leased))
-    return render(session, leased, poll.schema)
+    return render(session, leased, poll.schema, keyring=keyring)
 
 
 def _lease(
@@ -182,10 +190,13 @@ def _try_lock(session: Session, tenant_id: uuid.UUID) -> bool:
     return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}))
 
 
-def render(session: Session, tasks: Sequence[Task], schema: str) -> list[dict[str, Any]]:
+def render(
+    session: Session, tasks: Sequence[Task], schema: str, *, keyring: Keyring | None = None
+) -> list[dict[str, Any]]:
     """Tasks as JSON: each data event's payload projected by its tenant's blueprint, ``changes``
     the prior values of what the tenant sees differently, and the app id the tenant's app gave
-    its object."""
+    its object. An authenticate task's credentials are stored sealed: decrypted with
+    ``keyring``, masked without one (:mod:`interop_hub.tasks.sealed`)."""
     ids = {i for t in tasks for i in (t.payload_id, t.prior_payload_id) if i is not None}
     bodies = payloads.bodies(session, ids) if ids else {}
     tenants = {t.tenant_id for t in tasks if t.type == "data_event"}
@@ -200,6 +211,8 @@ def render(session: Session, tasks: Sequence[Task], schema: str) -> list[dict[st
             data = _project(topic, data)
             if task.prior_payload_id is not None:
                 changes = changed(_project(topic, bodies.get(task.prior_payload_id)), data)
+        elif task.type == "authenticate":
+            data = sealed.unseal(data, keyring)
         app_id = app_ids.get((task.tenant_id, task.object_id)) if task.object_id else None
         found.append(task_json(task, schema, data=data, changes=changes, app_id=app_id))
     return found
@@ -365,14 +378,20 @@ def _remember_app_id(
 
 
 def admin_list(
-    session: Session, p: Principal, schema: str, types: tuple[str, ...] | None, req: PageRequest
+    session: Session,
+    p: Principal,
+    schema: str,
+    types: tuple[str, ...] | None,
+    req: PageRequest,
+    keyring: Keyring | None = None,
 ) -> Page[dict[str, Any]]:
     """#55: the caller's tasks, oldest first (by tenant, then sequence), without leasing."""
     stmt: Select[Any] = select(Task).join(Tenant, Tenant.id == Task.tenant_id).where(consumers(p))
     if types is not None:
         stmt = stmt.where(Task.type.in_(types))
     page = paginate(session, stmt, [Task.tenant_id, Task.sequence], req)
-    return Page(items=render(session, page.items, schema), next=page.next)
+    items = render(session, page.items, schema, keyring=sealed.readable_by(p, keyring))
+    return Page(items=items, next=page.next)
 
 
 def _admin_task(session: Session, p: Principal, task_id: uuid.UUID) -> Task:
@@ -386,8 +405,15 @@ def _admin_task(session: Session, p: Principal, task_id: uuid.UUID) -> Task:
     return task
 
 
-def admin_find(session: Session, p: Principal, task_id: uuid.UUID, schema: str) -> dict[str, Any]:
-    return render(session, [_admin_task(session, p, task_id)], schema)[0]
+def admin_find(
+    session: Session,
+    p: Principal,
+    task_id: uuid.UUID,
+    schema: str,
+    keyring: Keyring | None = None,
+) -> dict[str, Any]:
+    task = _admin_task(session, p, task_id)
+    return render(session, [task], schema, keyring=sealed.readable_by(p, keyring))[0]
 
 
 def admin_delete(session: Session, p: Principal, task_id: uuid.UUID, now: dt.datetime) -> None:

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
@@ -24,6 +23,8 @@ from interop_hub.integrations.models import Integration, IntegrationVersion
 from interop_hub.kit import crypto
 from interop_hub.kit.errors import BadRequest, Forbidden, NotFound
 from interop_hub.kit.paging import Page, PageRequest, paginate
+from interop_hub.tasks import sealed
+from interop_hub.tenants import application
 from interop_hub.tenants.models import Tenant
 from interop_hub.tenants.schemas import (
     AppAuth,
@@ -107,13 +108,17 @@ def tenant_state(session: Session, tenant: Tenant) -> TenantState:
         reasons.append("the tenant is in setup mode: an operator must activate it")
     if suspended:
         reasons.append(f"the tenant is {tenant.op_state}")
+    if not tenant.deliver_tasks:
+        reasons.append("the application's deliver_tasks is off: nothing is delivered")
     if tenant.delivery_paused == "reauthenticate":
         reasons.append("the application must be authenticated again (a reauthenticate ack)")
     if held:
         reasons.append("a collection is held for an operator's approval (mass change)")
     return TenantState(
         rollover_mode_enabled=False,
-        synchronization_suspended=suspended or tenant.delivery_paused is not None,
+        synchronization_suspended=(
+            suspended or tenant.delivery_paused is not None or not tenant.deliver_tasks
+        ),
         setup_mode_enabled=setup,
         mass_change_pending=bool(held),
         delivery_paused=tenant.delivery_paused,
@@ -193,17 +198,25 @@ def tenant_infos(
                     client_secret=keyring.decrypt(actor.client_secret_enc) if sees_secret else None,
                     updated_at=actor.secret_updated_at,
                 ),
-                app_auth=_app_auth(tenant, keyring) if sees_app_auth else None,
+                app_auth=_app_auth(tenant, version, keyring) if sees_app_auth else None,
                 lti_developer_id=integration.lti_developer_id,
             )
         )
     return infos
 
 
-def _app_auth(tenant: Tenant, keyring: crypto.Keyring) -> AppAuth | None:
+def _app_auth(
+    tenant: Tenant, version: IntegrationVersion, keyring: crypto.Keyring
+) -> AppAuth | None:
+    """The application's active credentials (``auth_props``, confirmed by its driver) in the
+    TenantInfo shape: ``scheme`` is the blueprint's auth type; properties of the shape's names
+    fill their fields."""
     if tenant.app_auth_enc is None:
         return None
-    return AppAuth.model_validate(orjson.loads(keyring.decrypt(tenant.app_auth_enc)))
+    props = sealed.decrypt_props(keyring, tenant.app_auth_enc)
+    fields = {name: props[name] for name in AppAuth.model_fields if name in props}
+    fields["scheme"] = application.auth_type(application.auth_spec(version.blueprint))
+    return AppAuth.model_validate(fields)
 
 
 def parse_id_list(values: Sequence[str] | None, what: str) -> list[uuid.UUID]:
