@@ -87,6 +87,7 @@ import interop_hub
 from bench.generate_district import generate_district, generate_nightly
 from interop_hub.auth.principal import Principal
 from interop_hub.clouds.schemas import CloudCreate
+from interop_hub.demo import district
 from interop_hub.ingest import service as ingest
 from interop_hub.integrations import service as integrations
 from interop_hub.integrations.schemas import IntegrationCreate
@@ -241,7 +242,7 @@ class Report:
 
 
 def _generator_digest() -> str:
-    source = Path(__file__).with_name("generate_district.py").read_bytes()
+    source = Path(district.__file__).read_bytes()
     return hashlib.sha256(source).hexdigest()[:16]
 
 
