@@ -19,6 +19,7 @@ from typing import Any, Literal, NamedTuple
 from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.orm import Session, aliased
 
+from interop_hub.kit.db import one_of
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 
 ORG = "org"
@@ -170,7 +171,11 @@ def links_from(
     stmt = (
         select(RepoLink.from_id, RepoLink.rel, target.id, target.kind, target.subtype, target.label)
         .join(target, target.id == RepoLink.to_id)
-        .where(RepoLink.from_id.in_(owners), RepoLink.rel.in_(rels), target.cloud_id == cloud_id)
+        .where(
+            one_of(session, RepoLink.from_id, owners),
+            RepoLink.rel.in_(rels),
+            target.cloud_id == cloud_id,
+        )
         .order_by(RepoLink.from_id, RepoLink.rel, RepoLink.position, target.id)
     )
     return [Linked(*row) for row in session.execute(stmt)]
@@ -187,7 +192,11 @@ def links_to(
     stmt = (
         select(RepoLink.to_id, RepoLink.rel, source.id, source.kind, source.subtype, source.label)
         .join(source, source.id == RepoLink.from_id)
-        .where(RepoLink.to_id.in_(owners), RepoLink.rel.in_(rels), source.cloud_id == cloud_id)
+        .where(
+            one_of(session, RepoLink.to_id, owners),
+            RepoLink.rel.in_(rels),
+            source.cloud_id == cloud_id,
+        )
         .order_by(RepoLink.to_id, RepoLink.rel, source.id)
     )
     return [Linked(*row) for row in session.execute(stmt)]
@@ -221,7 +230,7 @@ def memberships(
             other.label,
         )
         .join(other, other.id == theirs)
-        .where(mine.in_(owners), RepoMembership.cloud_id == cloud_id)
+        .where(one_of(session, mine, owners), RepoMembership.cloud_id == cloud_id)
         .order_by(mine, other.id, RepoMembership.id)
     )
     if roles is not None:

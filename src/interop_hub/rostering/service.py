@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from interop_hub.auth.principal import Principal
 from interop_hub.integrations.models import IntegrationVersion
 from interop_hub.kit.errors import Forbidden, NotFound
+from interop_hub.kit.gc import paused_gc
 from interop_hub.kit.paging import Page, PageRequest, paginate
 from interop_hub.repository.models import RepoObject
 from interop_hub.rostering import queries
@@ -91,6 +92,13 @@ def render_all(
     session: Session, cloud_id: uuid.UUID, objects: Sequence[RepoObject]
 ) -> list[dict[str, Any]]:
     """The JSON of ``objects`` with their relationships, loaded for all of them at once."""
+    with paused_gc():
+        return _render_all(session, cloud_id, objects)
+
+
+def _render_all(
+    session: Session, cloud_id: uuid.UUID, objects: Sequence[RepoObject]
+) -> list[dict[str, Any]]:
     ids = [obj.id for obj in objects]
     kinds = {obj.kind for obj in objects}
     out_rels = {rel for kind in kinds for rel in OUT_RELS.get(kind, ())}

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 
 from interop_hub.clouds.models import Cloud
 from interop_hub.kit.bulk import chunks, insert_many
+from interop_hub.kit.db import one_of
 from interop_hub.tasks.models import Task, TaskPayload
 
 payloads_t = cast(Table, TaskPayload.__table__)
@@ -95,7 +96,10 @@ def current(
     batches = (
         [stmt]
         if object_ids is None
-        else [stmt.where(TaskPayload.object_id.in_(batch)) for batch in chunks(list(object_ids))]
+        else [
+            stmt.where(one_of(session, TaskPayload.object_id, batch))
+            for batch in chunks(list(object_ids))
+        ]
     )
     found: dict[uuid.UUID, int] = {}
     for query in batches:
@@ -110,7 +114,9 @@ def bodies(session: Session, payload_ids: Collection[int]) -> dict[int, Any]:
     for batch in chunks(list(payload_ids)):
         found.update(
             session.execute(
-                select(TaskPayload.id, TaskPayload.body).where(TaskPayload.id.in_(batch))
+                select(TaskPayload.id, TaskPayload.body).where(
+                    one_of(session, TaskPayload.id, batch)
+                )
             ).all()
         )
     return found

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session, aliased
 
 from interop_hub.kit.bulk import chunks
+from interop_hub.kit.db import one_of
 from interop_hub.repository.models import RepoMembership, RepoObject
 from interop_hub.rostering.serialize import reference
 from interop_hub.rostering.service import render_all
@@ -48,10 +49,10 @@ def objects(
     session: Session, cloud_id: uuid.UUID, ids: Collection[uuid.UUID]
 ) -> Iterator[Rendered]:
     """The objects among ``ids`` that exist, rendered."""
-    for batch in chunks(sorted(ids), BATCH):
+    for batch in chunks(ids, BATCH):
         rows = session.scalars(
             select(RepoObject)
-            .where(RepoObject.id.in_(batch), RepoObject.cloud_id == cloud_id)
+            .where(one_of(session, RepoObject.id, batch), RepoObject.cloud_id == cloud_id)
             .order_by(RepoObject.id)
         ).all()
         yield from _rendered(session, cloud_id, rows)
@@ -93,8 +94,8 @@ def memberships(
     session: Session, cloud_id: uuid.UUID, ids: Collection[uuid.UUID]
 ) -> Iterator[Rendered]:
     """The section memberships among ``ids`` that exist, rendered."""
-    for batch in chunks(sorted(ids), BATCH):
-        yield from _memberships(session, cloud_id, RepoMembership.id.in_(batch))
+    for batch in chunks(ids, BATCH):
+        yield from _memberships(session, cloud_id, one_of(session, RepoMembership.id, batch))
 
 
 def all_memberships(
@@ -116,62 +117,64 @@ def _memberships(
     session: Session, cloud_id: uuid.UUID, condition: Any, limit: int | None = None
 ) -> Iterator[Rendered]:
     person, section, school = aliased(RepoObject), aliased(RepoObject), aliased(RepoObject)
+    m = RepoMembership
     stmt = (
         select(
-            RepoMembership,
+            m.id,
+            m.source_id,
+            m.role,
+            m.data,
+            m.created_at,
+            m.updated_at,
+            m.person_id,
             person.kind,
             person.subtype,
             person.label,
+            m.section_id,
             section.kind,
             section.subtype,
             section.label,
+            m.school_id,
             school.kind,
             school.subtype,
             school.label,
         )
-        .join(person, person.id == RepoMembership.person_id)
-        .join(section, section.id == RepoMembership.section_id)
-        .outerjoin(school, school.id == RepoMembership.school_id)
-        .where(RepoMembership.cloud_id == cloud_id, condition)
-        .order_by(RepoMembership.id)
+        .join(person, person.id == m.person_id)
+        .join(section, section.id == m.section_id)
+        .outerjoin(school, school.id == m.school_id)
+        .where(m.cloud_id == cloud_id, condition)
+        .order_by(m.id)
     )
     if limit is not None:
         stmt = stmt.limit(limit)
-    for (
-        m,
-        p_kind,
-        p_sub,
-        p_label,
-        s_kind,
-        s_sub,
-        s_label,
-        o_kind,
-        o_sub,
-        o_label,
-    ) in session.execute(stmt):
+    for row in session.execute(stmt):
+        (member_id, source_id, role, data, created, updated, *sides) = row
+        p_id, p_kind, p_sub, p_label, s_id, s_kind, s_sub, s_label, o_id, o_kind, o_sub, o_label = (
+            sides
+        )
         label = membership_label(p_label, s_label)
-        data = m.data or {}
+        data = data or {}
         body: dict[str, Any] = {
             "$sys": {
-                "id": m.id,
-                "type": MEMBERSHIP_TYPES.get(m.role, "SectionMembership"),
+                "id": member_id,
+                "type": MEMBERSHIP_TYPES.get(role, "SectionMembership"),
                 "label": label,
-                "source_id": {"sis": m.source_id},
+                "source_id": {"sis": source_id},
                 "app_id": {},
-                "created_at": m.created_at,
-                "updated_at": m.updated_at,
+                "created_at": created,
+                "updated_at": updated,
             },
             "$ext": data.get("$ext") or {},
-            "role": m.role,
+            "role": role,
             "primary": data.get("primary"),
             "begin_date": data.get("begin_date"),
             "end_date": data.get("end_date"),
-            "$person": reference(m.person_id, p_kind, p_sub, p_label),
-            "$section": reference(m.section_id, s_kind, s_sub, s_label),
+            "$person": reference(p_id, p_kind, p_sub, p_label),
+            "$section": reference(s_id, s_kind, s_sub, s_label),
             "$school": (
-                reference(m.school_id, o_kind, o_sub, o_label)
-                if m.school_id is not None and o_kind is not None
+                reference(o_id, o_kind, o_sub, o_label)
+                if o_id is not None and o_kind is not None
                 else None
             ),
         }
-        yield rendered(m.id, "membership", m.role, label, body)
+        yield rendered(member_id, "membership", role, label, body)
