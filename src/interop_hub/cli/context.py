@@ -21,16 +21,16 @@ OPERATOR = Principal(kind="account", account_type="operator")
 """Whoever can run the command line can act as an operator."""
 
 
-def open_hub() -> Hub:
+def open_hub(*, migrate_any: bool = False) -> Hub:
     """Build the hub; the embedded default is migrated on the spot, any other database must
-    already be at the newest schema (``interop-hub db upgrade``)."""
+    already be at the newest schema (``interop-hub db upgrade``) unless ``migrate_any``."""
     try:
         hub = build_hub(Settings())
     except ConfigurationError as exc:
         err_console.print(f"[red]configuration error[/red]: {exc}")
         raise typer.Exit(code=2) from exc
     try:
-        if hub.settings.is_embedded_default:
+        if migrate_any or hub.settings.is_embedded_default:
             migrate.upgrade(hub.engine)
             return hub
         current = migrate.current_revision(hub.engine)

@@ -12,12 +12,13 @@ from interop_hub.cli.application_commands import COMMANDS as APPLICATION_COMMAND
 from interop_hub.cli.context import OPERATOR, open_hub, unit_of_work
 from interop_hub.cli.doctor import doctor_command
 from interop_hub.cli.ingest_commands import ingest_command, ingestions_app, worker_command
-from interop_hub.cli.output import JsonFlag, console, emit, err_console, fail, invalid
+from interop_hub.cli.output import JsonFlag, emit, err_console, fail, invalid
+from interop_hub.cli.quickstart_command import quickstart_command
+from interop_hub.cli.serving import run_server
 from interop_hub.cli.task_commands import tasks_app
 from interop_hub.clouds.schemas import CloudCreate
 from interop_hub.kit import migrate
 from interop_hub.kit.errors import HubError
-from interop_hub.kit.logs import configure_logging
 from interop_hub.kit.settings import ConfigurationError, Settings
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import AccountCreate, ConnectorCreate, TenantInstall
@@ -34,6 +35,7 @@ tenants_app = typer.Typer(help="Integrations installed in clouds.", no_args_is_h
 app.command("ingest")(ingest_command)
 app.command("worker")(worker_command)
 app.command("doctor")(doctor_command)
+app.command("quickstart")(quickstart_command)
 for sub, name in (
     (ingestions_app, "ingestions"),
     (db_app, "db"),
@@ -54,23 +56,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
 ) -> None:
     """Run the HTTP service (migrating the embedded default database first)."""
-    import uvicorn
-
-    from interop_hub.app import create_app
-
-    hub = open_hub()
-    settings = hub.settings
-    configure_logging(settings.log_level, settings.log_format)
-    console.print(f"Interop Hub on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    console.print(f"database: {hub.engine.url.render_as_string(hide_password=True)}")
-    uvicorn.run(
-        create_app(hub),
-        host=host,
-        port=port,
-        log_config=None,  # the hub's own logging (configure_logging), JSON lines or text
-        log_level=settings.log_level.lower(),
-        access_log=False,  # the hub writes its own access line, with the request id
-    )
+    run_server(open_hub(), host, port)
 
 
 @db_app.command("upgrade")

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import sqlite3
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -45,23 +46,25 @@ MEMBERSHIP_SUFFIXES = ("Enrollment", "Membership")
 
 
 class RosterMirror:
-    """The mirror database; a connection per call, so that tenant workers (threads) can share
-    it (SQLite serializes the writes)."""
+    """The mirror database, with a connection per thread (the runtime runs each tenant in a
+    thread of its own; SQLite serializes their writes)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._local = threading.local()
         with self.connect() as db:
+            db.execute("PRAGMA journal_mode = WAL")  # a commit per task: keep them cheap
             db.execute(SCHEMA)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
         """One transaction, committed when the block ends without an exception."""
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self.path, timeout=30)
+            db.execute("PRAGMA synchronous = NORMAL")  # durable enough: the hub can resend
+        with db:
+            yield db
 
     # --- the handlers ---------------------------------------------------------------------------
 
