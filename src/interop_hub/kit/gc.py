@@ -16,7 +16,8 @@ from contextlib import contextmanager
 
 @contextmanager
 def paused_gc() -> Iterator[None]:
-    """Disable the cyclic collector for the block (nests; the outermost block re-enables it)."""
+    """Disable the cyclic collector for the block or, as ``@paused_gc()``, the function (nests;
+    the outermost one re-enables it)."""
     enabled = gc.isenabled()
     gc.disable()
     try:

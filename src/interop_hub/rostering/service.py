@@ -88,17 +88,11 @@ def reader_of(session: Session, principal: Principal) -> Reader:
     return Reader(principal.cloud_id, TenantView.from_json(blueprint))
 
 
+@paused_gc()
 def render_all(
     session: Session, cloud_id: uuid.UUID, objects: Sequence[RepoObject]
 ) -> list[dict[str, Any]]:
     """The JSON of ``objects`` with their relationships, loaded for all of them at once."""
-    with paused_gc():
-        return _render_all(session, cloud_id, objects)
-
-
-def _render_all(
-    session: Session, cloud_id: uuid.UUID, objects: Sequence[RepoObject]
-) -> list[dict[str, Any]]:
     ids = [obj.id for obj in objects]
     kinds = {obj.kind for obj in objects}
     out_rels = {rel for kind in kinds for rel in OUT_RELS.get(kind, ())}

@@ -113,6 +113,7 @@ class CollectionFanout:
     before: dict[uuid.UUID, Rendered] = field(default_factory=dict)
 
     @classmethod
+    @paused_gc()
     def prepare(
         cls, session: Session, cloud_id: uuid.UUID, plan: CollectionPlan
     ) -> CollectionFanout | None:
@@ -122,13 +123,6 @@ class CollectionFanout:
         if not targets:
             payloads.forget_renderings(session, cloud_id)
             return None
-        with paused_gc():
-            return cls._prepared(session, cloud_id, plan, targets)
-
-    @classmethod
-    def _prepared(
-        cls, session: Session, cloud_id: uuid.UUID, plan: CollectionPlan, targets: list[Recipient]
-    ) -> CollectionFanout:
         objects, members = _touched(session, plan)
         fanout = cls(cloud_id, payloads.epoch_of(session, cloud_id), targets, objects, members)
         added = {row.id for kind in plan.objects.values() for row in kind.adds}
@@ -144,12 +138,9 @@ class CollectionFanout:
     def wants_memberships(self) -> bool:
         return any(r.view.memberships for r in self.recipients)
 
+    @paused_gc()
     def finish(self, session: Session, now: dt.datetime, origin: str = "ingestion") -> int:
         """Write each tenant's sync; returns the number of tasks written."""
-        with paused_gc():
-            return self._finish(session, now, origin)
-
-    def _finish(self, session: Session, now: dt.datetime, origin: str) -> int:
         syncs = [
             (r.view, SyncWriter(session, r.tenant_id, origin, now, always=False))
             for r in self.recipients
@@ -286,6 +277,7 @@ def _touched(session: Session, plan: CollectionPlan) -> tuple[set[uuid.UUID], se
     return objects, member_ids
 
 
+@paused_gc()
 def full_sync(
     session: Session,
     cloud_id: uuid.UUID,
@@ -301,18 +293,6 @@ def full_sync(
     Objects are rendered only when no payload stands for them as they are now (the first full
     sync after collections nobody received); a second tenant's full sync writes task rows only.
     """
-    with paused_gc():
-        return _full_sync(session, cloud_id, tenant_id, view, origin, now)
-
-
-def _full_sync(
-    session: Session,
-    cloud_id: uuid.UUID,
-    tenant_id: uuid.UUID,
-    view: TenantView,
-    origin: str,
-    now: dt.datetime,
-) -> int:
     epoch = payloads.epoch_of(session, cloud_id)
     sync = SyncWriter(session, tenant_id, origin, now, always=True)
     for kind, rows in _visible(session, cloud_id, view, epoch):

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from interop_hub.auth.dependencies import HubDep, PrincipalDep, SessionDep
+from interop_hub.auth.principal import Principal
 from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope
 from interop_hub.kit.errors import BadRequest, NotFound
 from interop_hub.kit.paging import page_request_from
+from interop_hub.runtime import Hub
 from interop_hub.tasks import service
 from interop_hub.tasks.schemas import AckIn, AckOutcome, AckResult
 from interop_hub.tasks.service import DRIVERS, Poll
@@ -92,21 +96,38 @@ def _single(task_id: uuid.UUID, ack: AckIn) -> AckIn:
     return ack.model_copy(update={"task_id": task_id})
 
 
-def _one_outcome(outcomes: list[AckOutcome]) -> Response:
-    outcome = outcomes[0]
-    if outcome.status == 404:
-        raise NotFound(outcome.message, code="task_not_outstanding")
-    return _json({"data": outcome.model_dump(mode="json")})
+@dataclass(frozen=True)
+class Acks:
+    """Acknowledging for the caller, as the four ack routes do."""
+
+    session: Session
+    hub: Hub
+    principal: Principal
+
+    def _apply(self, acks: list[AckIn], admin: bool) -> list[AckOutcome]:
+        settings, now = self.hub.settings, self.hub.now()
+        return service.acknowledge(self.session, self.principal, acks, settings, now, admin=admin)
+
+    def one(self, task_id: uuid.UUID, ack: AckIn, *, admin: bool) -> Response:
+        outcome = self._apply([_single(task_id, ack)], admin)[0]
+        if outcome.status == 404:
+            raise NotFound(outcome.message, code="task_not_outstanding")
+        return _json({"data": outcome.model_dump(mode="json")})
+
+    def batch(self, acks: list[AckIn], *, admin: bool) -> Response:
+        outcomes = self._apply(_batch(acks), admin)
+        failed = [o for o in outcomes if o.status != 200]
+        result = AckResult(acknowledged=len(outcomes) - len(failed), failed=failed)
+        return _json({"data": result.model_dump(mode="json")})
 
 
-def _batch_outcome(outcomes: list[AckOutcome]) -> Response:
-    failed = [o for o in outcomes if o.status != 200]
-    result = AckResult(acknowledged=len(outcomes) - len(failed), failed=failed)
-    return _json({"data": result.model_dump(mode="json")})
+def _acks(session: SessionDep, hub: HubDep, principal: PrincipalDep) -> Acks:
+    return Acks(session, hub, principal)
 
 
-ACK_BODY = Body(description="A TaskAck", default_factory=AckIn)
-ACKS_BODY = Body(description="TaskAcks; each needs its task_id")
+AcksDep = Annotated[Acks, Depends(_acks)]
+OneAck = Annotated[AckIn, Body(description="A TaskAck", default_factory=AckIn)]
+ManyAcks = Annotated[list[AckIn], Body(description="TaskAcks; each needs its task_id")]
 
 
 # Registered before /tasks/{id}/ack, whose pattern would take "admin" for an id.
@@ -117,16 +138,8 @@ ACKS_BODY = Body(description="TaskAcks; each needs its task_id")
     response_model=DataEnvelope[AckResult],
     responses=RESPONSES,
 )
-def ack_tasks_admin(
-    session: SessionDep,
-    hub: HubDep,
-    principal: PrincipalDep,
-    acks: Annotated[list[AckIn], ACKS_BODY],
-) -> Response:
-    outcomes = service.acknowledge(
-        session, principal, _batch(acks), hub.settings, hub.now(), admin=True
-    )
-    return _batch_outcome(outcomes)
+def ack_tasks_admin(acks: AcksDep, body: ManyAcks) -> Response:
+    return acks.batch(body, admin=True)
 
 
 @router.put(
@@ -136,17 +149,8 @@ def ack_tasks_admin(
     response_model=DataEnvelope[AckOutcome],
     responses=RESPONSES,
 )
-def ack_task_admin(
-    id: uuid.UUID,
-    session: SessionDep,
-    hub: HubDep,
-    principal: PrincipalDep,
-    ack: Annotated[AckIn, ACK_BODY],
-) -> Response:
-    outcomes = service.acknowledge(
-        session, principal, [_single(id, ack)], hub.settings, hub.now(), admin=True
-    )
-    return _one_outcome(outcomes)
+def ack_task_admin(id: uuid.UUID, acks: AcksDep, body: OneAck) -> Response:
+    return acks.one(id, body, admin=True)
 
 
 @router.put(
@@ -156,18 +160,10 @@ def ack_task_admin(
     response_model=DataEnvelope[AckResult],
     responses=RESPONSES,
 )
-def ack_tasks(
-    session: SessionDep,
-    hub: HubDep,
-    principal: PrincipalDep,
-    acks: Annotated[list[AckIn], ACKS_BODY],
-) -> Response:
+def ack_tasks(acks: AcksDep, body: ManyAcks) -> Response:
     """Each ack applies on its own: one for a task that is not yours or not outstanding is
     listed in ``failed`` (status 404) and the others still apply."""
-    outcomes = service.acknowledge(
-        session, principal, _batch(acks), hub.settings, hub.now(), admin=False
-    )
-    return _batch_outcome(outcomes)
+    return acks.batch(body, admin=False)
 
 
 @router.put(
@@ -177,17 +173,8 @@ def ack_tasks(
     response_model=DataEnvelope[AckOutcome],
     responses=RESPONSES,
 )
-def ack_task(
-    id: uuid.UUID,
-    session: SessionDep,
-    hub: HubDep,
-    principal: PrincipalDep,
-    ack: Annotated[AckIn, ACK_BODY],
-) -> Response:
-    outcomes = service.acknowledge(
-        session, principal, [_single(id, ack)], hub.settings, hub.now(), admin=False
-    )
-    return _one_outcome(outcomes)
+def ack_task(id: uuid.UUID, acks: AcksDep, body: OneAck) -> Response:
+    return acks.one(id, body, admin=False)
 
 
 @router.get(
