@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from interop_hub.demo.quickstart import full_blueprint  # noqa: F401 (the tests take it from here)
 from interop_hub.kit.db import transaction
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import AccountCreate
@@ -37,24 +38,7 @@ def blueprint(version: str = "1.0", name: str = "acme-lms", title: str = "Acme L
     return BLUEPRINT.format(version=version, name=name, title=title)
 
 
-EVERYTHING = (
-    '<Attributes><Attribute Name="*"/><Attribute Name="$schools"/>'
-    '<Attribute Name="$sections"/><Attribute Name="$students"/>'
-    '<Attribute Name="$teachers"/></Attributes>'
-)
 OBJECT_TOPICS = tuple(projection.OBJECT_TOPICS)
-
-
-def full_blueprint(
-    version: str = "2.0", topics: tuple[str, ...] = OBJECT_TOPICS, extra: str = ""
-) -> str:
-    """A blueprint that sees every attribute (roll-ups included) of ``topics``."""
-    body = "".join(f'<Topic Name="{t}">{EVERYTHING}</Topic>' for t in topics)
-    return (
-        f'<IntegrationBlueprint Name="acme-lms" Version="{version}" SchemaVersion="1.0">'
-        f"<Integration><Title>Acme LMS</Title><IdSpace>acme</IdSpace></Integration>"
-        f"<Topics>{body}{extra}</Topics></IntegrationBlueprint>"
-    )
 
 
 def add_version(client: TestClient, world: World, document: str) -> dict[str, Any]:

@@ -70,13 +70,14 @@ def full_blueprint(
     extra: str = "",
     name: str = "acme-lms",
     title: str = "Acme LMS",
+    id_space: str = "acme",
 ) -> str:
     """A blueprint that sees every attribute (roll-ups included) of ``topics``, and ``extra``
-    topics as given."""
+    topics as given (the tests' blueprint of choice too)."""
     body = "".join(f'<Topic Name="{t}">{EVERYTHING}</Topic>' for t in topics)
     return (
         f'<IntegrationBlueprint Name="{name}" Version="{version}" SchemaVersion="1.0">'
-        f"<Integration><Title>{title}</Title><IdSpace>{name}</IdSpace></Integration>"
+        f"<Integration><Title>{title}</Title><IdSpace>{id_space}</IdSpace></Integration>"
         f"<Topics>{body}{extra}</Topics></IntegrationBlueprint>"
     )
 
@@ -84,7 +85,11 @@ def full_blueprint(
 def demo_blueprint() -> str:
     """Every object topic with every attribute, and the section membership topics."""
     return full_blueprint(
-        VERSION, extra=MEMBERSHIP_TOPICS, name=INTEGRATION_NAME, title="Roster Mirror"
+        VERSION,
+        extra=MEMBERSHIP_TOPICS,
+        name=INTEGRATION_NAME,
+        title="Roster Mirror",
+        id_space=INTEGRATION_NAME,
     )
 
 
