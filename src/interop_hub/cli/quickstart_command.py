@@ -76,6 +76,7 @@ def show(demo: quickstart.Demo, url: str) -> None:
                     f"the roster:       {url}/v2/interop/data/rostering/students",
                     "                  (a bearer token from POST /oauth/token with the tenant's"
                     " credentials)",
+                    f"demo cloud:       {demo.cloud_id}",
                     f"demo tenant:      {demo.tenant_id}",
                     f"  client id:      {demo.client_id}",
                     f"  client secret:  {demo.client_secret}",

@@ -100,6 +100,7 @@ class Demo:
     district_dir: Path
     mirror_path: Path
     operator_api_key: str
+    cloud_id: uuid.UUID
     tenant_id: uuid.UUID
     client_id: str
     client_secret: str
@@ -135,6 +136,7 @@ def run(hub: Hub, demo_dir: Path, students: int = STUDENTS) -> Demo:
         district_dir=district_dir,
         mirror_path=mirror.path,
         operator_api_key=operator_key,
+        cloud_id=cloud.id,
         tenant_id=tenant.id,
         client_id=client_id,
         client_secret=client_secret,
