@@ -759,7 +759,7 @@ def _drain_in_process(
                     session, read_token(hub.keyring.signing_key, token, hub.now())
                 )
                 acks = acks_type.validate_json(_ack_body(ids))
-                answer = routes.ack_tasks(session, hub, principal, acks)
+                answer = routes.ack_tasks(routes.Acks(session, hub, principal), acks)
             result = orjson.loads(answer.body)["data"]
             if result["acknowledged"] != len(ids) or result["failed"]:
                 raise BenchError(f"in-process ack: {len(ids)} sent, answer {result}")
@@ -808,6 +808,7 @@ class Options:
     isolate: bool = True  # activations and in-process drains in spawned children
     analyze: bool = False  # ANALYZE the task tables after each activation, as autovacuum would
     json: Path | None = None  # the report so far is written here after every step
+    delivery_only: bool = False  # one collection, the delivery tenant and the drains
 
 
 def run_benchmark(options: Options, say: Callable[[str], None] = print) -> Report:
@@ -886,28 +887,29 @@ def run_benchmark(options: Options, say: Callable[[str], None] = print) -> Repor
         # tenants and the nightly with them: each fan-out starts from a freshly collected cloud
         # (nothing rendered or cached by an earlier activation).
         url, cloud = new_database("initial (1-tenant database)")
-        (single,) = install_tenants(
-            url, data_dir, cloud, [(SINGLE, blueprint_xml(SINGLE, BLUEPRINTS[SINGLE]))]
-        )
-        say(f"fan-out to 1 tenant ({SINGLE}) ...")
-        report.fanout_one = fan_out(url, "1 tenant", [(SINGLE, single.id)])
-        fanned(report.fanout_one)
-        uninstall(url, data_dir, single.id)
-        collect("nightly, no tenants", url, cloud, nightly)
-        if options.profile is not None:
-            options.profile.mkdir(parents=True, exist_ok=True)
-            out = options.profile.resolve() / "fanout.pstats"
-            say(f"profiling one more {SINGLE} activation into {out} ...")
-            (extra,) = install_tenants(
-                url,
-                data_dir,
-                cloud,
-                [(f"profiled-{SINGLE}", blueprint_xml(SINGLE, BLUEPRINTS[SINGLE]))],
+        if not options.delivery_only:
+            (single,) = install_tenants(
+                url, data_dir, cloud, [(SINGLE, blueprint_xml(SINGLE, BLUEPRINTS[SINGLE]))]
             )
-            profiled = fan_out(url, "profiled", [(SINGLE, extra.id)], out)
-            uninstall(url, data_dir, extra.id)
-            say(f"  {profiled.seconds:.2f} s under cProfile, {profiled.tasks:,} tasks")
-            say(profile_summary(out))
+            say(f"fan-out to 1 tenant ({SINGLE}) ...")
+            report.fanout_one = fan_out(url, "1 tenant", [(SINGLE, single.id)])
+            fanned(report.fanout_one)
+            uninstall(url, data_dir, single.id)
+            collect("nightly, no tenants", url, cloud, nightly)
+            if options.profile is not None:
+                options.profile.mkdir(parents=True, exist_ok=True)
+                out = options.profile.resolve() / "fanout.pstats"
+                say(f"profiling one more {SINGLE} activation into {out} ...")
+                (extra,) = install_tenants(
+                    url,
+                    data_dir,
+                    cloud,
+                    [(f"profiled-{SINGLE}", blueprint_xml(SINGLE, BLUEPRINTS[SINGLE]))],
+                )
+                profiled = fan_out(url, "profiled", [(SINGLE, extra.id)], out)
+                uninstall(url, data_dir, extra.id)
+                say(f"  {profiled.seconds:.2f} s under cProfile, {profiled.tasks:,} tasks")
+                say(profile_summary(out))
         (reader,) = install_tenants(
             url, data_dir, cloud, [("delivery", blueprint_xml("delivery", DELIVERY_BLUEPRINT))]
         )
@@ -966,21 +968,22 @@ def run_benchmark(options: Options, say: Callable[[str], None] = print) -> Repor
             say(f"  {_drain_line(profiled_drain)} under cProfile")
             say(profile_summary(out))
 
-        url, cloud = new_database("initial (10-tenant database)")
-        installed = install_tenants(
-            url,
-            data_dir,
-            cloud,
-            [(n, blueprint_xml(n, topics)) for n, topics in BLUEPRINTS.items()],
-        )
-        tenants = list(zip(BLUEPRINTS, (t.id for t in installed), strict=True))
-        say("fan-out to 10 tenants, one activation after another ...")
-        report.fanout_ten = fan_out(url, "10 tenants", tenants)
-        fanned(report.fanout_ten)
-        collect("nightly, 10 tenants", url, cloud, nightly)
-        queued = tasks_by_origin(url, [t.id for t in installed], "ingestion")
-        report.nightly_tasks = {n: queued[tenant_id] for n, tenant_id in tenants}
-        say(f"  {sum(queued.values()):,} tasks queued by the nightly")
+        if not options.delivery_only:
+            url, cloud = new_database("initial (10-tenant database)")
+            installed = install_tenants(
+                url,
+                data_dir,
+                cloud,
+                [(n, blueprint_xml(n, topics)) for n, topics in BLUEPRINTS.items()],
+            )
+            tenants = list(zip(BLUEPRINTS, (t.id for t in installed), strict=True))
+            say("fan-out to 10 tenants, one activation after another ...")
+            report.fanout_ten = fan_out(url, "10 tenants", tenants)
+            fanned(report.fanout_ten)
+            collect("nightly, 10 tenants", url, cloud, nightly)
+            queued = tasks_by_origin(url, [t.id for t in installed], "ingestion")
+            report.nightly_tasks = {n: queued[tenant_id] for n, tenant_id in tenants}
+            say(f"  {sum(queued.values()):,} tasks queued by the nightly")
     finally:
         for name in created:
             drop_database(admin, name)
@@ -1309,6 +1312,11 @@ def _parser() -> argparse.ArgumentParser:
         "--skip-in-process", action="store_true", help="no in-process drain (no HTTP)"
     )
     parser.add_argument(
+        "--delivery-only",
+        action="store_true",
+        help="only the delivery figures (one collection, no fan-out or nightly figures)",
+    )
+    parser.add_argument(
         "--analyze",
         action="store_true",
         help="ANALYZE the task tables after each activation, off the clock (as autovacuum would)",
@@ -1337,6 +1345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         floor_runs=args.floor_runs,
         in_process=not args.skip_in_process,
         analyze=args.analyze,
+        delivery_only=args.delivery_only,
         profile=args.profile,
         json=args.json,
     )
