@@ -8,7 +8,11 @@ runs a vendor's tenants concurrently, and a stop leaves what was not handled una
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from interop_hub.client import RETRY, AppId, Context, Driver, Retry
 from interop_hub.client.models import DataEvent, LifecycleEvent
@@ -240,3 +245,83 @@ def test_a_stop_leaves_what_was_not_handled_unacknowledged(
     leased = [t for t in queued if t["leased_until"] is not None]
     assert len(leased) == 10 - acked  # handed out, not handled: they come back after the lease
     assert max(handled) < min(t["sequence"] for t in leased)
+
+
+def test_the_example_script_stops_cleanly_on_sigterm_against_a_server(
+    tmp_path: Path, district: Path
+) -> None:
+    """``python examples/roster_mirror.py`` against a server process: SIGTERM mid-queue ends it
+    with exit code 0, every handled task acknowledged once and nothing else; a second run picks
+    up the rest (after the lease) and the mirror equals the query API."""
+    from bench import bench_collection as bench
+
+    from interop_hub.demo import quickstart
+    from interop_hub.kit import migrate
+    from interop_hub.kit.db import transaction
+    from interop_hub.runtime import build_hub
+    from interop_hub.tasks.models import Task, TaskAck
+    from interop_hub.tenants import lifecycle
+
+    database_url = f"sqlite:///{tmp_path / 'hub.db'}"
+    hub = build_hub(bench.bench_settings(database_url, tmp_path / "hub-data"))
+    migrate.upgrade(hub.engine)
+    demo = quickstart.run(hub, tmp_path / "demo", students=15)
+    with transaction(hub.sessions) as session:
+        queued = lifecycle.resend(session, demo.tenant_id, hub.now())
+
+    def history() -> list[uuid.UUID]:
+        with hub.sessions() as session:
+            return list(
+                session.scalars(
+                    select(TaskAck.task_id).where(
+                        TaskAck.tenant_id == demo.tenant_id, TaskAck.status == "success"
+                    )
+                )
+            )
+
+    done_before = len(history())
+    settings = {"INTEROP_HUB_TASK_BATCH_SIZE": "5", "INTEROP_HUB_TASK_LEASE_SECONDS": "2"}
+    mirror_db = tmp_path / "mirror.db"
+    script = Path(__file__).parents[1] / "examples" / "roster_mirror.py"
+    try:
+        with bench.serve(database_url, tmp_path, tmp_path / "server.log", env=settings) as url:
+            command = [
+                sys.executable,
+                str(script),
+                "--hub", url,
+                "--client-id", demo.client_id,
+                "--client-secret", demo.client_secret,
+                "--db", str(mirror_db),
+                "--poll-interval", "0.2",
+            ]  # fmt: skip
+            driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 60
+            while len(history()) - done_before < 20 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            driver.send_signal(signal.SIGTERM)
+            _, err = driver.communicate(timeout=60)
+            assert driver.returncode == 0, err.decode()
+            assert b"stopping (SIGTERM)" in err
+            acked = history()[done_before:]
+            assert acked, err.decode()
+            assert len(acked) == len(set(acked))  # none twice
+            assert 20 <= len(acked) < queued  # stopped mid-queue
+            with hub.sessions() as session:
+                left = session.scalar(
+                    select(func.count()).select_from(Task).where(Task.tenant_id == demo.tenant_id)
+                )
+            assert left == queued - len(acked)  # nothing acknowledged without being handled
+
+            time.sleep(2.5)  # the lease of the batch it was holding expires
+            again = subprocess.run(
+                [*command, "--once"], capture_output=True, timeout=120, check=False
+            )
+            assert again.returncode == 0, again.stderr.decode()
+            with httpx.Client(base_url=url, timeout=30) as http:
+                shown = HttpDriver(http, demo.client_id, demo.client_secret).query_api()
+    finally:
+        hub.engine.dispose()
+    acked = history()[done_before:]
+    assert len(acked) == len(set(acked)) == queued
+    mirror = RosterMirror(mirror_db)
+    assert mirrored(mirror, {"id": str(demo.tenant_id)}) == shown

@@ -212,12 +212,14 @@ class Driver:
         with self._signals(), self._workers() as workers:
             threads: dict[uuid.UUID, threading.Thread] = {}
             while not self._stopping.is_set():
-                for worker in self._discover(workers):
-                    threads[worker.tenant_id] = thread = threading.Thread(
-                        target=worker.run, name=f"driver-{worker.tenant_id}", daemon=True
-                    )
-                    thread.start()
-                self._stopping.wait(self.discover_interval)
+                for tenant_id, worker in workers.items():
+                    if tenant_id not in threads:
+                        threads[tenant_id] = thread = threading.Thread(
+                            target=worker.run, name=f"driver-{tenant_id}", daemon=True
+                        )
+                        thread.start()
+                if not self._stopping.wait(self.discover_interval):
+                    self._discover(workers)
             for thread in threads.values():
                 thread.join()
 
@@ -243,22 +245,19 @@ class Driver:
                     worker.client.close()
             self._poller.close()
 
-    def _discover(self, workers: dict[uuid.UUID, _Worker]) -> list[_Worker]:
-        """Add a worker for each tenant not seen yet; returns the new ones."""
+    def _discover(self, workers: dict[uuid.UUID, _Worker]) -> None:
+        """Add a worker for each tenant not seen yet."""
         try:
             found = self._tenants()
         except InteropError as exc:
             log.warning("cannot list the tenants: %s", exc)
-            return []
-        new = []
+            return
         for tenant_id, client, poll_args in found:
             if tenant_id not in workers:
                 stats = self.stats.setdefault(tenant_id, TenantStats())
-                workers[tenant_id] = worker = _Worker(
+                workers[tenant_id] = _Worker(
                     self, tenant_id, self._poller, client, poll_args, stats, self._stopping
                 )
-                new.append(worker)
-        return new
 
     def _tenants(self) -> list[tuple[uuid.UUID, InteropClient, dict[str, Any]]]:
         """(tenant id, a client with its credentials, how to poll its queue) of every tenant:
