@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from interop_hub.client import RETRY, AppId, Context, Driver, Retry
-from interop_hub.client.models import DataEvent, LifecycleEvent
+from interop_hub.client.models import AuthenticateEvent, DataEvent, LifecycleEvent
 from interop_hub.demo.district import generate_district
 from interop_hub.demo.roster_mirror import RosterMirror, is_membership
 from interop_hub.runtime import Hub
@@ -31,7 +31,7 @@ from tests.clock import FakeClock
 from tests.driver import Driver as HttpDriver
 from tests.driver import comparable
 from tests.factories import World, add_version, data, full_blueprint, install, make_world
-from tests.test_driver_e2e import MEMBERSHIPS, collect, operator
+from tests.test_driver_e2e import AUTHENTICATION, MEMBERSHIPS, collect, operator
 
 BASE_URL = "http://testserver"
 
@@ -325,3 +325,63 @@ def test_the_example_script_stops_cleanly_on_sigterm_against_a_server(
     assert len(acked) == len(set(acked)) == queued
     mirror = RosterMirror(mirror_db)
     assert mirrored(mirror, {"id": str(demo.tenant_id)}) == shown
+
+
+def test_handlers_by_specificity_and_the_authenticate_handler(
+    client: TestClient, hub: Hub, transport: httpx.MockTransport, district: Path
+) -> None:
+    """The most specific handler wins; an ``authenticate`` handler refuses a session by raising
+    and confirms the next by returning, and the runtime answers each session."""
+    world = make_world(client, hub)
+    document = full_blueprint("2.0").replace("</Integration>", f"{AUTHENTICATION}</Integration>")
+    add_version(client, world, document)
+    tenant = install(client, world, version="2.0")
+    credentials = {"client_id": tenant["client_id"], "client_secret": tenant["client_secret"]}
+    driver = Driver(BASE_URL, transport=transport, **credentials)
+    calls: list[str] = []
+
+    @driver.on_data("Student", "ADD")
+    def student_add(event: DataEvent, ctx: Context) -> None:
+        calls.append("Student ADD")
+
+    @driver.on_data("Student")
+    def student(event: DataEvent, ctx: Context) -> None:
+        calls.append("Student")
+
+    @driver.on_data(action="ADD")
+    def any_add(event: DataEvent, ctx: Context) -> None:
+        calls.append(f"ADD {event.object_type}")
+
+    @driver.on_authenticate
+    def check(event: AuthenticateEvent, ctx: Context) -> str:
+        assert event.data is not None
+        if event.data["password"] != "correct horse":
+            raise PermissionError("the app refused the password")
+        return f"signed in as {event.data['username']}"
+
+    def district_enters(password: str) -> None:
+        body = {"auth_props": {"username": "district-7", "password": password}}
+        sessions = f"/v2/platform/tenants/{tenant['id']}/application/sessions"
+        data(client.post(sessions, json=body, headers=world.operator.headers), 201)
+
+    district_enters("Tr0ub4dor&3")
+    collect(hub, world.cloud_id, district)
+    operator(client, world, f"/tenants/{tenant['id']}/activate")
+    driver.drain()
+    application = driver_application(client, tenant)
+    assert (application["auth_state_pending"], application["auth_message"]) == (
+        "error",
+        "the app refused the password",
+    )
+    district_enters("correct horse")
+    driver.drain()
+    application = driver_application(client, tenant)
+    assert application["auth_state"] == "confirmed"
+    assert application["auth_message"] == "signed in as district-7"
+    assert calls.count("Student ADD") == 15
+    assert "Student" not in calls  # no Student UPDATE came
+    assert {"ADD School", "ADD Section"} <= set(calls)
+
+
+def driver_application(client: TestClient, tenant: dict[str, Any]) -> dict[str, Any]:
+    return HttpDriver(client, tenant["client_id"], tenant["client_secret"]).application()
