@@ -25,10 +25,13 @@ from fastapi.testclient import TestClient
 from hypothesis import event, given, settings
 from sqlalchemy import select
 
+from interop_hub.auth.principal import Principal
 from interop_hub.integrations.models import IntegrationVersion
 from interop_hub.kit.db import transaction, write_transaction
+from interop_hub.kit.paging import PageRequest
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import TenantInstall
+from interop_hub.rostering import service as rostering
 from interop_hub.runtime import Hub
 from interop_hub.tasks import service as tasks_service
 from interop_hub.tasks.fanout import everything
@@ -145,6 +148,20 @@ def view_of(hub: Hub, cloud_id: uuid.UUID, tenant_id: uuid.UUID) -> dict[str, An
     return found
 
 
+def answered(hub: Hub, cloud_id: uuid.UUID, tenant_id: uuid.UUID) -> dict[str, Any]:
+    """What the query API answers the tenant (objects of every kind; memberships are not
+    objects there), which it serves from the stored renderings where it can."""
+    principal = Principal(kind="actor", cloud_id=cloud_id, tenant_id=tenant_id)
+    everything_page = PageRequest(page=0, page_size=10_000, cursor=None, base_url="", query={})
+    found = {}
+    with transaction(hub.sessions) as session:
+        reader = rostering.reader_of(session, principal)
+        for kind in ("org", "term", "course", "person", "section", "grading_category"):
+            for item in rostering.list_objects(session, reader, everything_page, kind).items:
+                found[str(item["$sys"]["id"])] = comparable(json(item))
+    return found
+
+
 def renamed(bundle: BundleSpec) -> BundleSpec:
     changed = copy.deepcopy(bundle)
     for row in changed["users"]:
@@ -188,4 +205,6 @@ def test_a_tenant_event_stream_rebuilds_its_view(
         )
         differing = {key: (copy[key], view[key]) for key in copy if copy[key] != view[key]}
         assert not differing, f"copy and view differ: {differing}"
+        objects = {k: v for k, v in view.items() if not v["$sys"]["type"].endswith("Enrollment")}
+        assert answered(hub, cloud, tenant) == objects
     event(f"bundles: {len(sequence)}")

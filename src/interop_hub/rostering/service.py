@@ -29,6 +29,7 @@ from interop_hub.repository.models import RepoObject
 from interop_hub.rostering import queries
 from interop_hub.rostering.queries import ORG, PERSON, SECTION
 from interop_hub.rostering.serialize import IN_RELS, OUT_RELS, SECTION_ROLES, Relations, render
+from interop_hub.tasks import payloads
 from interop_hub.tasks.projection import TenantView
 from interop_hub.tenants.models import Tenant
 
@@ -120,9 +121,25 @@ def _page(
     session: Session, reader: Reader, stmt: Select[Any], paging: PageRequest
 ) -> Page[dict[str, Any]]:
     page = paginate(session, stmt, [RepoObject.id], paging)
-    bodies = render_all(session, reader.cloud_id, page.items)
+    bodies = _bodies(session, reader.cloud_id, page.items)
     items = [reader.project(obj, body) for obj, body in zip(page.items, bodies, strict=True)]
     return Page(items=items, next=page.next)
+
+
+def _bodies(
+    session: Session, cloud_id: uuid.UUID, objects: Sequence[RepoObject]
+) -> list[dict[str, Any]]:
+    """The JSON of a page's objects: the stored rendering where one stands for the object as it
+    is now (the task payloads a fan-out wrote; see ``TaskPayload``), rendered otherwise."""
+    epoch = payloads.epoch_of(session, cloud_id)
+    current = payloads.current(session, cloud_id, epoch, [obj.id for obj in objects])
+    stored = payloads.bodies(session, list(current.values())) if current else {}
+    found = {oid: stored[pid] for oid, pid in current.items() if pid in stored}
+    missing = [obj for obj in objects if obj.id not in found]
+    found.update(
+        zip([obj.id for obj in missing], render_all(session, cloud_id, missing), strict=True)
+    )
+    return [found[obj.id] for obj in objects]
 
 
 def _visible(reader: Reader, stmt: Select[Any], kind: str, subtype: str | None) -> Select[Any]:
