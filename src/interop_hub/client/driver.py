@@ -145,6 +145,7 @@ class Driver:
         self.discover_interval = discover_interval
         self.page_size = page_size
         self.stats: dict[uuid.UUID, TenantStats] = {}
+        """By tenant, what the driver did."""
         self._known: dict[uuid.UUID, TenantInfo] = {}
         self._handlers: dict[Key, Callable[[Any, Context], object]] = {}
         self._stopping = threading.Event()
@@ -200,7 +201,8 @@ class Driver:
 
     def drain(self) -> dict[uuid.UUID, TenantStats]:
         """Handle every tenant's tasks until its queue answers empty (tenants concurrently);
-        returns what each tenant's worker did."""
+        returns :attr:`stats`: what was done for each tenant since the driver was made. Tasks
+        answered ``retry`` come back after the hub's backoff, i.e. to a later call."""
         with self._workers() as workers:
             self._in_threads(workers, lambda worker: worker.drain())
         return self.stats
