@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from interop_hub.clouds.models import Actor, Cloud
@@ -38,7 +38,7 @@ from interop_hub.ingest.normalize import ObjectRow, make_object_row, membership_
 from interop_hub.ingest.oneroster import read_bundle
 from interop_hub.ingest.records import FILE_KINDS, Bundle, BundleError, Kind
 from interop_hub.kit import metrics
-from interop_hub.kit.db import write_transaction
+from interop_hub.kit.db import analyze, write_transaction
 from interop_hub.kit.errors import BadRequest, Conflict, NotFound
 from interop_hub.repository.models import (
     RepoLink,
@@ -236,17 +236,8 @@ ANALYZE_MIN_ROWS = 10_000
 
 
 def refresh_statistics(session: Session) -> None:
-    """Refresh the planner's statistics of the Repository tables after a large change.
-
-    Right after a bulk load the planner still believes the tables are (nearly) empty and picks
-    plans that scan them; autovacuum would catch up only later.
-    """
-    tables = ("repo_objects", "repo_links", "repo_memberships")
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"ANALYZE {', '.join(tables)}"))
-    else:
-        for table in tables:
-            session.execute(text(f"ANALYZE {table}"))
+    """Refresh the planner's statistics of the Repository tables after a large change."""
+    analyze(session, "repo_objects", "repo_links", "repo_memberships")
 
 
 def _plan(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPlan:

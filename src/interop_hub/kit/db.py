@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from psycopg.types import json as psycopg_json
 from sqlalchemy import (
     ColumnElement,
     DateTime,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     create_engine,
     event,
     literal,
+    text,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
@@ -90,6 +92,9 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
+    # psycopg parses json columns itself, with the standard library's parser unless told
+    # otherwise; orjson is several times faster on the hot paths' JSON (payloads, object data).
+    psycopg_json.set_json_loads(orjson.loads)
     return create_engine(
         url,
         echo=echo,
@@ -163,3 +168,17 @@ def one_of(session: Session, column: Any, values: Sequence[Any]) -> ColumnElemen
     else:
         found = column == any_(literal(list(values), type_=postgresql.ARRAY(column.type)))
     return found
+
+
+def analyze(session: Session, *tables: str) -> None:
+    """Refresh the planner's statistics of ``tables`` after a large change.
+
+    Right after a bulk load the planner still believes a table is (nearly) empty and picks plans
+    that read all of it (a queue's "oldest 100 of this tenant" becomes a scan and a sort of the
+    tenant's whole backlog); autovacuum would catch up only later, or never where it is off.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE {', '.join(tables)}"))
+    else:
+        for table in tables:
+            session.execute(text(f"ANALYZE {table}"))

@@ -29,7 +29,7 @@ from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.tasks import payloads, render
 from interop_hub.tasks.models import TaskPayload
 from interop_hub.tasks.projection import KIND_ORDER, TenantView, Topic, differs, sort_key
-from interop_hub.tasks.queue import Event, SyncWriter
+from interop_hub.tasks.queue import Event, SyncWriter, refresh_statistics
 from interop_hub.tasks.render import Rendered
 from interop_hub.tenants.models import Tenant
 
@@ -184,7 +184,9 @@ class CollectionFanout:
             last = self._stored_before(session, stored, [item for _, _, item in decided_gone])
             for sync, (action, topic), item in decided_gone:
                 sync.add(data_event(action, topic, item.id, item.label, last[item.id]))
-        return sum(sync.end() for _, sync in syncs)
+        written = sum(sync.end() for _, sync in syncs)
+        refresh_statistics(session, written)
+        return written
 
     def _after(self, session: Session) -> Iterator[Rendered]:
         """The touched objects as they are now, in dependency order, then the memberships."""
@@ -304,16 +306,16 @@ def full_sync(
                 if kind == "membership"
                 else render.objects(session, cloud_id, missing)
             )
-            written = payloads.write(
-                session, cloud_id, epoch, [(i.id, i.body, i.raw) for i in fresh]
-            )
-            stored.update(zip([i.id for i in fresh], written, strict=True))
+            ids = payloads.write(session, cloud_id, epoch, [(i.id, i.body, i.raw) for i in fresh])
+            stored.update(zip([i.id for i in fresh], ids, strict=True))
         for row in rows:
             topic = view.topic(kind, row.subtype)
             if topic is None or row.id not in stored:
                 continue
             sync.add(data_event("ADD", topic, row.id, row.label, stored[row.id]))
-    return sync.end()
+    written = sync.end()
+    refresh_statistics(session, written)
+    return written
 
 
 class Visible(NamedTuple):

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from interop_hub.kit import metrics
 from interop_hub.kit.bulk import insert_many
+from interop_hub.kit.db import analyze
 from interop_hub.kit.ids import new_id
 from interop_hub.tasks import payloads
 from interop_hub.tasks.models import Task
@@ -124,6 +125,15 @@ def enqueue(
 def lifecycle(session: Session, tenant_id: uuid.UUID, action: str, now: dt.datetime) -> None:
     assert action in LIFECYCLE_ACTIONS, action
     enqueue(session, tenant_id, [Event("lifecycle_event", action)], now)
+
+
+ANALYZE_AFTER_TASKS = 20_000
+
+
+def refresh_statistics(session: Session, written: int) -> None:
+    """After a large fan-out, refresh the queue's planner statistics (see :func:`analyze`)."""
+    if written >= ANALYZE_AFTER_TASKS:
+        analyze(session, "tasks", "task_payloads")
 
 
 class SyncWriter:

@@ -29,6 +29,7 @@ from interop_hub.integrations.models import Integration, IntegrationVersion
 from interop_hub.kit import metrics
 from interop_hub.kit.bulk import insert_many
 from interop_hub.kit.crypto import Keyring
+from interop_hub.kit.db import one_of
 from interop_hub.kit.errors import BadRequest, Forbidden, NotFound
 from interop_hub.kit.paging import Page, PageRequest, paginate
 from interop_hub.kit.settings import Settings
@@ -277,61 +278,88 @@ def acknowledge(
     admin: bool,
 ) -> list[AckOutcome]:
     """Apply each ack on its own: one that names a task that is not the caller's, or not
-    outstanding, fails alone (404 in its outcome) and the rest still apply."""
-    ids = [ack.task_id for ack in acks if ack.task_id is not None]
-    stmt = (
-        select(Task, Tenant)
-        .join(Tenant, Tenant.id == Task.tenant_id)
-        .where(Task.id.in_(ids), consumers(p))
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Task)
-    found = {task.id: (task, tenant) for task, tenant in session.execute(stmt)}
-    outcomes: list[AckOutcome] = []
-    history: list[dict[str, Any]] = []
-    removed: list[uuid.UUID] = []
+    outstanding (never delivered, already acknowledged, or named twice in the batch), fails
+    alone (404 in its outcome) and the rest still apply.
+
+    ``success`` and ``error`` are one ``DELETE ... RETURNING`` for the whole batch, so checking
+    and removing cannot be told apart by a concurrent ack: whoever deletes a task acknowledged
+    it, once."""
+    first: dict[uuid.UUID, AckIn] = {}
     for ack in acks:
         assert ack.task_id is not None
-        pair = found.pop(ack.task_id, None)
-        if pair is None or (not admin and pair[0].deliveries == 0):
-            outcomes.append(
-                AckOutcome(
-                    task_id=ack.task_id,
-                    status=404,
-                    message=f"Task {ack.task_id} is not an outstanding task of yours.",
-                )
+        first.setdefault(ack.task_id, ack)
+    conditions: list[ColumnElement[bool]] = [
+        Task.tenant_id.in_(select(Tenant.id).where(consumers(p)))
+    ]
+    if not admin:
+        conditions.append(Task.deliveries > 0)
+    finishing = [i for i, a in first.items() if (a.status or "success") in ("success", "error")]
+    done: dict[uuid.UUID, Any] = {}
+    if finishing:
+        removed = session.execute(
+            delete(Task)
+            .where(one_of(session, Task.id, finishing), *conditions)
+            .returning(
+                Task.id, Task.tenant_id, Task.sequence, Task.type, Task.action, Task.object_id
             )
+            .execution_options(synchronize_session=False)
+        )
+        done.update((row.id, row) for row in removed)
+    keeping = [i for i in first if i not in set(finishing)]
+    if keeping:
+        done.update(_keep(session, [first[i] for i in keeping], conditions, settings, now))
+    outcomes: list[AckOutcome] = []
+    history: list[dict[str, Any]] = []
+    app_ids: dict[tuple[uuid.UUID, uuid.UUID], str] = {}
+    for ack in acks:
+        assert ack.task_id is not None
+        task = done.pop(ack.task_id, None)  # a second ack of the same task finds nothing
+        if task is None:
+            message = f"Task {ack.task_id} is not an outstanding task of yours."
+            outcomes.append(AckOutcome(task_id=ack.task_id, status=404, message=message))
             continue
-        task, tenant = pair
         status = ack.status or "success"
-        if status in ("success", "error"):
-            removed.append(task.id)
-        elif status == "retry":
-            task.leased_until = None
-            task.available_at = now + _backoff(task.deliveries, settings)
-        else:  # reauthenticate
-            task.leased_until = None
-            tenant.delivery_paused = "reauthenticate"
-        app_id = ack.app_id
-        if app_id and task.object_id is not None:
-            _remember_app_id(session, tenant.id, task.object_id, app_id, now)
+        if ack.app_id and task.object_id is not None:
+            app_ids[task.tenant_id, task.object_id] = ack.app_id
         history.append(_history(task, status, ack, p, now))
-        outcomes.append(
-            AckOutcome(
-                task_id=task.id,
-                status=200,
-                message=status,
-                app_id=app_id if task.object_id is not None else None,
-            )
-        )
-    if removed:
-        session.execute(
-            delete(Task).where(Task.id.in_(removed)).execution_options(synchronize_session=False)
-        )
+        app_id = ack.app_id if task.object_id is not None else None
+        outcomes.append(AckOutcome(task_id=task.id, status=200, message=status, app_id=app_id))
+    _remember_app_ids(session, app_ids, now)
     insert_many(session, acks_t, history)
     metrics.tasks_acknowledged(session, ((h["tenant_id"], h["status"]) for h in history))
     session.flush()
     return outcomes
+
+
+def _keep(
+    session: Session,
+    acks: list[AckIn],
+    conditions: list[ColumnElement[bool]],
+    settings: Settings,
+    now: dt.datetime,
+) -> dict[uuid.UUID, Task]:
+    """``retry`` (deliverable again after a backoff) and ``reauthenticate`` (kept; the tenant's
+    delivery pauses): the tasks stay, unleased."""
+    by_id = {ack.task_id: ack for ack in acks}
+    stmt = select(Task).where(one_of(session, Task.id, list(by_id)), *conditions)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    kept = {task.id: task for task in session.scalars(stmt)}
+    paused: set[uuid.UUID] = set()
+    for task in kept.values():
+        task.leased_until = None
+        if by_id[task.id].status == "retry":
+            task.available_at = now + _backoff(task.deliveries, settings)
+        else:
+            paused.add(task.tenant_id)
+    if paused:
+        session.execute(
+            update(Tenant)
+            .where(Tenant.id.in_(paused))
+            .values(delivery_paused="reauthenticate")
+            .execution_options(synchronize_session=False)
+        )
+    return kept
 
 
 def _backoff(deliveries: int, settings: Settings) -> dt.timedelta:
@@ -341,8 +369,9 @@ def _backoff(deliveries: int, settings: Settings) -> dt.timedelta:
 
 
 def _history(
-    task: Task, status: str, ack: AckIn | None, p: Principal, now: dt.datetime
+    task: Any, status: str, ack: AckIn | None, p: Principal, now: dt.datetime
 ) -> dict[str, Any]:
+    """A history row of ``task`` (a Task, or a row with its columns)."""
     return {
         "task_id": task.id,
         "tenant_id": task.tenant_id,
@@ -360,16 +389,21 @@ def _history(
     }
 
 
-def _remember_app_id(
-    session: Session, tenant_id: uuid.UUID, object_id: uuid.UUID, app_id: str, now: dt.datetime
+def _remember_app_ids(
+    session: Session, app_ids: dict[tuple[uuid.UUID, uuid.UUID], str], now: dt.datetime
 ) -> None:
-    values = {"tenant_id": tenant_id, "object_id": object_id, "app_id": app_id, "updated_at": now}
+    if not app_ids:
+        return
+    values = [
+        {"tenant_id": tenant, "object_id": obj, "app_id": app_id, "updated_at": now}
+        for (tenant, obj), app_id in app_ids.items()
+    ]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(TenantAppId).values(values)
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=["tenant_id", "object_id"],
-            set_={"app_id": app_id, "updated_at": now},
+            set_={"app_id": stmt.excluded.app_id, "updated_at": stmt.excluded.updated_at},
         )
     )
 
