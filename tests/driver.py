@@ -3,10 +3,11 @@
 It gets a token by posting its client id and secret in the form body, polls ``/tasks``, handles
 each task type, acknowledges in batches (``success``, ``error`` or ``retry`` as told), and keeps
 a local copy of the tenant's roster: data events are applied by ``object_id`` in ``sequence``
-order, a full sync (``initial``, ``resend``) is the whole state, ``TENANT_UNINSTALLED`` empties
-the copy. With an ``authenticator`` it answers ``authenticate`` tasks: it checks their
-credentials and confirms or refuses the session with ``PATCH /v2/interop/tenant/application``.
-Works with any ``httpx.Client`` (the in-process ``TestClient`` or a real server).
+order, a full sync (``initial``, ``resend``, ``rollover``) is the whole state,
+``TENANT_UNINSTALLED`` empties the copy. With an ``authenticator`` it answers ``authenticate``
+tasks: it checks their credentials and confirms or refuses the session with ``PATCH
+/v2/interop/tenant/application``. Works with any ``httpx.Client`` (the in-process
+``TestClient`` or a real server).
 
 Run as a script (``python -m tests.driver URL CLIENT_ID CLIENT_SECRET``), it is a driver that
 dies holding a batch: see :func:`hold_a_batch`.
@@ -32,6 +33,8 @@ LISTS = (
     "/rostering/terms",
     "/grades/gradingCategories",
 )
+FULL_SYNC_ORIGINS = ("initial", "resend", "rollover")
+"""Syncs that are the whole state: what the copy holds and they do not send is gone."""
 APPLICATION = "/v2/interop/tenant/application"
 Verdict = Callable[[dict[str, Any]], str | None]
 """Given a task, the ack status to answer instead of ``success`` (or None)."""
@@ -163,7 +166,7 @@ class Driver:
         return found
 
     def _sync(self, event: dict[str, Any]) -> None:
-        full = event["origin"] in ("initial", "resend")
+        full = event["origin"] in FULL_SYNC_ORIGINS
         if event["action"] == "SYNC_START" and full:
             self._full_sync = set()
         elif event["action"] == "SYNC_END" and full and self._full_sync is not None:

@@ -25,6 +25,7 @@ from interop_hub.kit.logs import REQUEST_ID_HEADER, current_request_id, ensure_l
 from interop_hub.observability.middleware import RequestContextMiddleware
 from interop_hub.observability.routes import router as observability_router
 from interop_hub.platform.routes import router as platform_router
+from interop_hub.rollovers.routes import router as rollovers_router
 from interop_hub.rostering.routes import router as rostering_router
 from interop_hub.runtime import Hub, build_hub
 from interop_hub.schedules.routes import router as schedules_router
@@ -76,6 +77,7 @@ def create_app(hub: Hub | None = None) -> FastAPI:
         tenants_router,
         ingest_router,
         schedules_router,
+        rollovers_router,
     ):
         app.include_router(router)
     app.include_router(platform_router)

@@ -1,5 +1,5 @@
-"""``interop-hub worker``: prunes the task history, queues the due schedule ticks, then runs
-queued ingestions.
+"""``interop-hub worker``: prunes the task history, starts and completes due rollovers, queues
+the due schedule ticks, then runs queued ingestions.
 
 Safe to run as several replicas: each job is claimed with a conditional update before it runs.
 """
@@ -14,6 +14,7 @@ from types import FrameType
 from interop_hub.ingest import service as ingest
 from interop_hub.ingest.liveness import fail_dead_runs
 from interop_hub.kit.db import write_transaction
+from interop_hub.rollovers.service import run_due_rollovers
 from interop_hub.runtime import Hub
 from interop_hub.schedules.service import run_due_schedules
 from interop_hub.tasks import payloads
@@ -24,8 +25,10 @@ log = logging.getLogger("interop_hub.worker")
 
 def run_pending(hub: Hub) -> int:
     """Fail the runs whose process died, drop the task history older than
-    ``TASK_HISTORY_DAYS`` and the task payloads nothing needs, queue the collections of due
-    schedules, then run queued ingestions until none is left; return how many ran."""
+    ``TASK_HISTORY_DAYS`` and the task payloads nothing needs, start and complete the due
+    rollovers (before any collection of this run, which then sees the tenants' rollover mode as
+    it is now), queue the collections of due schedules, then run queued ingestions until none is
+    left; return how many ran."""
     with write_transaction(hub.sessions) as session:
         fail_dead_runs(session, hub.now(), hub.settings.ingestion_stale_seconds)
     # Its own short transaction: a large delete must not hold the locks of the steps around it.
@@ -37,6 +40,9 @@ def run_pending(hub: Hub) -> int:
         dropped = payloads.prune(session)
     if dropped:
         log.info("dropped %d task payload(s) nothing refers to", dropped)
+    moved = run_due_rollovers(hub)
+    if moved:
+        log.info("%d rollover(s) changed status", moved)
     scheduled = run_due_schedules(hub)
     if scheduled:
         log.info("queued %d scheduled collection(s)", scheduled)

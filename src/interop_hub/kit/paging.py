@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from urllib.parse import urlencode
 
 import orjson
 from fastapi import Query, Request
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, TypeDecorator, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from interop_hub.kit.errors import BadRequest
@@ -112,7 +113,9 @@ def paginate(
             raise BadRequest("The cursor does not belong to this list.", code="invalid_cursor")
         values = [_coerce(key, value) for key, value in zip(keys, req.cursor, strict=True)]
         left: Any = keys[0] if len(keys) == 1 else tuple_(*keys)
-        right: Any = values[0] if len(keys) == 1 else tuple_(*values)
+        # Each value bound as its column's type, as a plain comparison would bind it.
+        bound = [literal(value, key.type) for key, value in zip(keys, values, strict=True)]
+        right: Any = values[0] if len(keys) == 1 else tuple_(*bound)
         stmt = stmt.where(left < right if descending else left > right)
     elif req.page:
         stmt = stmt.offset(req.page * req.page_size)
@@ -128,13 +131,21 @@ def paginate(
 
 def _coerce(key: InstrumentedAttribute[Any], value: Any) -> Any:
     python_type: type[Any] | None
+    column_type = key.type
+    if isinstance(column_type, TypeDecorator):  # e.g. UTCDateTime: what it stores
+        column_type = column_type.impl_instance
     try:
-        python_type = key.type.python_type
+        python_type = column_type.python_type
     except NotImplementedError:
         python_type = None
     try:
         if python_type is uuid.UUID:
             return uuid.UUID(str(value))
+        if python_type is dt.datetime:  # the cursor holds it in ISO 8601, with its offset
+            moment = dt.datetime.fromisoformat(str(value))
+            if moment.tzinfo is None:
+                raise ValueError("a timestamp without its offset")
+            return moment
     except ValueError as exc:
         raise BadRequest(
             "The cursor is not one this server issued.", code="invalid_cursor"

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     task_retry_backoff_seconds: int = Field(default=30, ge=0, le=86400)
     task_retry_max_backoff_seconds: int = Field(default=3600, ge=0, le=7 * 86400)
     task_history_days: int = Field(default=30, ge=1, le=3650)
+    rollover_max_attempts: int = Field(default=5, ge=1, le=1000)
+    rollover_retry_seconds: int = Field(default=300, ge=0, le=7 * 86400)
     sql_echo: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"

@@ -32,9 +32,7 @@ class Rollover(Base):
     __tablename__ = "rollovers"
     __table_args__ = (
         CheckConstraint("type IN ('new_year')", name="type"),
-        CheckConstraint(
-            "status IN ('upcoming', 'active', 'completed', 'failed')", name="status"
-        ),
+        CheckConstraint("status IN ('upcoming', 'active', 'completed', 'failed')", name="status"),
         CheckConstraint("end_date > start_date", name="window"),
         # The tenant's list, its overlap checks and the worker's per-tenant step.
         Index("ix_rollovers_tenant", "tenant_id", "start_date"),

@@ -111,7 +111,7 @@ def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
     return tenant
 
 
-def _locked(session: Session, tenant_id: uuid.UUID) -> Tenant:
+def locked(session: Session, tenant_id: uuid.UUID) -> Tenant:
     """The tenant, with its cloud's row and then its own locked, in the order collections lock
     them (a collection holds the cloud, then allocates the tenant's sequences)."""
     cloud_id = session.scalar(select(Tenant.cloud_id).where(Tenant.id == tenant_id))
@@ -124,7 +124,9 @@ def _locked(session: Session, tenant_id: uuid.UUID) -> Tenant:
     return tenant
 
 
-def _full_sync(session: Session, tenant: Tenant, origin: str, now: dt.datetime) -> int:
+def full_sync(session: Session, tenant: Tenant, origin: str, now: dt.datetime) -> int:
+    """Send the tenant everything it sees, as one sync with ``origin``; returns the tasks
+    written."""
     version = session.get(IntegrationVersion, tenant.version_id)
     assert version is not None  # a foreign key
     view = TenantView.from_json(version.blueprint)
@@ -137,7 +139,7 @@ def transition(session: Session, tenant_id: uuid.UUID, action: str, now: dt.date
     Each move enqueues its lifecycle task; the first activation also sends the initial sync
     (a suspended tenant's tasks kept queuing, so re-activation only resumes delivery).
     """
-    tenant = _locked(session, tenant_id)
+    tenant = locked(session, tenant_id)
     allowed = TRANSITIONS[action]
     if tenant.op_state not in allowed:
         raise Conflict(
@@ -152,7 +154,7 @@ def transition(session: Session, tenant_id: uuid.UUID, action: str, now: dt.date
         tenant.suspended_at = None
         queue.lifecycle(session, tenant.id, "TENANT_ACTIVATED", now)
         if first:
-            _full_sync(session, tenant, "initial", now)
+            full_sync(session, tenant, "initial", now)
     elif action == "suspend":
         tenant.op_state = "suspended"
         tenant.suspended_at = now
@@ -173,10 +175,16 @@ def transition(session: Session, tenant_id: uuid.UUID, action: str, now: dt.date
 def resend(session: Session, tenant_id: uuid.UUID, now: dt.datetime) -> int:
     """Send the tenant everything it sees again, as one sync with ``origin`` = ``resend``;
     returns the number of tasks queued."""
-    tenant = _locked(session, tenant_id)
-    if tenant.op_state not in ("active", "suspended") or tenant.activated_at is None:
+    tenant = locked(session, tenant_id)
+    if not receives_full_syncs(tenant):
         raise Conflict(
             f"Tenant {tenant.id} is {tenant.op_state}; data is resent only to a tenant that has "
             "been activated and is not uninstalled."
         )
-    return _full_sync(session, tenant, "resend", now)
+    return full_sync(session, tenant, "resend", now)
+
+
+def receives_full_syncs(tenant: Tenant) -> bool:
+    """Whether a full sync (a resend, a rollover's) goes to the tenant: it has been activated
+    (its initial sync came with that) and is not uninstalled."""
+    return tenant.op_state in ("active", "suspended") and tenant.activated_at is not None

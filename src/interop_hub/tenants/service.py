@@ -114,8 +114,10 @@ def tenant_state(session: Session, tenant: Tenant) -> TenantState:
         reasons.append("the application must be authenticated again (a reauthenticate ack)")
     if held:
         reasons.append("a collection is held for an operator's approval (mass change)")
+    if tenant.rollover_mode_enabled:
+        reasons.append("a rollover is active: data events are held until it completes")
     return TenantState(
-        rollover_mode_enabled=False,
+        rollover_mode_enabled=tenant.rollover_mode_enabled,
         synchronization_suspended=(
             suspended or tenant.delivery_paused is not None or not tenant.deliver_tasks
         ),
