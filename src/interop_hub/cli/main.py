@@ -14,6 +14,7 @@ from interop_hub.cli.doctor import doctor_command
 from interop_hub.cli.ingest_commands import ingest_command, ingestions_app, worker_command
 from interop_hub.cli.output import JsonFlag, emit, err_console, fail, invalid
 from interop_hub.cli.quickstart_command import quickstart_command
+from interop_hub.cli.schedule_commands import schedules_app
 from interop_hub.cli.serving import run_server
 from interop_hub.cli.task_commands import tasks_app
 from interop_hub.clouds.schemas import CloudCreate
@@ -44,6 +45,7 @@ for sub, name in (
     (connectors_app, "connectors"),
     (tenants_app, "tenants"),
     (tasks_app, "tasks"),
+    (schedules_app, "schedules"),
 ):
     app.add_typer(sub, name=name)
 for command_name, command in APPLICATION_COMMANDS.items():
