@@ -85,7 +85,7 @@ def create_command(
     hour: Annotated[int, typer.Option(help="Hour of the day, in UTC (0–23).")],
     as_json: JsonFlag = False,
 ) -> None:
-    """A daily collection of the cloud's connector source at ``--hour`` (409 if one is there)."""
+    """A daily collection of the cloud's connector source at --hour (409 if one is there)."""
     try:
         body = ScheduleCreate(hour=hour)
     except ValueError as exc:
