@@ -20,33 +20,41 @@ without it, so each target of issue 4 is a ratio to a baseline measured in the s
 
 How: the district comes from :mod:`bench.generate_district` (via
 :func:`bench.bench_collection.prepare_bundles`, reused from ``--workdir``). Two PostgreSQL
-databases (``interop_bench_*``, dropped at the end whatever happens):
+databases (``interop_bench_*``, dropped at the end whatever happens), so that each fan-out
+starts from a freshly collected cloud, with nothing rendered or stored by an earlier
+activation (the hub shares what it renders between tenants):
 
-- *fan-out*: the initial collection; 11 tenants installed; the single tenant activated (the
-  1-tenant fan-out); the 10 tenants activated one after another, each in its own transaction
-  as an operator's activation is (the 10-tenant fan-out, from the first activation to the last
-  commit); the single tenant uninstalled; the nightly collection with the 10 tenants active;
-- *plain*: the initial collection; the nightly collection without tenants; then a tenant whose
+- *1 tenant*: the initial collection; the single tenant installed and activated (the 1-tenant
+  fan-out), then uninstalled; the nightly collection, now without tenants; then a tenant whose
   blueprint is ``Student`` with every attribute and its ``$schools`` and ``$sections`` is
   activated: its initial sync queues one data event per student (100,000 rendered students,
-  ~3 KB each, exactly as the hub queues them). Those rows are kept aside and restored before
-  each drain: the floor (median of ``--floor-runs``), the HTTP driver, and the same requests
-  served in-process (the route functions called directly, no HTTP), which tells the cost of
-  the HTTP stack apart from the hub's own.
+  ~3 KB of JSON each, exactly as the hub queues them). Those task rows are kept aside and
+  restored before each drain: the floor (median of ``--floor-runs``), the HTTP driver, and the
+  same requests served in-process (the route functions called directly, no HTTP), which tells
+  the cost of the HTTP stack apart from the hub's own;
+- *10 tenants*: the initial collection; the 10 tenants installed and activated one after
+  another, each in its own transaction as an operator's activation is (the 10-tenant fan-out:
+  the sum of the ten transactions); the nightly collection with the 10 tenants active.
 
-Collections and activations each run in a fresh spawned child (so ``ru_maxrss`` is that step's
-peak). Every figure is checked to stand for real work: each tenant's task count against what
-its blueprint sees in the Repository, every delivered task acknowledged exactly once and in
-``sequence`` order, the queue empty at the end. The load average after each step and a digest
-of the hub's sources are part of the report. ``--profile DIR`` adds, after the measured steps,
-one more full-blueprint activation and one more in-process drain under :mod:`cProfile`
-(``DIR/fanout.pstats``, ``DIR/delivery.pstats``).
+The district's initial collection, which the 1-tenant fan-out is compared with, is the mean of
+the two. Collections and activations each run in a fresh spawned child (so ``ru_maxrss`` is
+that step's peak). Every figure is checked to stand for real work: each tenant's task count
+against what its blueprint sees in the Repository, every delivered task acknowledged exactly
+once and in ``sequence`` order, the queue empty at the end. The load average after each step
+and a digest of the hub's sources are part of the report, which is also written (``--json``)
+after every step. ``--profile DIR`` adds one more (cold) full-blueprint activation, after the
+nightly without tenants, and one more in-process drain, both under :mod:`cProfile`
+(``DIR/fanout.pstats``, ``DIR/delivery.pstats``); the delivery tenant's activation then reuses
+what the profiled one rendered. ``--analyze`` runs ``ANALYZE`` on the task tables after each
+activation, off the clock, as autovacuum would on a server that has it on.
+``--delivery-only`` measures delivery alone (one collection, no fan-out or nightly figures),
+e.g. at other ``--batch-size`` values.
 
 Usage::
 
     python -m bench.bench_tasks [--students 100000] [--seed 1] [--workdir /tmp/interop-bench]
-        [--batch-size 100] [--floor-runs 3] [--skip-in-process] [--profile DIR] [--json OUT]
-        [--postgres-url URL]
+        [--batch-size 100] [--floor-runs 3] [--skip-in-process] [--delivery-only] [--analyze]
+        [--profile DIR] [--json OUT] [--postgres-url URL]
 """
 
 from __future__ import annotations
