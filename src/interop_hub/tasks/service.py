@@ -305,7 +305,8 @@ def acknowledge(
             .execution_options(synchronize_session=False)
         )
         done.update((row.id, row) for row in removed)
-    keeping = [i for i in first if i not in set(finishing)]
+    finished = set(finishing)
+    keeping = [i for i in first if i not in finished]
     if keeping:
         done.update(_keep(session, [first[i] for i in keeping], conditions, settings, now))
     outcomes: list[AckOutcome] = []
