@@ -8,9 +8,9 @@ platform service functions); ack and delete are the Data API's admin ack and del
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from time import monotonic, sleep
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 import typer
@@ -21,7 +21,7 @@ from rich.text import Text
 from interop_hub.cli.context import OPERATOR, open_hub, unit_of_work
 from interop_hub.cli.output import JsonFlag, console, emit, err_console, fail, invalid
 from interop_hub.kit.errors import HubError, NotFound
-from interop_hub.kit.paging import PageRequest
+from interop_hub.kit.paging import Page, PageRequest
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import QueuedTaskOut
 from interop_hub.tasks import service as tasks
@@ -90,6 +90,20 @@ def _history_table(rows: Iterable[TaskAckOut], title: str) -> Table:
     return table
 
 
+def _show(page: Page[Any], table: Callable[[], Table], cut: str, *, as_json: bool) -> None:
+    """A first page: one JSON object (``more`` says it was cut at ``--limit``) or a table whose
+    caption says so."""
+    more = page.next is not None
+    if as_json:
+        items = [item.model_dump(mode="json") for item in page.items]
+        emit({"data": items, "more": more}, as_json=True)
+        return
+    shown = table()
+    if more:
+        shown.caption = cut
+    console.print(shown)
+
+
 @tasks_app.command("list")
 def list_command(
     tenant: TenantOption,
@@ -102,14 +116,12 @@ def list_command(
             page = platform.tenant_tasks(session, tenant, first_page(limit))
     except HubError as exc:
         fail(exc, as_json=as_json)
-    more = page.next is not None
-    if as_json:
-        emit({"data": [t.model_dump(mode="json") for t in page.items], "more": more}, as_json=True)
-        return
-    table = _tasks_table(page.items, title=f"queued tasks of tenant {tenant}")
-    if more:
-        table.caption = f"the first {limit}; more are queued (--limit)"
-    console.print(table)
+    _show(
+        page,
+        lambda: _tasks_table(page.items, title=f"queued tasks of tenant {tenant}"),
+        f"the first {limit}; more are queued (--limit)",
+        as_json=as_json,
+    )
 
 
 @tasks_app.command("history")
@@ -124,14 +136,12 @@ def history_command(
             page = platform.task_history(session, tenant, first_page(limit))
     except HubError as exc:
         fail(exc, as_json=as_json)
-    more = page.next is not None
-    if as_json:
-        emit({"data": [a.model_dump(mode="json") for a in page.items], "more": more}, as_json=True)
-        return
-    table = _history_table(page.items, title=f"task history of tenant {tenant}")
-    if more:
-        table.caption = f"the newest {limit}; there is more (--limit)"
-    console.print(table)
+    _show(
+        page,
+        lambda: _history_table(page.items, title=f"task history of tenant {tenant}"),
+        f"the newest {limit}; there is more (--limit)",
+        as_json=as_json,
+    )
 
 
 @tasks_app.command("ack")
