@@ -29,6 +29,7 @@ from interop_hub.rollovers.routes import router as rollovers_router
 from interop_hub.rostering.routes import router as rostering_router
 from interop_hub.runtime import Hub, build_hub
 from interop_hub.schedules.routes import router as schedules_router
+from interop_hub.scoping.routes import router as scoping_router
 from interop_hub.tasks.routes import router as tasks_router
 from interop_hub.tenants.routes import router as tenants_router
 
@@ -75,6 +76,7 @@ def create_app(hub: Hub | None = None) -> FastAPI:
         clouds_router,
         integrations_router,
         tenants_router,
+        scoping_router,
         ingest_router,
         schedules_router,
         rollovers_router,

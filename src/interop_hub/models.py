@@ -8,6 +8,7 @@ from interop_hub.kit.db import Base
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.rollovers.models import Rollover
 from interop_hub.schedules.models import Schedule, ScheduleTick
+from interop_hub.scoping.models import TenantScoping, TenantVisible
 from interop_hub.tasks.models import Task, TaskAck, TaskPayload, TenantAppId
 from interop_hub.tenants.models import Tenant, TenantAuthSession
 
@@ -36,5 +37,7 @@ __all__ = [
     "Tenant",
     "TenantAppId",
     "TenantAuthSession",
+    "TenantScoping",
+    "TenantVisible",
     "metadata",
 ]

@@ -48,6 +48,7 @@ from interop_hub.repository.models import (
     object_id,
 )
 from interop_hub.runtime import Hub
+from interop_hub.scoping import service as scoping
 from interop_hub.tasks.fanout import CollectionFanout
 
 log = logging.getLogger("interop_hub.ingest")
@@ -215,9 +216,11 @@ def _apply(
     say("rendering what tenants see")
     fanout = CollectionFanout.prepare(session, cloud_id, collection)
     apply_plan(session, cloud_id, collection, ChangeLog(ingestion.id, cloud_id), now, say)
+    scopes = scoping.refresh_cloud(session, cloud_id)
     if fanout is not None:
         say("queuing tenants' tasks")
-        ingestion.details = {**ingestion.details, "tasks_queued": fanout.finish(session, now)}
+        queued = fanout.finish(session, now, scopes=scopes)
+        ingestion.details = {**ingestion.details, "tasks_queued": queued}
     if added + updated + deleted > max(ANALYZE_MIN_ROWS, base // 10):
         say("analyzing")
         refresh_statistics(session)

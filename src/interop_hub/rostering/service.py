@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, exists, false, select
 from sqlalchemy.orm import Session
 
 from interop_hub.auth.principal import Principal
@@ -29,6 +29,9 @@ from interop_hub.repository.models import RepoObject
 from interop_hub.rostering import queries
 from interop_hub.rostering.queries import ORG, PERSON, SECTION
 from interop_hub.rostering.serialize import IN_RELS, OUT_RELS, SECTION_ROLES, Relations, render
+from interop_hub.scoping.models import TenantVisible
+from interop_hub.scoping.queries import selection_of, visible_among
+from interop_hub.scoping.visibility import Scope
 from interop_hub.tasks import payloads
 from interop_hub.tasks.projection import TenantView
 from interop_hub.tenants.models import Tenant
@@ -50,9 +53,37 @@ class Reader:
 
     cloud_id: uuid.UUID
     view: TenantView | None = None
+    scoped: uuid.UUID | None = None
+    """The tenant, when scoping narrows what it sees (DESIGN §3.6)."""
 
     def sees(self, kind: str, subtype: str | None) -> bool:
         return self.view is None or self.view.topic(kind, subtype) is not None
+
+    def within(self, stmt: Select[Any]) -> Select[Any]:
+        """Narrow a list of objects to the tenant's scope."""
+        if self.scoped is None:
+            return stmt
+        return stmt.where(
+            exists().where(
+                TenantVisible.tenant_id == self.scoped, TenantVisible.object_id == RepoObject.id
+            )
+        )
+
+    def filter(self, session: Session, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The bodies without references to objects outside the tenant's scope."""
+        if self.scoped is None or not bodies:
+            return bodies
+        referenced = {
+            ref["id"]
+            for body in bodies
+            for key, value in body.items()
+            if key.startswith("$") and key not in ("$sys", "$ext")
+            for ref in (value if isinstance(value, list) else [value])
+            if isinstance(ref, dict) and "id" in ref
+        }
+        ids = {i if isinstance(i, uuid.UUID) else uuid.UUID(str(i)) for i in referenced}
+        scope = Scope(visible_among(session, self.scoped, ids))
+        return [scope.filter(body) for body in bodies]
 
     def subtypes(self, kind: str) -> list[str] | None:
         """The subtypes of ``kind`` the reader sees (None: all)."""
@@ -86,7 +117,10 @@ def reader_of(session: Session, principal: Principal) -> Reader:
     )
     if blueprint is None:
         raise NotFound("The tenant of these credentials no longer exists.")
-    return Reader(principal.cloud_id, TenantView.from_json(blueprint))
+    scoped = (
+        None if selection_of(session, principal.tenant_id).whole_district else principal.tenant_id
+    )
+    return Reader(principal.cloud_id, TenantView.from_json(blueprint), scoped)
 
 
 @paused_gc()
@@ -120,8 +154,8 @@ def _ids(objects: Sequence[RepoObject], kind: str) -> list[uuid.UUID]:
 def _page(
     session: Session, reader: Reader, stmt: Select[Any], paging: PageRequest
 ) -> Page[dict[str, Any]]:
-    page = paginate(session, stmt, [RepoObject.id], paging)
-    bodies = _bodies(session, reader.cloud_id, page.items)
+    page = paginate(session, reader.within(stmt), [RepoObject.id], paging)
+    bodies = reader.filter(session, _bodies(session, reader.cloud_id, page.items))
     items = [reader.project(obj, body) for obj, body in zip(page.items, bodies, strict=True)]
     return Page(items=items, next=page.next)
 
@@ -167,6 +201,9 @@ def _find(
     session: Session, reader: Reader, kind: str, object_id: uuid.UUID, subtype: str | None
 ) -> RepoObject:
     found = queries.find(session, reader.cloud_id, kind, object_id, subtype)
+    scoped = reader.scoped
+    if found is not None and scoped is not None and not visible_among(session, scoped, [found.id]):
+        found = None  # outside the tenant's scope
     if found is None or not reader.sees(found.kind, found.subtype):
         message = "No such LEA." if subtype == "lea" else NOT_FOUND.get(kind, "No such object.")
         raise NotFound(message)
@@ -181,7 +218,8 @@ def find_object(
     subtype: str | None = None,
 ) -> dict[str, Any]:
     found = _find(session, reader, kind, object_id, subtype)
-    return reader.project(found, render_all(session, reader.cloud_id, [found])[0])
+    body = reader.filter(session, render_all(session, reader.cloud_id, [found]))[0]
+    return reader.project(found, body)
 
 
 def _cursor_id(paging: PageRequest) -> uuid.UUID | None:

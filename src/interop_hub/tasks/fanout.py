@@ -14,22 +14,27 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from interop_hub.ingest.apply import CollectionPlan
 from interop_hub.integrations.models import IntegrationVersion
 from interop_hub.kit.bulk import chunks
+from interop_hub.kit.db import one_of
 from interop_hub.kit.gc import paused_gc
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
+from interop_hub.scoping.queries import scope_delta
+from interop_hub.scoping.visibility import EVERYTHING, Moved, Scope
 from interop_hub.tasks import payloads, render
+from interop_hub.tasks.diff import Change, Diff, Target, data_event
 from interop_hub.tasks.models import TaskPayload
-from interop_hub.tasks.projection import KIND_ORDER, TenantView, Topic, differs, sort_key
-from interop_hub.tasks.queue import Event, SyncWriter, refresh_statistics
+from interop_hub.tasks.projection import KIND_ORDER, TenantView, sort_key
+from interop_hub.tasks.queue import SyncWriter, refresh_statistics
 from interop_hub.tasks.render import Rendered
 from interop_hub.tenants.models import Tenant
 
@@ -60,40 +65,6 @@ def recipients(
         .order_by(Tenant.id)
     )
     return [Recipient(tenant_id, TenantView.from_json(blueprint)) for tenant_id, blueprint in rows]
-
-
-def decide(
-    view: TenantView, before: Rendered | None, after: Rendered | None
-) -> tuple[str, Topic] | None:
-    """The data event that takes a tenant from ``before`` to ``after`` of one object (either
-    may be None: the object did not or does not exist): its action and the tenant's topic, or
-    None when the tenant sees no difference."""
-    old = view.project(before.kind, before.subtype, before.body) if before else None
-    new = view.project(after.kind, after.subtype, after.body) if after else None
-    if new is not None:
-        if old is None:
-            return "ADD", new[0]
-        return ("UPDATE", new[0]) if differs(old[1], new[1]) else None
-    return ("DELETE", old[0]) if old is not None else None
-
-
-def data_event(
-    action: str,
-    topic: Topic,
-    object_id: uuid.UUID,
-    label: str,
-    payload_id: int,
-    prior_payload_id: int | None = None,
-) -> Event:
-    return Event(
-        "data_event",
-        action,
-        object_id,
-        topic.object_type,
-        label,
-        payload_id=payload_id,
-        prior_payload_id=prior_payload_id,
-    )
 
 
 @dataclass
@@ -139,89 +110,121 @@ class CollectionFanout:
         return any(r.view.memberships for r in self.recipients)
 
     @paused_gc()
-    def finish(self, session: Session, now: dt.datetime, origin: str = "ingestion") -> int:
-        """Write each tenant's sync; returns the number of tasks written."""
-        syncs = [
-            (r.view, SyncWriter(session, r.tenant_id, origin, now, always=False))
+    def finish(
+        self,
+        session: Session,
+        now: dt.datetime,
+        origin: str = "ingestion",
+        scopes: Mapping[uuid.UUID, Moved] | None = None,
+    ) -> int:
+        """Write each tenant's sync; returns the number of tasks written.
+
+        ``scopes``: how the collection moved scoped tenants' visible objects (see
+        :func:`interop_hub.scoping.service.refresh_cloud`). What came into or went out of a
+        tenant's scope is diffed as well, with what shows it, though it did not change itself.
+        """
+        scopes = scopes or {}
+        targets = [
+            Target(
+                r.view,
+                SyncWriter(session, r.tenant_id, origin, now, always=False),
+                *scopes.get(r.tenant_id, (EVERYTHING, EVERYTHING)),
+            )
             for r in self.recipients
         ]
-        stored = payloads.current(session, self.cloud_id, self.epoch, list(self.before))
-        after: set[uuid.UUID] = set()
-        for batch in chunks(self._after(session), render.BATCH):
-            after.update(item.id for item in batch)
-            decided = [
-                (sync, found, self.before.get(item.id), item)
-                for item in batch
-                for view, sync in syncs
-                if (found := decide(view, self.before.get(item.id), item)) is not None
-            ]
-            unchanged = {
-                item.id: stored[item.id]
-                for item in batch
-                if item.id in stored and (old := self.before.get(item.id)) and old.body == item.body
-            }
-            now_stored = {
-                **unchanged,
-                **self._store(session, [i for i in batch if i.id not in unchanged]),
-            }
-            priors = self._stored_before(
-                session,
-                stored,
-                [old for _, (action, _), old, _ in decided if action == "UPDATE" and old],
-            )
-            for sync, (action, topic), old, item in decided:
-                prior = priors[old.id] if action == "UPDATE" and old else None
-                sync.add(data_event(action, topic, item.id, item.label, now_stored[item.id], prior))
-        gone = [item for key, item in self.before.items() if key not in after]
-        gone.sort(key=lambda i: sort_key(i.kind, i.subtype, i.id), reverse=True)
-        for batch in chunks(gone, render.BATCH):
-            decided_gone = [
-                (sync, found, item)
-                for item in batch
-                for view, sync in syncs
-                if (found := decide(view, item, None)) is not None
-            ]
-            last = self._stored_before(session, stored, [item for _, _, item in decided_gone])
-            for sync, (action, topic), item in decided_gone:
-                sync.add(data_event(action, topic, item.id, item.label, last[item.id]))
-        written = sum(sync.end() for _, sync in syncs)
+        moved = [t for t in targets if t.moving]
+        extra_objects: set[uuid.UUID] = set()
+        extra_members: set[uuid.UUID] = set()
+        if moved:
+            crossing: set[uuid.UUID] = set()
+            for target in moved:
+                crossing |= scope_delta(session, self.cloud_id, target.before, target.after)
+            extra_objects, extra_members = shown_with(session, crossing)
+            extra_objects -= self.object_ids
+            extra_members -= self.membership_ids
+        stored = payloads.current(
+            session, self.cloud_id, self.epoch, [*self.before, *extra_objects, *extra_members]
+        )
+        diff = Diff(session, self.cloud_id, self.epoch, targets, stored)
+        written = diff.run(self._changes(session, extra_objects, extra_members))
         refresh_statistics(session, written)
         return written
 
-    def _after(self, session: Session) -> Iterator[Rendered]:
-        """The touched objects as they are now, in dependency order, then the memberships."""
-        index: list[tuple[str, str | None, uuid.UUID]] = []
-        for batch in chunks(self.object_ids):
-            index += session.execute(
-                select(RepoObject.kind, RepoObject.subtype, RepoObject.id).where(
-                    RepoObject.id.in_(batch)
-                )
-            )
-        index.sort(key=lambda row: sort_key(*row))
-        for rows in chunks(index, render.BATCH):
-            ids = [object_id for _, _, object_id in rows]
-            found = {i.id: i for i in render.objects(session, self.cloud_id, ids)}
-            yield from (found[object_id] for object_id in ids if object_id in found)
+    def _changes(
+        self, session: Session, extra_objects: set[uuid.UUID], extra_members: set[uuid.UUID]
+    ) -> Iterator[Change]:
+        """Every touched (and extra) object as it was and is, in dependency order, then the
+        memberships, then what is gone."""
+        after: set[uuid.UUID] = set()
+        objects = self.object_ids | extra_objects
+        for item in rendered_now(session, self.cloud_id, objects, set()):
+            after.add(item.id)
+            if item.id in self.object_ids:
+                yield Change(item.id, self.before.get(item.id), item)
+            else:
+                yield Change(item.id, item, item, touched=False)
         if self.wants_memberships:
-            yield from render.memberships(session, self.cloud_id, self.membership_ids)
+            members = self.membership_ids | extra_members
+            for item in rendered_now(session, self.cloud_id, set(), members):
+                after.add(item.id)
+                if item.id in self.membership_ids:
+                    yield Change(item.id, self.before.get(item.id), item)
+                else:
+                    yield Change(item.id, item, item, touched=False)
+        for key, item in self.before.items():
+            if key not in after:
+                yield Change(key, item, None)
 
-    def _store(self, session: Session, items: list[Rendered]) -> dict[uuid.UUID, int]:
-        ids = payloads.write(
-            session, self.cloud_id, self.epoch, [(i.id, i.body, i.raw) for i in items]
-        )
-        return {item.id: payload_id for item, payload_id in zip(items, ids, strict=True)}
 
-    def _stored_before(
-        self, session: Session, stored: dict[uuid.UUID, int], items: list[Rendered]
-    ) -> dict[uuid.UUID, int]:
-        """Payloads of what was, for updates (``changes``) and deletes (``data``): the stored
-        one, or one written now (outside the epoch: it is not the object as it is)."""
-        missing = list({i.id: i for i in items if i.id not in stored}.values())
-        written = payloads.write(
-            session, self.cloud_id, None, [(i.id, i.body, i.raw) for i in missing]
+def rendered_now(
+    session: Session,
+    cloud_id: uuid.UUID,
+    object_ids: set[uuid.UUID],
+    membership_ids: set[uuid.UUID],
+) -> Iterator[Rendered]:
+    """Objects as they are now, in dependency order, then memberships."""
+    index: list[tuple[str, str | None, uuid.UUID]] = []
+    for batch in chunks(object_ids):
+        index += session.execute(
+            select(RepoObject.kind, RepoObject.subtype, RepoObject.id).where(
+                RepoObject.id.in_(batch)
+            )
         )
-        stored.update(zip([i.id for i in missing], written, strict=True))
-        return stored
+    index.sort(key=lambda row: sort_key(*row))
+    for rows in chunks(index, render.BATCH):
+        ids = [object_id for _, _, object_id in rows]
+        found = {i.id: i for i in render.objects(session, cloud_id, ids)}
+        yield from (found[object_id] for object_id in ids if object_id in found)
+    if membership_ids:
+        yield from render.memberships(session, cloud_id, membership_ids)
+
+
+@paused_gc()
+def scope_sync(
+    session: Session,
+    cloud_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    view: TenantView,
+    moved: Moved,
+    now: dt.datetime,
+) -> int:
+    """A change of the tenant's scope as one sync (``origin`` = ``scoping``): what came into
+    view, what went out of it, and what shows references that came or went; returns the tasks
+    written."""
+    crossing = scope_delta(session, cloud_id, moved.before, moved.after)
+    if not crossing:
+        return 0
+    objects, members = shown_with(session, crossing)
+    if not view.memberships:
+        members = set()
+    epoch = payloads.epoch_of(session, cloud_id)
+    stored = payloads.current(session, cloud_id, epoch, [*objects, *members])
+    target = Target(view, SyncWriter(session, tenant_id, "scoping", now, always=False), *moved)
+    changes = (
+        Change(item.id, item, item, touched=False)
+        for item in rendered_now(session, cloud_id, objects, members)
+    )
+    return Diff(session, cloud_id, epoch, [target], stored).run(changes)
 
 
 def _touched(session: Session, plan: CollectionPlan) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
@@ -279,6 +282,37 @@ def _touched(session: Session, plan: CollectionPlan) -> tuple[set[uuid.UUID], se
     return objects, member_ids
 
 
+def shown_with(session: Session, ids: set[uuid.UUID]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """``ids`` (objects that came into or went out of a tenant's scope) and the objects and
+    memberships whose JSON shows one of them (its references are filtered by the scope)."""
+    objects = set(ids)
+    members: set[uuid.UUID] = set()
+    m = RepoMembership
+    for batch in chunks(list(ids)):
+        objects |= set(
+            session.scalars(select(RepoLink.from_id).where(one_of(session, RepoLink.to_id, batch)))
+        )
+        objects |= set(
+            session.scalars(
+                select(RepoLink.to_id).where(
+                    one_of(session, RepoLink.from_id, batch), RepoLink.rel.in_(REVERSE_SHOWN)
+                )
+            )
+        )
+        for member_id, person_id, section_id in session.execute(
+            select(m.id, m.person_id, m.section_id).where(
+                or_(
+                    one_of(session, m.person_id, batch),
+                    one_of(session, m.section_id, batch),
+                    one_of(session, m.school_id, batch),
+                )
+            )
+        ):
+            members.add(member_id)
+            objects |= {person_id, section_id}
+    return objects, members
+
+
 @paused_gc()
 def full_sync(
     session: Session,
@@ -287,6 +321,7 @@ def full_sync(
     view: TenantView,
     origin: str,
     now: dt.datetime,
+    scope: Scope = EVERYTHING,
 ) -> int:
     """Send the tenant everything it sees (``ADD`` each), as one sync; returns the tasks
     written. A driver takes a full sync (``initial``, ``resend``) as the whole state: what it
@@ -294,12 +329,17 @@ def full_sync(
 
     Objects are rendered only when no payload stands for them as they are now (the first full
     sync after collections nobody received); a second tenant's full sync writes task rows only.
+    A scoped tenant gets what its ``scope`` holds, with references outside it filtered (a
+    payload of its own where that removes something).
     """
     epoch = payloads.epoch_of(session, cloud_id)
     sync = SyncWriter(session, tenant_id, origin, now, always=True)
     for kind, rows in _visible(session, cloud_id, view, epoch):
+        if not scope.everything:
+            rows = [row for row in rows if row.seen_by(scope)]
         stored = {row.id: row.payload_id for row in rows if row.payload_id is not None}
         missing = [row.id for row in rows if row.payload_id is None]
+        fresh: list[Rendered] = []
         if missing:
             fresh = list(
                 render.memberships(session, cloud_id, missing)
@@ -308,6 +348,8 @@ def full_sync(
             )
             ids = payloads.write(session, cloud_id, epoch, [(i.id, i.body, i.raw) for i in fresh])
             stored.update(zip([i.id for i in fresh], ids, strict=True))
+        if not scope.everything:
+            stored.update(_scoped_payloads(session, cloud_id, scope, stored, fresh))
         for row in rows:
             topic = view.topic(kind, row.subtype)
             if topic is None or row.id not in stored:
@@ -318,11 +360,38 @@ def full_sync(
     return written
 
 
+def _scoped_payloads(
+    session: Session,
+    cloud_id: uuid.UUID,
+    scope: Scope,
+    stored: dict[uuid.UUID, int],
+    fresh: list[Rendered],
+) -> dict[uuid.UUID, int]:
+    """Payloads of the objects whose references the scope filters (the others keep theirs)."""
+    known = {item.id: item.body for item in fresh}
+    wanted = {pid: oid for oid, pid in stored.items() if oid not in known}
+    for payload_id, body in payloads.bodies(session, list(wanted)).items():
+        known[wanted[payload_id]] = body
+    filtered = []
+    for object_id, body in known.items():
+        kept = scope.filter(body)
+        if kept is not body:
+            filtered.append((object_id, kept, orjson.dumps(kept)))
+    ids = payloads.write(session, cloud_id, None, filtered)
+    return {object_id: pid for (object_id, _, _), pid in zip(filtered, ids, strict=True)}
+
+
 class Visible(NamedTuple):
     id: uuid.UUID
     subtype: str | None
     label: str
     payload_id: int | None  # the payload that renders it as it is now, if there is one
+    sides: tuple[uuid.UUID, uuid.UUID] | None = None  # a membership's person and section
+
+    def seen_by(self, scope: Scope) -> bool:
+        if self.sides is None:
+            return scope.has(self.id)
+        return scope.has(self.sides[0]) and scope.has(self.sides[1])
 
 
 def _visible(
@@ -396,6 +465,8 @@ def _membership_index(
                 person.label,
                 section.label,
                 _current_payload(cloud_id, epoch, RepoMembership.id),
+                RepoMembership.person_id,
+                RepoMembership.section_id,
             )
             .join(person, person.id == RepoMembership.person_id)
             .join(section, section.id == RepoMembership.section_id)
@@ -410,8 +481,8 @@ def _membership_index(
         if not found:
             return
         yield [
-            Visible(m_id, role, render.membership_label(p, s), payload)
-            for m_id, role, p, s, payload in found
+            Visible(m_id, role, render.membership_label(p, s), payload, (person_id, section_id))
+            for m_id, role, p, s, payload, person_id, section_id in found
         ]
         after = found[-1][0]
 

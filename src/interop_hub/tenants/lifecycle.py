@@ -18,6 +18,7 @@ from interop_hub.clouds.service import new_actor
 from interop_hub.integrations.models import Integration, IntegrationVersion
 from interop_hub.kit import crypto
 from interop_hub.kit.errors import BadRequest, Conflict, NotFound
+from interop_hub.scoping.queries import stored_scope
 from interop_hub.tasks import fanout, queue
 from interop_hub.tasks.projection import TenantView
 from interop_hub.tenants.models import Tenant
@@ -130,7 +131,8 @@ def full_sync(session: Session, tenant: Tenant, origin: str, now: dt.datetime) -
     version = session.get(IntegrationVersion, tenant.version_id)
     assert version is not None  # a foreign key
     view = TenantView.from_json(version.blueprint)
-    return fanout.full_sync(session, tenant.cloud_id, tenant.id, view, origin, now)
+    scope = stored_scope(session, tenant.id)
+    return fanout.full_sync(session, tenant.cloud_id, tenant.id, view, origin, now, scope)
 
 
 def transition(session: Session, tenant_id: uuid.UUID, action: str, now: dt.datetime) -> Tenant:

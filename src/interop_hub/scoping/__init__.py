@@ -1,0 +1,1 @@
+"""Scoping (DESIGN §3.6): the schools and courses a district shares with a tenant."""
