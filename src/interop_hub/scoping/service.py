@@ -65,9 +65,16 @@ COURSES = Half("course", "course", None, "course")
 # --- the scope --------------------------------------------------------------------------------
 
 
-def refresh(session: Session, tenant_id: uuid.UUID, cloud_id: uuid.UUID) -> Moved:
-    """Work the tenant's selection out again against the Repository and store it."""
-    before = queries.stored_scope(session, tenant_id)
+def refresh(
+    session: Session, tenant_id: uuid.UUID, cloud_id: uuid.UUID, before: Scope | None = None
+) -> Moved:
+    """Work the tenant's selection out again against the Repository and store it.
+
+    ``before``: the scope until a change of the selection, read before the selection changed
+    (:func:`queries.stored_scope` goes by the current selection); None: the stored scope.
+    """
+    if before is None:
+        before = queries.stored_scope(session, tenant_id)
     after = Scope(queries.visible_ids(session, cloud_id, queries.selection_of(session, tenant_id)))
     _store(session, tenant_id, before, after)
     return Moved(before, after)
@@ -111,10 +118,10 @@ def _store(session: Session, tenant_id: uuid.UUID, before: Scope, after: Scope) 
     )
 
 
-def _changed(session: Session, tenant: Tenant, now: dt.datetime) -> int:
-    """After the selection changed: the new scope, and the tenant's sync of the difference;
-    returns the tasks written."""
-    moved = refresh(session, tenant.id, tenant.cloud_id)
+def _changed(session: Session, tenant: Tenant, before: Scope, now: dt.datetime) -> int:
+    """After the selection changed (``before``: the scope until then): the new scope, and the
+    tenant's sync of the difference; returns the tasks written."""
+    moved = refresh(session, tenant.id, tenant.cloud_id, before)
     if (
         moved.before == moved.after
         or not lifecycle.receives_full_syncs(tenant)
@@ -177,6 +184,7 @@ def post(
     ``replace``, besides it otherwise) and leave out those marked ``selected`` false."""
     tenant = lifecycle.locked(session, tenant_id)
     ids = _resolve_all(session, tenant, half, items)
+    before = queries.stored_scope(session, tenant.id)
     chosen = [i for i, item in zip(ids, items, strict=True) if item.selected]
     dropped = [i for i, item in zip(ids, items, strict=True) if not item.selected]
     if replace:
@@ -184,7 +192,7 @@ def post(
     else:
         _unselect(session, tenant.id, half, dropped)
     _select(session, tenant.id, half, chosen, now)
-    _changed(session, tenant, now)
+    _changed(session, tenant, before, now)
     return entries(session, tenant, half, list(dict.fromkeys(ids)))
 
 
@@ -204,11 +212,12 @@ def put(
             f"The {half.noun} in the body is not the {half.noun} {raw_id!r} of the path.",
             code="id_mismatch",
         )
+    before = queries.stored_scope(session, tenant.id)
     if item.selected:
         _select(session, tenant.id, half, [found], now)
     else:
         _unselect(session, tenant.id, half, [found])
-    _changed(session, tenant, now)
+    _changed(session, tenant, before, now)
     return entries(session, tenant, half, [found])[0]
 
 
@@ -217,6 +226,7 @@ def remove(
 ) -> None:
     """#24, #27, #30, #33: leave one school or course out, or (``raw_id`` None) all of them."""
     tenant = lifecycle.locked(session, tenant_id)
+    before = queries.stored_scope(session, tenant.id)
     if raw_id is None:
         _unselect(session, tenant.id, half, None)
     else:
@@ -228,7 +238,7 @@ def remove(
                 f"The district has no {half.noun} {raw_id!r}.", code=f"unknown_{half.noun}"
             )
         _unselect(session, tenant.id, half, [found])
-    _changed(session, tenant, now)
+    _changed(session, tenant, before, now)
 
 
 # --- references -------------------------------------------------------------------------------
