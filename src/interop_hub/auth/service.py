@@ -89,10 +89,21 @@ def principal_for_claims(session: Session, claims: TokenClaims) -> Principal:
             account_type=account.type,
             api_key_id=claims.key_id,
         )
-    actor = session.get(Actor, claims.ident)
-    if actor is None or actor.revoked_at is not None:
+    # One round trip for the actor and its tenant: this runs on every request of a driver.
+    row = session.execute(
+        select(Actor.revoked_at, Actor.cloud_id, Tenant.id, Tenant.integration_id)
+        .outerjoin(Tenant, Tenant.actor_id == Actor.id)
+        .where(Actor.id == claims.ident)
+    ).first()
+    if row is None or row[0] is not None:
         raise Unauthorized("The access token's actor has been removed or revoked.")
-    return _actor_principal(session, actor)
+    return Principal(
+        kind="actor",
+        actor_id=claims.ident,
+        cloud_id=row[1],
+        tenant_id=row[2],
+        integration_id=row[3],
+    )
 
 
 def _actor_principal(session: Session, actor: Actor) -> Principal:

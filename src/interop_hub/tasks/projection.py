@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from interop_hub.integrations.blueprint import ROLLUP_ATTRIBUTES, Blueprint, TopicSpec
@@ -64,6 +65,19 @@ class Topic:
         if self.attributes is not None:
             projected.update((k, body[k]) for k in self.attributes if k in body)
         return projected
+
+    def dropped(self) -> frozenset[str] | None:
+        """The keys :meth:`project` removes from a body when it keeps every other one: the
+        roll-ups the topic does not list. None when the topic keeps only the attributes it lists
+        (whether that removes anything depends on the body)."""
+        return _dropped(self.attributes)
+
+
+@cache
+def _dropped(attributes: tuple[str, ...] | None) -> frozenset[str] | None:
+    if attributes is not None and "*" not in attributes:
+        return None
+    return ROLLUP_ATTRIBUTES.difference(attributes or ())
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, delete, exists, select, text, true, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Row, Select, Table, delete, exists, select, text, true
 from sqlalchemy.orm import Session
 
 from interop_hub.auth.principal import Principal
@@ -29,13 +28,13 @@ from interop_hub.integrations.models import Integration, IntegrationVersion
 from interop_hub.kit import metrics
 from interop_hub.kit.bulk import insert_many
 from interop_hub.kit.crypto import Keyring
-from interop_hub.kit.db import one_of
 from interop_hub.kit.errors import BadRequest, Forbidden, NotFound
 from interop_hub.kit.paging import Page, PageRequest, paginate
 from interop_hub.kit.settings import Settings
-from interop_hub.tasks import payloads, sealed
+from interop_hub.tasks import acks as ack_service
+from interop_hub.tasks import delivery, payloads, sealed
 from interop_hub.tasks.models import Task, TaskAck, TenantAppId
-from interop_hub.tasks.projection import TenantView, Topic, changed
+from interop_hub.tasks.projection import TenantView, changed
 from interop_hub.tasks.schemas import AckIn, AckOutcome
 from interop_hub.tasks.shapes import DEFAULT_SCHEMA, SCHEMAS, task_json
 from interop_hub.tenants.models import Tenant
@@ -95,17 +94,43 @@ def consumers(p: Principal) -> ColumnElement[bool]:
     )
 
 
-def _tenants(session: Session, p: Principal, tenant_id: uuid.UUID | None) -> list[Tenant]:
-    stmt = select(Tenant).where(consumers(p)).order_by(Tenant.id)
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """What a poll needs of a tenant: its delivery state and its blueprint's version."""
+
+    id: uuid.UUID
+    deliver_tasks: bool
+    op_state: str
+    delivery_paused: str | None
+    version_id: uuid.UUID
+    version_stamp: Any
+
+
+def _consumers(session: Session, p: Principal, tenant_id: uuid.UUID | None) -> list[Consumer]:
+    """The caller's tenants, with each one's version stamp (one query: a poll's views come from
+    the per-process cache while the version is unchanged)."""
+    stmt = (
+        select(
+            Tenant.id,
+            Tenant.deliver_tasks,
+            Tenant.op_state,
+            Tenant.delivery_paused,
+            Tenant.version_id,
+            IntegrationVersion.updated_at,
+        )
+        .join(IntegrationVersion, IntegrationVersion.id == Tenant.version_id)
+        .where(consumers(p))
+        .order_by(Tenant.id)
+    )
     if tenant_id is not None:
         stmt = stmt.where(Tenant.id == tenant_id)
-    found = list(session.scalars(stmt))
+    found = [Consumer(*row) for row in session.execute(stmt)]
     if tenant_id is not None and not found:
         raise NotFound(f"Tenant {tenant_id} was not found.")
     return found
 
 
-def deliverable_types(tenant: Tenant) -> tuple[str, ...] | None:
+def deliverable_types(tenant: Tenant | Consumer) -> tuple[str, ...] | None:
     """The task types a tenant may receive now (None: all)."""
     if not tenant.deliver_tasks:
         return ()  # its application's deliver_tasks is off: nothing, until it is on again
@@ -141,45 +166,20 @@ def next_batch(
         )
     limit = min(poll.limit, settings.task_batch_size)
     lease_until = now + dt.timedelta(seconds=settings.task_lease_seconds)
-    leased: list[Task] = []
-    for tenant in _tenants(session, p, poll.tenant_id):
+    leased: list[Row[Any]] = []
+    views: dict[uuid.UUID, TenantView] = {}
+    for tenant in _consumers(session, p, poll.tenant_id):
         if len(leased) >= limit:
             break
-        leased += _lease(session, tenant, poll.types, limit - len(leased), now, lease_until)
-    metrics.tasks_delivered(session, (task.tenant_id for task in leased))
-    return render(session, leased, poll.schema, keyring=keyring)
-
-
-def _lease(
-    session: Session,
-    tenant: Tenant,
-    driver_types: tuple[str, ...] | None,
-    limit: int,
-    now: dt.datetime,
-    until: dt.datetime,
-) -> list[Task]:
-    if not _try_lock(session, tenant.id):
-        return []  # another poller is leasing this tenant's tasks right now
-    stmt = select(Task).where(Task.tenant_id == tenant.id)
-    for types in (deliverable_types(tenant), driver_types):
-        if types is not None:
-            stmt = stmt.where(Task.type.in_(types))
-    candidates = session.scalars(stmt.order_by(Task.sequence).limit(limit)).all()
-    batch: list[Task] = []
-    for task in candidates:
-        if (task.leased_until is not None and task.leased_until > now) or (
-            task.available_at is not None and task.available_at > now
-        ):
-            break  # the queue is blocked here: nothing newer goes out before it
-        batch.append(task)
-    if batch:
-        session.execute(
-            update(Task)
-            .where(Task.id.in_([t.id for t in batch]))
-            .values(leased_until=until, deliveries=Task.deliveries + 1)
-            .execution_options(synchronize_session=False)
-        )
-    return batch
+        if not _try_lock(session, tenant.id):
+            continue  # another poller is leasing this tenant's tasks right now
+        types = (deliverable_types(tenant), poll.types)
+        batch = delivery.lease(session, tenant.id, types, limit - len(leased), now, lease_until)
+        if any(row.type == "data_event" for row in batch):
+            views[tenant.id] = _view(session, tenant.version_id, tenant.version_stamp)
+        leased += batch
+    metrics.tasks_delivered(session, (row.tenant_id for row in leased))
+    return delivery.encode(leased, views, poll.schema, keyring)
 
 
 def _try_lock(session: Session, tenant_id: uuid.UUID) -> bool:
@@ -209,22 +209,14 @@ def render(
         changes = None
         if task.type == "data_event":
             topic = views[task.tenant_id].named(task.object_type or "")
-            data = _project(topic, data)
+            data = delivery.project(topic, data)
             if task.prior_payload_id is not None:
-                changes = changed(_project(topic, bodies.get(task.prior_payload_id)), data)
+                changes = changed(delivery.project(topic, bodies.get(task.prior_payload_id)), data)
         elif task.type == "authenticate":
             data = sealed.unseal(data, keyring)
         app_id = app_ids.get((task.tenant_id, task.object_id)) if task.object_id else None
         found.append(task_json(task, schema, data=data, changes=changes, app_id=app_id))
     return found
-
-
-def _project(topic: Topic | None, body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        return {}
-    if topic is None:  # the blueprint no longer has the topic: identity only
-        return {"$sys": body.get("$sys")}
-    return topic.project(body)
 
 
 def _views(session: Session, tenant_ids: set[uuid.UUID]) -> dict[uuid.UUID, TenantView]:
@@ -277,136 +269,14 @@ def acknowledge(
     *,
     admin: bool,
 ) -> list[AckOutcome]:
-    """Apply each ack on its own: one that names a task that is not the caller's, or not
-    outstanding (never delivered, already acknowledged, or named twice in the batch), fails
-    alone (404 in its outcome) and the rest still apply.
-
-    ``success`` and ``error`` are one ``DELETE ... RETURNING`` for the whole batch, so checking
-    and removing cannot be told apart by a concurrent ack: whoever deletes a task acknowledged
-    it, once."""
-    first: dict[uuid.UUID, AckIn] = {}
-    for ack in acks:
-        assert ack.task_id is not None
-        first.setdefault(ack.task_id, ack)
+    """Apply each ack on its own (:func:`interop_hub.tasks.acks.apply`) to the caller's tasks:
+    those delivered to it, or any of them for an admin ack."""
     conditions: list[ColumnElement[bool]] = [
         Task.tenant_id.in_(select(Tenant.id).where(consumers(p)))
     ]
     if not admin:
         conditions.append(Task.deliveries > 0)
-    finishing = [i for i, a in first.items() if (a.status or "success") in ("success", "error")]
-    done: dict[uuid.UUID, Any] = {}
-    if finishing:
-        removed = session.execute(
-            delete(Task)
-            .where(one_of(session, Task.id, finishing), *conditions)
-            .returning(
-                Task.id, Task.tenant_id, Task.sequence, Task.type, Task.action, Task.object_id
-            )
-            .execution_options(synchronize_session=False)
-        )
-        done.update((row.id, row) for row in removed)
-    finished = set(finishing)
-    keeping = [i for i in first if i not in finished]
-    if keeping:
-        done.update(_keep(session, [first[i] for i in keeping], conditions, settings, now))
-    outcomes: list[AckOutcome] = []
-    history: list[dict[str, Any]] = []
-    app_ids: dict[tuple[uuid.UUID, uuid.UUID], str] = {}
-    for ack in acks:
-        assert ack.task_id is not None
-        task = done.pop(ack.task_id, None)  # a second ack of the same task finds nothing
-        if task is None:
-            message = f"Task {ack.task_id} is not an outstanding task of yours."
-            outcomes.append(AckOutcome(task_id=ack.task_id, status=404, message=message))
-            continue
-        status = ack.status or "success"
-        if ack.app_id and task.object_id is not None:
-            app_ids[task.tenant_id, task.object_id] = ack.app_id
-        history.append(_history(task, status, ack, p, now))
-        app_id = ack.app_id if task.object_id is not None else None
-        outcomes.append(AckOutcome(task_id=task.id, status=200, message=status, app_id=app_id))
-    _remember_app_ids(session, app_ids, now)
-    insert_many(session, acks_t, history)
-    metrics.tasks_acknowledged(session, ((h["tenant_id"], h["status"]) for h in history))
-    session.flush()
-    return outcomes
-
-
-def _keep(
-    session: Session,
-    acks: list[AckIn],
-    conditions: list[ColumnElement[bool]],
-    settings: Settings,
-    now: dt.datetime,
-) -> dict[uuid.UUID, Task]:
-    """``retry`` (deliverable again after a backoff) and ``reauthenticate`` (kept; the tenant's
-    delivery pauses): the tasks stay, unleased."""
-    by_id = {ack.task_id: ack for ack in acks}
-    stmt = select(Task).where(one_of(session, Task.id, list(by_id)), *conditions)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    kept = {task.id: task for task in session.scalars(stmt)}
-    paused: set[uuid.UUID] = set()
-    for task in kept.values():
-        task.leased_until = None
-        if by_id[task.id].status == "retry":
-            task.available_at = now + _backoff(task.deliveries, settings)
-        else:
-            paused.add(task.tenant_id)
-    if paused:
-        session.execute(
-            update(Tenant)
-            .where(Tenant.id.in_(paused))
-            .values(delivery_paused="reauthenticate")
-            .execution_options(synchronize_session=False)
-        )
-    return kept
-
-
-def _backoff(deliveries: int, settings: Settings) -> dt.timedelta:
-    """Exponential in the number of deliveries, capped."""
-    seconds = settings.task_retry_backoff_seconds * 2 ** max(0, min(deliveries - 1, 20))
-    return dt.timedelta(seconds=min(seconds, settings.task_retry_max_backoff_seconds))
-
-
-def _history(
-    task: Any, status: str, ack: AckIn | None, p: Principal, now: dt.datetime
-) -> dict[str, Any]:
-    """A history row of ``task`` (a Task, or a row with its columns)."""
-    return {
-        "task_id": task.id,
-        "tenant_id": task.tenant_id,
-        "sequence": task.sequence,
-        "type": task.type,
-        "action": task.action,
-        "object_id": task.object_id,
-        "status": status,
-        "message": ack.message if ack else None,
-        "error": ack.error if ack else None,
-        "params": ack.params if ack else None,
-        "app_id": ack.app_id if ack else None,
-        "acked_by": p.subject[:64],
-        "acked_at": now,
-    }
-
-
-def _remember_app_ids(
-    session: Session, app_ids: dict[tuple[uuid.UUID, uuid.UUID], str], now: dt.datetime
-) -> None:
-    if not app_ids:
-        return
-    values = [
-        {"tenant_id": tenant, "object_id": obj, "app_id": app_id, "updated_at": now}
-        for (tenant, obj), app_id in app_ids.items()
-    ]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(TenantAppId).values(values)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["tenant_id", "object_id"],
-            set_={"app_id": stmt.excluded.app_id, "updated_at": stmt.excluded.updated_at},
-        )
-    )
+    return ack_service.apply(session, p, acks, conditions, settings, now)
 
 
 # --- the admin queue ----------------------------------------------------------------------------
@@ -454,7 +324,7 @@ def admin_find(
 def admin_delete(session: Session, p: Principal, task_id: uuid.UUID, now: dt.datetime) -> None:
     """#59: remove a task without processing it (kept in the history as ``deleted``)."""
     task = _admin_task(session, p, task_id)
-    insert_many(session, acks_t, [_history(task, "deleted", None, p, now)])
+    insert_many(session, acks_t, [ack_service.history_row(task, "deleted", None, p, now)])
     session.delete(task)
     session.flush()
 

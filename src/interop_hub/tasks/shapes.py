@@ -7,16 +7,45 @@ top level next to ``type`` and ``schema``, for drivers that prefer one level.
 
 from __future__ import annotations
 
-from typing import Any
-
-from interop_hub.tasks.models import Task
+import datetime as dt
+import uuid
+from typing import Any, Protocol
 
 SCHEMAS = ("nested", "flat")
 DEFAULT_SCHEMA = "nested"
 
 
+class TaskRow(Protocol):
+    """A task's columns: a :class:`~interop_hub.tasks.models.Task` or a row selected with them."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def action(self) -> str | None: ...
+    @property
+    def group_id(self) -> uuid.UUID | None: ...
+    @property
+    def origin(self) -> str | None: ...
+    @property
+    def object_id(self) -> uuid.UUID | None: ...
+    @property
+    def object_type(self) -> str | None: ...
+    @property
+    def label(self) -> str | None: ...
+    @property
+    def session_id(self) -> str | None: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+
+
 def event_fields(
-    task: Task, data: Any, changes: dict[str, Any] | None, app_id: str | None
+    task: TaskRow, data: Any, changes: dict[str, Any] | None, app_id: str | None
 ) -> dict[str, Any]:
     event: dict[str, Any] = {
         "id": task.id,
@@ -48,7 +77,7 @@ def event_fields(
 
 
 def task_json(
-    task: Task,
+    task: TaskRow,
     schema: str,
     *,
     data: Any = None,

@@ -1,0 +1,178 @@
+"""The managed queue's hot path (#52): lease a tenant's next tasks and write them as its driver
+receives them.
+
+Leasing is one statement on PostgreSQL: a CTE takes the tenant's oldest tasks (``FOR UPDATE``,
+joined to their payloads as stored text and to the app ids the tenant's app gave their
+objects), and the ``UPDATE`` leases those older than the first one that is leased or backing
+off — the prefix rule: nothing newer goes out before an older task is done. SQLite (no
+``UPDATE ... FROM ... RETURNING`` of joined columns) selects the same rows and updates them in a
+second statement.
+
+A payload's JSON is spliced into the response as stored (:class:`orjson.Fragment`) whenever the
+tenant's projection of it is provably the identity (:func:`projected`); only the other
+payloads, an ``UPDATE``'s two versions (for ``changes``) and sealed data are decoded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
+
+import orjson
+from sqlalchemy import Row, Select, Table, Text, and_, func, or_, select, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import Session
+
+from interop_hub.kit.crypto import Keyring
+from interop_hub.kit.db import one_of
+from interop_hub.tasks import sealed
+from interop_hub.tasks.models import Task, TaskPayload, TenantAppId
+from interop_hub.tasks.projection import TenantView, Topic, changed
+from interop_hub.tasks.shapes import task_json
+
+tasks_t = cast(Table, Task.__table__)
+payloads_t = cast(Table, TaskPayload.__table__)
+app_ids_t = cast(Table, TenantAppId.__table__)
+
+COLUMNS = (
+    "id",
+    "tenant_id",
+    "sequence",
+    "type",
+    "action",
+    "group_id",
+    "origin",
+    "object_id",
+    "object_type",
+    "label",
+    "session_id",
+    "created_at",
+    "payload_id",
+    "prior_payload_id",
+)
+"""The task columns a delivered task is written from."""
+NO_CUT = 2**62  # above any sequence: no task blocks the batch
+
+
+def lease(
+    session: Session,
+    tenant_id: uuid.UUID,
+    types: Iterable[tuple[str, ...] | None],
+    limit: int,
+    now: dt.datetime,
+    until: dt.datetime,
+) -> list[Row[Any]]:
+    """Lease up to ``limit`` of the tenant's oldest tasks of ``types`` (each a restriction, None:
+    none) until ``until``; returns them in sequence order with ``body``, ``prior_body`` (stored
+    JSON text) and ``app_id``. The caller serializes pollers of the tenant."""
+    candidates = _candidates(tenant_id, types, limit, now)
+    if session.get_bind().dialect.name == "postgresql":
+        c = candidates.with_for_update(of=tasks_t).cte("candidates")
+        cut = select(func.min(c.c.sequence)).where(c.c.blocked).scalar_subquery()
+        stmt = (
+            update(tasks_t)
+            .where(tasks_t.c.id == c.c.id, c.c.sequence < func.coalesce(cut, NO_CUT))
+            .values(leased_until=until, deliveries=tasks_t.c.deliveries + 1)
+            .returning(*(tasks_t.c[name] for name in COLUMNS), c.c.body, c.c.prior_body, c.c.app_id)
+        )
+        return sorted(session.execute(stmt), key=lambda row: row.sequence)
+    batch: list[Row[Any]] = []
+    for row in session.execute(candidates):
+        if row.blocked:
+            break  # the queue is blocked here: nothing newer goes out before it
+        batch.append(row)
+    if batch:
+        session.execute(
+            update(tasks_t)
+            .where(one_of(session, tasks_t.c.id, [row.id for row in batch]))
+            .values(leased_until=until, deliveries=tasks_t.c.deliveries + 1)
+        )
+    return batch
+
+
+def _candidates(
+    tenant_id: uuid.UUID,
+    types: Iterable[tuple[str, ...] | None],
+    limit: int,
+    now: dt.datetime,
+) -> Select[Any]:
+    """The tenant's oldest ``limit`` tasks of ``types``, whether each blocks the queue, their
+    payloads as text and their app ids."""
+    body = payloads_t.alias("body")
+    prior = payloads_t.alias("prior")
+    app = app_ids_t.alias("app")
+    blocked = or_(tasks_t.c.leased_until > now, tasks_t.c.available_at > now)
+    joined = (
+        tasks_t.outerjoin(body, body.c.id == tasks_t.c.payload_id)
+        .outerjoin(prior, prior.c.id == tasks_t.c.prior_payload_id)
+        .outerjoin(
+            app,
+            and_(app.c.tenant_id == tasks_t.c.tenant_id, app.c.object_id == tasks_t.c.object_id),
+        )
+    )
+    stmt = select(
+        *(tasks_t.c[name] for name in COLUMNS),
+        sql_cast(body.c.body, Text).label("body"),
+        sql_cast(prior.c.body, Text).label("prior_body"),
+        app.c.app_id,
+        blocked.label("blocked"),
+    ).select_from(joined)
+    stmt = stmt.where(tasks_t.c.tenant_id == tenant_id)
+    for restriction in types:
+        if restriction is not None:
+            stmt = stmt.where(tasks_t.c.type.in_(restriction))
+    return stmt.order_by(tasks_t.c.sequence).limit(limit)
+
+
+def encode(
+    rows: Sequence[Row[Any]],
+    views: Mapping[uuid.UUID, TenantView],
+    schema: str,
+    keyring: Keyring | None,
+) -> list[dict[str, Any]]:
+    """The leased tasks as their driver receives them (``views``: each data-event tenant's)."""
+    found = []
+    for row in rows:
+        data: Any = None
+        changes = None
+        if row.type == "data_event":
+            topic = views[row.tenant_id].named(row.object_type or "")
+            if row.prior_payload_id is not None:
+                data = project(topic, _load(row.body))
+                changes = changed(project(topic, _load(row.prior_body)), data)
+            else:
+                data = projected(topic, row.body)
+        elif row.type == "authenticate":
+            data = sealed.unseal(_load(row.body), keyring)
+        elif row.body is not None:
+            data = orjson.Fragment(row.body)
+        app_id = row.app_id if row.object_id is not None else None
+        found.append(task_json(row, schema, data=data, changes=changes, app_id=app_id))
+    return found
+
+
+def projected(topic: Topic | None, raw: str | None) -> Any:
+    """A data event's ``data``: the stored JSON as it is when the projection would return it
+    unchanged — the topic keeps every key but some roll-ups, and none of those is in the body.
+    A body that held one would name it as a quoted key (``"$sections"``; the hub writes
+    payloads with orjson or ``json.dumps``, neither escapes ASCII), so a body without the quoted
+    name has no such key; the rare body that holds the name elsewhere is simply decoded."""
+    if raw is not None and topic is not None and raw.startswith("{"):
+        dropped = topic.dropped()
+        if dropped is not None and not any(f'"{key}"' in raw for key in dropped):
+            return orjson.Fragment(raw)
+    return project(topic, _load(raw))
+
+
+def _load(raw: str | None) -> Any:
+    return None if raw is None else orjson.loads(raw)
+
+
+def project(topic: Topic | None, body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        return {}
+    if topic is None:  # the blueprint no longer has the topic: identity only
+        return {"$sys": body.get("$sys")}
+    return topic.project(body)
