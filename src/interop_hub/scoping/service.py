@@ -12,6 +12,7 @@ rollover mode gets none either (the rollover's closing full sync brings it up to
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
@@ -232,7 +233,7 @@ def remove(
     else:
         found = _resolve_path(session, tenant, half, raw_id)
         if found is None:
-            found = _selected_id(session, tenant.id, half, raw_id)
+            found = _selected_id(session, tenant, half, raw_id)
         if found is None:
             raise BadRequest(
                 f"The district has no {half.noun} {raw_id!r}.", code=f"unknown_{half.noun}"
@@ -331,20 +332,20 @@ def _resolve_path(session: Session, tenant: Tenant, half: Half, raw_id: str) -> 
     return None
 
 
-def _selected_id(
-    session: Session, tenant_id: uuid.UUID, half: Half, raw_id: str
-) -> uuid.UUID | None:
-    """A selected id the district no longer has (its school left the Repository)."""
-    try:
-        candidate = uuid.UUID(raw_id)
-    except ValueError:
-        return None
+def _selected_id(session: Session, tenant: Tenant, half: Half, raw_id: str) -> uuid.UUID | None:
+    """A selected id the district no longer has (its school left the Repository), named by the
+    id or by the source id it derives from."""
+    candidates = [object_id(tenant.cloud_id, half.object_kind, raw_id)]
+    with contextlib.suppress(ValueError):
+        candidates.append(uuid.UUID(raw_id))
     return session.scalar(
-        select(TenantScoping.object_id).where(
-            TenantScoping.tenant_id == tenant_id,
+        select(TenantScoping.object_id)
+        .where(
+            TenantScoping.tenant_id == tenant.id,
             TenantScoping.kind == half.kind,
-            TenantScoping.object_id == candidate,
+            TenantScoping.object_id.in_(candidates),
         )
+        .limit(1)
     )
 
 
