@@ -288,12 +288,6 @@ def test_with_ancestors() -> None:
     assert with_ancestors([], parents) == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="visible() (and queries.visible_ids) take every object with a `schools` link to a "
-    "selected school for a person of it, grading categories included: a category of an "
-    "invisible section that lists a selected school among its schools is seen",
-)
 def test_a_category_of_an_invisible_section_stays_invisible_whatever_its_schools() -> None:
     listed = district(
         kinds={**KINDS, "g6": ("grading_category", None)},

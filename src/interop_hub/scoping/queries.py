@@ -91,7 +91,12 @@ def visible_ids(
     members = select(RepoMembership.person_id).where(
         RepoMembership.cloud_id == cloud_id, RepoMembership.section_id.in_(sections)
     )
-    persons = members if courses_chosen else union(members, _from(cloud_id, "schools", school_list))
+    school_persons = (
+        _from(cloud_id, "schools", school_list)
+        .join(RepoObject, RepoObject.id == RepoLink.from_id)
+        .where(RepoObject.kind == "person")
+    )
+    persons = members if courses_chosen else union(members, school_persons)
     person_ids = select(persons.subquery().c[0])
     course_ids = select(courses.subquery().c[0])
     found: set[uuid.UUID] = set(orgs)

@@ -131,7 +131,7 @@ def visible(district: District, selection: Selection) -> frozenset[uuid.UUID] | 
         courses |= district.linked("orgs", schools)
     persons = {person for person, section in district.members if section in sections}
     if not selection.courses:
-        persons |= district.linked("schools", schools)
+        persons |= district.linked("schools", schools) & district.of_kind("person")
     persons |= district.targets(persons, "agents")
     terms = with_ancestors(
         district.targets(sections, "terms") | district.targets(courses, "school_year"), parents
