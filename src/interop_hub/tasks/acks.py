@@ -11,20 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from functools import cache
 from typing import Any, cast
 
 import orjson
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Insert,
     String,
     Table,
     Text,
     Uuid,
+    any_,
+    bindparam,
     delete,
     func,
     insert,
-    literal,
     select,
     update,
 )
@@ -33,9 +36,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from interop_hub.auth.principal import Principal
+from interop_hub.integrations.models import Integration
 from interop_hub.kit import metrics
 from interop_hub.kit.bulk import insert_many
 from interop_hub.kit.db import one_of
+from interop_hub.kit.errors import Forbidden
 from interop_hub.kit.settings import Settings
 from interop_hub.tasks.models import Task, TaskAck, TenantAppId
 from interop_hub.tasks.schemas import AckIn, AckOutcome
@@ -70,9 +75,11 @@ def apply(
     conditions: list[ColumnElement[bool]],
     settings: Settings,
     now: dt.datetime,
+    *,
+    admin: bool,
 ) -> list[AckOutcome]:
     """Apply each ack on its own to the tasks that meet ``conditions`` (the caller's, and
-    delivered unless an admin acks): one that names another task, or one not outstanding
+    delivered unless an ``admin`` acks): one that names another task, or one not outstanding
     (never delivered, already acknowledged, or named twice in the batch), fails alone (404 in
     its outcome) and the rest still apply.
 
@@ -88,9 +95,8 @@ def apply(
     done: dict[uuid.UUID, Any] = {}
     history: list[dict[str, Any]] = []
     if finishing and session.get_bind().dialect.name == "postgresql":
-        done.update(
-            (row.id, row) for row in _finish_recorded(session, p, finishing, conditions, now)
-        )
+        recorded = _finish_recorded(session, p, finishing, admin, now)
+        done.update((row.id, row) for row in recorded)
     elif finishing:
         removed = session.execute(
             delete(tasks_t)
@@ -128,23 +134,62 @@ def apply(
 
 
 def _finish_recorded(
-    session: Session,
-    p: Principal,
-    acks: list[AckIn],
-    conditions: list[ColumnElement[bool]],
-    now: dt.datetime,
+    session: Session, p: Principal, acks: list[AckIn], admin: bool, now: dt.datetime
 ) -> Sequence[Any]:
     """PostgreSQL: delete the acknowledged tasks and write their history in one statement;
     returns each removed task's ``id``, ``tenant_id`` and ``object_id``."""
-    ids = [a.task_id for a in acks]
+    scope, params = _scope(p)
+    params.update(
+        ack_ids=[a.task_id for a in acks],
+        ack_statuses=[a.status or "success" for a in acks],
+        ack_messages=[a.message for a in acks],
+        ack_errors=[_json(a.error) for a in acks],
+        ack_params=[_json(a.params) for a in acks],
+        ack_app_ids=[a.app_id for a in acks],
+        by=p.subject[:64],
+        at=now,
+    )
+    return session.execute(_recording(scope, admin), params).all()
+
+
+def _scope(p: Principal) -> tuple[str, dict[str, Any]]:
+    """Whose tasks ``p`` may acknowledge (as :func:`interop_hub.tasks.service.consumers`
+    says), as a shape of :func:`_recording` and its values."""
+    if p.is_operator:
+        return "every tenant", {}
+    if p.is_vendor:
+        return "its integrations' tenants", {"account": p.account_id}
+    if p.is_actor and p.tenant_id is not None:
+        return "its tenant", {"tenant": p.tenant_id}
+    raise Forbidden("Tasks are acknowledged with a tenant's or its vendor's credentials.")
+
+
+@cache
+def _recording(scope: str, admin: bool) -> Insert:
+    """``WITH gone AS (DELETE FROM tasks ... RETURNING ...) INSERT INTO task_acks SELECT ...
+    FROM gone JOIN unnest(the acks) ... RETURNING``, built once per shape."""
+    conditions: list[ColumnElement[bool]] = []
+    if scope == "its tenant":
+        conditions.append(tasks_t.c.tenant_id == bindparam("tenant", type_=Uuid()))
+    elif scope == "its integrations' tenants":
+        conditions.append(
+            tasks_t.c.tenant_id.in_(
+                select(Tenant.id)
+                .join(Integration, Integration.id == Tenant.integration_id)
+                .where(Integration.account_id == bindparam("account", type_=Uuid()))
+            )
+        )
+    if not admin:
+        conditions.append(tasks_t.c.deliveries > 0)
+    ids = bindparam("ack_ids", type_=postgresql.ARRAY(Uuid()))
     given = (
         func.unnest(
-            literal(ids, postgresql.ARRAY(Uuid())),
-            literal([a.status or "success" for a in acks], postgresql.ARRAY(String())),
-            literal([a.message for a in acks], postgresql.ARRAY(Text())),
-            literal([_json(a.error) for a in acks], postgresql.ARRAY(Text())),
-            literal([_json(a.params) for a in acks], postgresql.ARRAY(Text())),
-            literal([a.app_id for a in acks], postgresql.ARRAY(String())),
+            ids,
+            bindparam("ack_statuses", type_=postgresql.ARRAY(String())),
+            bindparam("ack_messages", type_=postgresql.ARRAY(Text())),
+            bindparam("ack_errors", type_=postgresql.ARRAY(Text())),
+            bindparam("ack_params", type_=postgresql.ARRAY(Text())),
+            bindparam("ack_app_ids", type_=postgresql.ARRAY(String())),
         )
         .table_valued("id", "status", "message", "error", "params", "app_id", with_ordinality="n")
         .render_derived()
@@ -152,7 +197,7 @@ def _finish_recorded(
     )
     gone = (
         delete(tasks_t)
-        .where(one_of(session, tasks_t.c.id, ids), *conditions)
+        .where(tasks_t.c.id == any_(ids), *conditions)
         .returning(*(tasks_t.c[name] for name in TASK_COLUMNS))
         .cte("gone")
     )
@@ -164,18 +209,17 @@ def _finish_recorded(
             sql_cast(given.c.error, JSON),
             sql_cast(given.c.params, JSON),
             given.c.app_id,
-            literal(p.subject[:64], String()),
-            literal(now, acks_t.c.acked_at.type),
+            bindparam("by", type_=String()),
+            bindparam("at", type_=acks_t.c.acked_at.type),
         )
         .join_from(gone, given, given.c.id == gone.c.id)
         .order_by(given.c.n)
     )
-    stmt = (
+    return (
         insert(acks_t)
         .from_select(list(HISTORY), rows)
         .returning(acks_t.c.task_id.label("id"), acks_t.c.tenant_id, acks_t.c.object_id)
     )
-    return session.execute(stmt).all()
 
 
 def _json(value: Any) -> str | None:

@@ -18,15 +18,28 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Row, Select, Table, Text, and_, func, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    Select,
+    Table,
+    Text,
+    Update,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from interop_hub.kit.crypto import Keyring
-from interop_hub.kit.db import one_of
 from interop_hub.tasks import sealed
 from interop_hub.tasks.models import Task, TaskPayload, TenantAppId
 from interop_hub.tasks.projection import TenantView, Topic, changed
@@ -67,42 +80,33 @@ def lease(
     """Lease up to ``limit`` of the tenant's oldest tasks of ``types`` (each a restriction, None:
     none) until ``until``; returns them in sequence order with ``body``, ``prior_body`` (stored
     JSON text) and ``app_id``. The caller serializes pollers of the tenant."""
-    candidates = _candidates(tenant_id, types, limit, now)
+    restrictions = tuple(types_ for types_ in types if types_ is not None)
+    params = {"tenant": tenant_id, "limit": limit, "now": now, "until": until}
     if session.get_bind().dialect.name == "postgresql":
-        c = candidates.with_for_update(of=tasks_t).cte("candidates")
-        cut = select(func.min(c.c.sequence)).where(c.c.blocked).scalar_subquery()
-        stmt = (
-            update(tasks_t)
-            .where(tasks_t.c.id == c.c.id, c.c.sequence < func.coalesce(cut, NO_CUT))
-            .values(leased_until=until, deliveries=tasks_t.c.deliveries + 1)
-            .returning(*(tasks_t.c[name] for name in COLUMNS), c.c.body, c.c.prior_body, c.c.app_id)
-        )
-        return sorted(session.execute(stmt), key=lambda row: row.sequence)
+        found = session.execute(_leasing(restrictions), params)
+        return sorted(found, key=lambda row: row.sequence)
     batch: list[Row[Any]] = []
-    for row in session.execute(candidates):
+    for row in session.execute(_candidates(restrictions), params):
         if row.blocked:
             break  # the queue is blocked here: nothing newer goes out before it
         batch.append(row)
     if batch:
-        session.execute(
-            update(tasks_t)
-            .where(one_of(session, tasks_t.c.id, [row.id for row in batch]))
-            .values(leased_until=until, deliveries=tasks_t.c.deliveries + 1)
-        )
+        session.execute(_LEASE_IDS, {"ids": [row.id for row in batch], "until": until})
     return batch
 
 
-def _candidates(
-    tenant_id: uuid.UUID,
-    types: Iterable[tuple[str, ...] | None],
-    limit: int,
-    now: dt.datetime,
-) -> Select[Any]:
-    """The tenant's oldest ``limit`` tasks of ``types``, whether each blocks the queue, their
-    payloads as text and their app ids."""
+# The statements are built once per shape (building one costs about a millisecond of Python,
+# as much as running it); the values are bound at each execution.
+
+
+@cache
+def _candidates(restrictions: tuple[tuple[str, ...], ...]) -> Select[Any]:
+    """The tenant's oldest ``:limit`` tasks of the types of every restriction, whether each
+    blocks the queue at ``:now``, their payloads as text and their app ids."""
     body = payloads_t.alias("body")
     prior = payloads_t.alias("prior")
     app = app_ids_t.alias("app")
+    now = bindparam("now", type_=tasks_t.c.leased_until.type)
     blocked = or_(tasks_t.c.leased_until > now, tasks_t.c.available_at > now)
     joined = (
         tasks_t.outerjoin(body, body.c.id == tasks_t.c.payload_id)
@@ -119,11 +123,31 @@ def _candidates(
         app.c.app_id,
         blocked.label("blocked"),
     ).select_from(joined)
-    stmt = stmt.where(tasks_t.c.tenant_id == tenant_id)
-    for restriction in types:
-        if restriction is not None:
-            stmt = stmt.where(tasks_t.c.type.in_(restriction))
-    return stmt.order_by(tasks_t.c.sequence).limit(limit)
+    stmt = stmt.where(tasks_t.c.tenant_id == bindparam("tenant", type_=tasks_t.c.tenant_id.type))
+    for restriction in restrictions:
+        stmt = stmt.where(tasks_t.c.type.in_(restriction))
+    return stmt.order_by(tasks_t.c.sequence).limit(bindparam("limit", type_=Integer))
+
+
+@cache
+def _leasing(restrictions: tuple[tuple[str, ...], ...]) -> Update:
+    """PostgreSQL: lease the candidates before the first blocking one, in one statement."""
+    c = _candidates(restrictions).with_for_update(of=tasks_t).cte("candidates")
+    cut = select(func.min(c.c.sequence)).where(c.c.blocked).scalar_subquery()
+    return (
+        update(tasks_t)
+        .where(tasks_t.c.id == c.c.id, c.c.sequence < func.coalesce(cut, NO_CUT))
+        .values(leased_until=_UNTIL, deliveries=tasks_t.c.deliveries + 1)
+        .returning(*(tasks_t.c[name] for name in COLUMNS), c.c.body, c.c.prior_body, c.c.app_id)
+    )
+
+
+_UNTIL = bindparam("until", type_=tasks_t.c.leased_until.type)
+_LEASE_IDS = (
+    update(tasks_t)
+    .where(tasks_t.c.id.in_(bindparam("ids", expanding=True)))
+    .values(leased_until=_UNTIL, deliveries=tasks_t.c.deliveries + 1)
+)
 
 
 def encode(

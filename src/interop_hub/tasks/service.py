@@ -20,7 +20,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Select, Table, delete, exists, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    delete,
+    exists,
+    func,
+    null,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from interop_hub.auth.principal import Principal
@@ -96,7 +108,8 @@ def consumers(p: Principal) -> ColumnElement[bool]:
 
 @dataclass(frozen=True, slots=True)
 class Consumer:
-    """What a poll needs of a tenant: its delivery state and its blueprint's version."""
+    """What a poll needs of a tenant: its delivery state, its blueprint's version and, when the
+    query that found it took the tenant's poller lock too, whether it got it."""
 
     id: uuid.UUID
     deliver_tasks: bool
@@ -104,11 +117,17 @@ class Consumer:
     delivery_paused: str | None
     version_id: uuid.UUID
     version_stamp: Any
+    locked: bool | None
 
 
 def _consumers(session: Session, p: Principal, tenant_id: uuid.UUID | None) -> list[Consumer]:
     """The caller's tenants, with each one's version stamp (one query: a poll's views come from
-    the per-process cache while the version is unchanged)."""
+    the per-process cache while the version is unchanged). A poll of one tenant (an actor's, or
+    the one named) takes its poller lock in the same query on PostgreSQL."""
+    only = tenant_id if tenant_id is not None else p.tenant_id if p.is_actor else None
+    lock: Any = null()
+    if only is not None and session.get_bind().dialect.name == "postgresql":
+        lock = func.pg_try_advisory_xact_lock(_lock_key(only))
     stmt = (
         select(
             Tenant.id,
@@ -117,13 +136,14 @@ def _consumers(session: Session, p: Principal, tenant_id: uuid.UUID | None) -> l
             Tenant.delivery_paused,
             Tenant.version_id,
             IntegrationVersion.updated_at,
+            lock,
         )
         .join(IntegrationVersion, IntegrationVersion.id == Tenant.version_id)
         .where(consumers(p))
         .order_by(Tenant.id)
     )
-    if tenant_id is not None:
-        stmt = stmt.where(Tenant.id == tenant_id)
+    if only is not None:
+        stmt = stmt.where(Tenant.id == only)  # the lock is this tenant's
     found = [Consumer(*row) for row in session.execute(stmt)]
     if tenant_id is not None and not found:
         raise NotFound(f"Tenant {tenant_id} was not found.")
@@ -171,7 +191,8 @@ def next_batch(
     for tenant in _consumers(session, p, poll.tenant_id):
         if len(leased) >= limit:
             break
-        if not _try_lock(session, tenant.id):
+        locked = tenant.locked if tenant.locked is not None else _try_lock(session, tenant.id)
+        if not locked:
             continue  # another poller is leasing this tenant's tasks right now
         types = (deliverable_types(tenant), poll.types)
         batch = delivery.lease(session, tenant.id, types, limit - len(leased), now, lease_until)
@@ -187,8 +208,12 @@ def _try_lock(session: Session, tenant_id: uuid.UUID) -> bool:
     not wait; SQLite: the request already holds the database's write lock)."""
     if session.get_bind().dialect.name != "postgresql":
         return True
-    key = zlib.crc32(tenant_id.bytes) - 2**31
+    key = _lock_key(tenant_id)
     return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}))
+
+
+def _lock_key(tenant_id: uuid.UUID) -> int:
+    return zlib.crc32(tenant_id.bytes) - 2**31
 
 
 def render(
@@ -276,7 +301,7 @@ def acknowledge(
     ]
     if not admin:
         conditions.append(Task.deliveries > 0)
-    return ack_service.apply(session, p, acks, conditions, settings, now)
+    return ack_service.apply(session, p, acks, conditions, settings, now, admin=admin)
 
 
 # --- the admin queue ----------------------------------------------------------------------------
