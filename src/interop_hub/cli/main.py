@@ -15,6 +15,7 @@ from interop_hub.cli.ingest_commands import ingest_command, ingestions_app, work
 from interop_hub.cli.output import JsonFlag, emit, err_console, fail, invalid
 from interop_hub.cli.quickstart_command import quickstart_command
 from interop_hub.cli.schedule_commands import schedules_app
+from interop_hub.cli.scoping_commands import scoping_command
 from interop_hub.cli.serving import run_server
 from interop_hub.cli.task_commands import tasks_app
 from interop_hub.clouds.schemas import CloudCreate
@@ -50,6 +51,7 @@ for sub, name in (
     app.add_typer(sub, name=name)
 for command_name, command in APPLICATION_COMMANDS.items():
     tenants_app.command(command_name)(command)
+tenants_app.command("scoping")(scoping_command)
 
 
 @app.command()

@@ -41,6 +41,8 @@ from interop_hub.platform.schemas import (
     TenantInstall,
 )
 from interop_hub.runtime import Hub
+from interop_hub.scoping import service as scoping
+from interop_hub.scoping.schemas import ScopingChanged, ScopingSelection, ScopingSelectionIn
 from interop_hub.tasks.schemas import TaskAckOut
 from interop_hub.tenants import application, lifecycle
 from interop_hub.tenants import service as tenants
@@ -269,6 +271,26 @@ def list_tenant_auth_sessions(
     """The audit trail of the application's authentication sessions, newest first."""
     found = application.sessions(session, id, paging)
     return listing(found.items, found.next)
+
+
+@router.get("/tenants/{id}/scoping", operation_id="platformGetTenantScoping")
+def get_tenant_scoping(
+    id: uuid.UUID, session: SessionDep, _: OperatorDep
+) -> DataEnvelope[ScopingSelection]:
+    """The schools and courses selected for the tenant (``whole_district``: none is)."""
+    return one(ScopingSelection.model_validate(scoping.selected(session, id)))
+
+
+@router.put("/tenants/{id}/scoping", operation_id="platformSetTenantScoping")
+def set_tenant_scoping(
+    id: uuid.UUID, body: ScopingSelectionIn, session: SessionDep, hub: HubDep, _: OperatorDep
+) -> DataEnvelope[ScopingChanged]:
+    """Replace the tenant's selection (schools and courses by id or source id; empty lists:
+    the whole district). An activated tenant gets the difference as one sync (``origin`` =
+    ``scoping``); a school or course the district does not have is 400."""
+    queued = scoping.replace_selection(session, id, body.schools, body.courses, hub.now())
+    found = scoping.selected(session, id)
+    return one(ScopingChanged.model_validate({**found, "tasks_queued": queued}))
 
 
 @router.post("/tenants/{id}/{action}", operation_id="platformTenantTransition")

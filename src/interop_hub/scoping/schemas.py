@@ -84,3 +84,25 @@ class ScopingCoursesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data: list[ScopingCourseIn] = Field(max_length=MAX_ITEMS)
+
+
+class ScopingSelection(BaseModel):
+    """The operator's view of a tenant's scoping: what is selected (``whole_district`` when
+    nothing is)."""
+
+    whole_district: bool
+    schools: list[ScopingSchool]
+    courses: list[ScopingCourse]
+
+
+class ScopingSelectionIn(BaseModel):
+    """A whole new selection (the operator's ``PUT``): empty lists mean the whole district."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schools: list[ScopingSchoolIn] = Field(default_factory=list, max_length=MAX_ITEMS)
+    courses: list[ScopingCourseIn] = Field(default_factory=list, max_length=MAX_ITEMS)
+
+
+class ScopingChanged(ScopingSelection):
+    tasks_queued: int = Field(description="Tasks of the tenant's scoping sync")

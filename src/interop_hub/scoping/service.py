@@ -449,3 +449,66 @@ def _course_schools(
     for course_id, school in rows:
         found.setdefault(course_id, school)
     return found
+
+
+# --- the operator's view ----------------------------------------------------------------------
+
+
+def selected(session: Session, tenant_id: uuid.UUID) -> dict[str, Any]:
+    """What the district selected for the tenant: its scoping schools and courses."""
+    tenant = lifecycle.get_tenant(session, tenant_id)
+    selection = queries.selection_of(session, tenant.id)
+    return {
+        "whole_district": selection.whole_district,
+        "schools": entries(session, tenant, SCHOOLS, sorted(selection.schools)),
+        "courses": entries(session, tenant, COURSES, sorted(selection.courses)),
+    }
+
+
+def replace_selection(
+    session: Session,
+    tenant_id: uuid.UUID,
+    schools: Sequence[Item],
+    courses: Sequence[Item],
+    now: dt.datetime,
+) -> int:
+    """Replace both halves of the selection at once (one sync); returns the tasks written."""
+    tenant = lifecycle.locked(session, tenant_id)
+    if tenant.op_state == "uninstalled":
+        raise BadRequest(f"Tenant {tenant.id} is uninstalled.", code="uninstalled")
+    before = queries.stored_scope(session, tenant.id)
+    halves: list[tuple[Half, Sequence[Item]]] = [(SCHOOLS, schools), (COURSES, courses)]
+    chosen = [
+        (
+            half,
+            [
+                i
+                for i, item in zip(_resolve_all(session, tenant, half, items), items, strict=True)
+                if item.selected
+            ],
+        )
+        for half, items in halves
+    ]
+    for half, ids in chosen:
+        _unselect(session, tenant.id, half, None)
+        _select(session, tenant.id, half, ids, now)
+    return _changed(session, tenant, before, now)
+
+
+def named(session: Session, tenant_id: uuid.UUID, half: Half, names: Sequence[str]) -> list[Item]:
+    """Items for schools or courses named by id or source id (as a path names them); a name
+    the district does not have is 400."""
+    tenant = lifecycle.get_tenant(session, tenant_id)
+    found: list[Item] = []
+    for name in names:
+        object_id_ = _resolve_path(session, tenant, half, name)
+        if object_id_ is None:
+            raise BadRequest(
+                f"The district has no {half.noun} {name!r}.", code=f"unknown_{half.noun}"
+            )
+        found.append(
+            ScopingSchoolIn(school_id=object_id_)
+            if half is SCHOOLS
+            else ScopingCourseIn(course_id=object_id_)
+        )
+    return found
