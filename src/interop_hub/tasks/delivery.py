@@ -28,7 +28,6 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
-    Update,
     and_,
     bindparam,
     func,
@@ -84,7 +83,7 @@ def lease(
     params = {"tenant": tenant_id, "limit": limit, "now": now, "until": until}
     if session.get_bind().dialect.name == "postgresql":
         found = session.execute(_leasing(restrictions), params)
-        return sorted(found, key=lambda row: row.sequence)
+        return sorted(found, key=lambda row: row.sequence)  # in Python: no sort of the bodies
     batch: list[Row[Any]] = []
     for row in session.execute(_candidates(restrictions), params):
         if row.blocked:
@@ -101,45 +100,61 @@ def lease(
 
 @cache
 def _candidates(restrictions: tuple[tuple[str, ...], ...]) -> Select[Any]:
-    """The tenant's oldest ``:limit`` tasks of the types of every restriction, whether each
-    blocks the queue at ``:now``, their payloads as text and their app ids."""
-    body = payloads_t.alias("body")
-    prior = payloads_t.alias("prior")
-    app = app_ids_t.alias("app")
+    """The tenant's oldest ``:limit`` tasks of the types of every restriction, with their data
+    and whether each blocks the queue at ``:now``."""
+    queue = _queue(restrictions).subquery("queue")
+    return _with_data(queue, queue.c.blocked).order_by(queue.c.sequence)
+
+
+def _queue(restrictions: tuple[tuple[str, ...], ...]) -> Select[Any]:
+    """The tenant's oldest ``:limit`` tasks of the types of every restriction, and whether each
+    blocks the queue at ``:now``."""
     now = bindparam("now", type_=tasks_t.c.leased_until.type)
     blocked = or_(tasks_t.c.leased_until > now, tasks_t.c.available_at > now)
-    joined = (
-        tasks_t.outerjoin(body, body.c.id == tasks_t.c.payload_id)
-        .outerjoin(prior, prior.c.id == tasks_t.c.prior_payload_id)
-        .outerjoin(
-            app,
-            and_(app.c.tenant_id == tasks_t.c.tenant_id, app.c.object_id == tasks_t.c.object_id),
-        )
+    stmt = select(*(tasks_t.c[name] for name in COLUMNS), blocked.label("blocked")).where(
+        tasks_t.c.tenant_id == bindparam("tenant", type_=tasks_t.c.tenant_id.type)
     )
-    stmt = select(
-        *(tasks_t.c[name] for name in COLUMNS),
-        sql_cast(body.c.body, Text).label("body"),
-        sql_cast(prior.c.body, Text).label("prior_body"),
-        app.c.app_id,
-        blocked.label("blocked"),
-    ).select_from(joined)
-    stmt = stmt.where(tasks_t.c.tenant_id == bindparam("tenant", type_=tasks_t.c.tenant_id.type))
     for restriction in restrictions:
         stmt = stmt.where(tasks_t.c.type.in_(restriction))
     return stmt.order_by(tasks_t.c.sequence).limit(bindparam("limit", type_=Integer))
 
 
-@cache
-def _leasing(restrictions: tuple[tuple[str, ...], ...]) -> Update:
-    """PostgreSQL: lease the candidates before the first blocking one, in one statement."""
-    c = _candidates(restrictions).with_for_update(of=tasks_t).cte("candidates")
-    cut = select(func.min(c.c.sequence)).where(c.c.blocked).scalar_subquery()
-    return (
-        update(tasks_t)
-        .where(tasks_t.c.id == c.c.id, c.c.sequence < func.coalesce(cut, NO_CUT))
-        .values(leased_until=_UNTIL, deliveries=tasks_t.c.deliveries + 1)
-        .returning(*(tasks_t.c[name] for name in COLUMNS), c.c.body, c.c.prior_body, c.c.app_id)
+def _with_data(tasks: Any, *more: Any) -> Select[Any]:
+    """``tasks`` (a subquery or CTE of task columns) with their payloads as stored text and the
+    app ids of their objects (and ``more`` columns)."""
+    body = payloads_t.alias("body")
+    prior = payloads_t.alias("prior")
+    app = app_ids_t.alias("app")
+    joined = (
+        tasks.outerjoin(body, body.c.id == tasks.c.payload_id)
+        .outerjoin(prior, prior.c.id == tasks.c.prior_payload_id)
+        .outerjoin(
+            app, and_(app.c.tenant_id == tasks.c.tenant_id, app.c.object_id == tasks.c.object_id)
+        )
     )
+    return select(
+        *(tasks.c[name] for name in COLUMNS),
+        sql_cast(body.c.body, Text).label("body"),
+        sql_cast(prior.c.body, Text).label("prior_body"),
+        app.c.app_id,
+        *more,
+    ).select_from(joined)
+
+
+@cache
+def _leasing(restrictions: tuple[tuple[str, ...], ...]) -> Select[Any]:
+    """PostgreSQL: lease the tasks before the first blocking one and read their data, in one
+    statement (the payloads are joined after the ``UPDATE``, not carried through it)."""
+    queue = _queue(restrictions).with_for_update(of=tasks_t).cte("candidates")
+    cut = select(func.min(queue.c.sequence)).where(queue.c.blocked).scalar_subquery()
+    leased = (
+        update(tasks_t)
+        .where(tasks_t.c.id == queue.c.id, queue.c.sequence < func.coalesce(cut, NO_CUT))
+        .values(leased_until=_UNTIL, deliveries=tasks_t.c.deliveries + 1)
+        .returning(*(tasks_t.c[name] for name in COLUMNS))
+        .cte("leased")
+    )
+    return _with_data(leased)
 
 
 _UNTIL = bindparam("until", type_=tasks_t.c.leased_until.type)
