@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from interop_hub.ingest.apply import CollectionPlan
@@ -28,6 +28,7 @@ from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import one_of
 from interop_hub.kit.gc import paused_gc
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
+from interop_hub.scoping.models import TenantVisible
 from interop_hub.scoping.queries import scope_delta
 from interop_hub.scoping.visibility import EVERYTHING, Moved, Scope
 from interop_hub.tasks import payloads, render
@@ -146,18 +147,23 @@ class CollectionFanout:
             session, self.cloud_id, self.epoch, [*self.before, *extra_objects, *extra_members]
         )
         diff = Diff(session, self.cloud_id, self.epoch, targets, stored)
-        written = diff.run(self._changes(session, extra_objects, extra_members))
+        untouched = {i: stored[i] for i in (*extra_objects, *extra_members) if i in stored}
+        written = diff.run(self._changes(session, extra_objects, extra_members, untouched))
         refresh_statistics(session, written)
         return written
 
     def _changes(
-        self, session: Session, extra_objects: set[uuid.UUID], extra_members: set[uuid.UUID]
+        self,
+        session: Session,
+        extra_objects: set[uuid.UUID],
+        extra_members: set[uuid.UUID],
+        untouched: Mapping[uuid.UUID, int],
     ) -> Iterator[Change]:
         """Every touched (and extra) object as it was and is, in dependency order, then the
-        memberships, then what is gone."""
+        memberships, then what is gone. ``untouched``: the current payloads of the extras."""
         after: set[uuid.UUID] = set()
         objects = self.object_ids | extra_objects
-        for item in rendered_now(session, self.cloud_id, objects, set()):
+        for item in rendered_now(session, self.cloud_id, objects, set(), untouched):
             after.add(item.id)
             if item.id in self.object_ids:
                 yield Change(item.id, self.before.get(item.id), item)
@@ -165,7 +171,7 @@ class CollectionFanout:
                 yield Change(item.id, item, item, touched=False)
         if self.wants_memberships:
             members = self.membership_ids | extra_members
-            for item in rendered_now(session, self.cloud_id, set(), members):
+            for item in rendered_now(session, self.cloud_id, set(), members, untouched):
                 after.add(item.id)
                 if item.id in self.membership_ids:
                     yield Change(item.id, self.before.get(item.id), item)
@@ -181,22 +187,56 @@ def rendered_now(
     cloud_id: uuid.UUID,
     object_ids: set[uuid.UUID],
     membership_ids: set[uuid.UUID],
+    stored: Mapping[uuid.UUID, int] | None = None,
 ) -> Iterator[Rendered]:
-    """Objects as they are now, in dependency order, then memberships."""
-    index: list[tuple[str, str | None, uuid.UUID]] = []
+    """Objects as they are now, in dependency order, then memberships.
+
+    ``stored``: payloads known to render some of them as they are now (in the current epoch,
+    and not touched since); those are read rather than rendered again.
+    """
+    stored = stored or {}
+    index: list[tuple[str, str | None, uuid.UUID, str]] = []
     for batch in chunks(object_ids):
         index += session.execute(
-            select(RepoObject.kind, RepoObject.subtype, RepoObject.id).where(
+            select(RepoObject.kind, RepoObject.subtype, RepoObject.id, RepoObject.label).where(
                 RepoObject.id.in_(batch)
             )
         )
-    index.sort(key=lambda row: sort_key(*row))
+    index.sort(key=lambda row: sort_key(*row[:3]))
     for rows in chunks(index, render.BATCH):
-        ids = [object_id for _, _, object_id in rows]
-        found = {i.id: i for i in render.objects(session, cloud_id, ids)}
-        yield from (found[object_id] for object_id in ids if object_id in found)
-    if membership_ids:
-        yield from render.memberships(session, cloud_id, membership_ids)
+        known = _stored_renderings(
+            session, {row[2]: (row[0], row[1], row[3]) for row in rows}, stored
+        )
+        missing = [object_id for _, _, object_id, _ in rows if object_id not in known]
+        known.update((i.id, i) for i in render.objects(session, cloud_id, missing))
+        yield from (known[object_id] for _, _, object_id, _ in rows if object_id in known)
+    for batch in chunks(sorted(membership_ids), render.BATCH):
+        known = _stored_renderings(session, dict.fromkeys(batch), stored)
+        missing = [member_id for member_id in batch if member_id not in known]
+        known.update((i.id, i) for i in render.memberships(session, cloud_id, missing))
+        yield from (known[member_id] for member_id in batch if member_id in known)
+
+
+def _stored_renderings(
+    session: Session,
+    wanted: Mapping[uuid.UUID, tuple[str, str | None, str] | None],
+    stored: Mapping[uuid.UUID, int],
+) -> dict[uuid.UUID, Rendered]:
+    """Renderings read from payloads, for the ``wanted`` ids (with their kind, subtype and
+    label; None for a membership) that ``stored`` has."""
+    chosen = {stored[i]: i for i in wanted if i in stored}
+    if not chosen:
+        return {}
+    found: dict[uuid.UUID, Rendered] = {}
+    for payload_id, body in payloads.bodies(session, list(chosen)).items():
+        object_id = chosen[payload_id]
+        about = wanted[object_id]
+        if about is None:
+            kind, subtype, label = "membership", body["role"], body["$sys"]["label"]
+        else:
+            kind, subtype, label = about
+        found[object_id] = Rendered(object_id, kind, subtype, label, body, orjson.dumps(body))
+    return found
 
 
 @paused_gc()
@@ -222,7 +262,7 @@ def scope_sync(
     target = Target(view, SyncWriter(session, tenant_id, "scoping", now, always=False), *moved)
     changes = (
         Change(item.id, item, item, touched=False)
-        for item in rendered_now(session, cloud_id, objects, members)
+        for item in rendered_now(session, cloud_id, objects, members, stored)
     )
     return Diff(session, cloud_id, epoch, [target], stored).run(changes)
 
@@ -334,9 +374,8 @@ def full_sync(
     """
     epoch = payloads.epoch_of(session, cloud_id)
     sync = SyncWriter(session, tenant_id, origin, now, always=True)
-    for kind, rows in _visible(session, cloud_id, view, epoch):
-        if not scope.everything:
-            rows = [row for row in rows if row.seen_by(scope)]
+    scoped = None if scope.everything else tenant_id
+    for kind, rows in _visible(session, cloud_id, view, epoch, scoped):
         stored = {row.id: row.payload_id for row in rows if row.payload_id is not None}
         missing = [row.id for row in rows if row.payload_id is None]
         fresh: list[Rendered] = []
@@ -386,22 +425,17 @@ class Visible(NamedTuple):
     subtype: str | None
     label: str
     payload_id: int | None  # the payload that renders it as it is now, if there is one
-    sides: tuple[uuid.UUID, uuid.UUID] | None = None  # a membership's person and section
-
-    def seen_by(self, scope: Scope) -> bool:
-        if self.sides is None:
-            return scope.has(self.id)
-        return scope.has(self.sides[0]) and scope.has(self.sides[1])
 
 
 def _visible(
-    session: Session, cloud_id: uuid.UUID, view: TenantView, epoch: int
+    session: Session, cloud_id: uuid.UUID, view: TenantView, epoch: int, scoped: uuid.UUID | None
 ) -> Iterator[tuple[str, list[Visible]]]:
-    """What the tenant sees, in dependency order, in batches of one kind."""
+    """What the tenant sees, in dependency order, in batches of one kind (``scoped``: the
+    tenant, when its stored scope narrows what it sees)."""
     for kind in KIND_ORDER:
         if kind == "membership":
             if view.memberships:
-                for batch in _membership_index(session, cloud_id, view, epoch):
+                for batch in _membership_index(session, cloud_id, view, epoch, scoped):
                     yield kind, batch
             continue
         if not view.sees_kind(kind):
@@ -410,7 +444,7 @@ def _visible(
         if subtypes is None:
             subtypes = _subtypes_present(session, cloud_id, kind)
         for subtype in sorted(subtypes, key=lambda s: sort_key(kind, s, "")):
-            for batch in _object_index(session, cloud_id, kind, subtype, epoch):
+            for batch in _object_index(session, cloud_id, kind, subtype, epoch, scoped):
                 yield kind, batch
 
 
@@ -427,8 +461,19 @@ def _current_payload(cloud_id: uuid.UUID, epoch: int, owner: Any) -> Any:
     )
 
 
+def _in_scope(scoped: uuid.UUID | None, owner: Any) -> ColumnElement[bool]:
+    if scoped is None:
+        return true()
+    return exists().where(TenantVisible.tenant_id == scoped, TenantVisible.object_id == owner)
+
+
 def _object_index(
-    session: Session, cloud_id: uuid.UUID, kind: str, subtype: str | None, epoch: int
+    session: Session,
+    cloud_id: uuid.UUID,
+    kind: str,
+    subtype: str | None,
+    epoch: int,
+    scoped: uuid.UUID | None,
 ) -> Iterator[list[Visible]]:
     after: uuid.UUID | None = None
     while True:
@@ -441,6 +486,7 @@ def _object_index(
             RepoObject.cloud_id == cloud_id,
             RepoObject.kind == kind,
             RepoObject.subtype == subtype if subtype is not None else RepoObject.subtype.is_(None),
+            _in_scope(scoped, RepoObject.id),
         )
         if after is not None:
             stmt = stmt.where(RepoObject.id > after)
@@ -453,7 +499,7 @@ def _object_index(
 
 
 def _membership_index(
-    session: Session, cloud_id: uuid.UUID, view: TenantView, epoch: int
+    session: Session, cloud_id: uuid.UUID, view: TenantView, epoch: int, scoped: uuid.UUID | None
 ) -> Iterator[list[Visible]]:
     person, section = aliased(RepoObject), aliased(RepoObject)
     after: uuid.UUID | None = None
@@ -465,14 +511,14 @@ def _membership_index(
                 person.label,
                 section.label,
                 _current_payload(cloud_id, epoch, RepoMembership.id),
-                RepoMembership.person_id,
-                RepoMembership.section_id,
             )
             .join(person, person.id == RepoMembership.person_id)
             .join(section, section.id == RepoMembership.section_id)
             .where(
                 RepoMembership.cloud_id == cloud_id,
                 RepoMembership.role.in_(list(view.memberships)),
+                _in_scope(scoped, RepoMembership.person_id),
+                _in_scope(scoped, RepoMembership.section_id),
             )
         )
         if after is not None:
@@ -481,8 +527,8 @@ def _membership_index(
         if not found:
             return
         yield [
-            Visible(m_id, role, render.membership_label(p, s), payload, (person_id, section_id))
-            for m_id, role, p, s, payload, person_id, section_id in found
+            Visible(m_id, role, render.membership_label(p, s), payload)
+            for m_id, role, p, s, payload in found
         ]
         after = found[-1][0]
 
