@@ -10,7 +10,6 @@ The district (:func:`two_schools`): LEA ``d1`` with schools ``s1`` and ``s2``; p
 from __future__ import annotations
 
 import copy
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,8 @@ SCHOOL_FIELDS = {
     "selected",
 }
 COURSE_FIELDS = SCHOOL_FIELDS | {"course_id", "course_ref_id"}
+UNKNOWN_ID = "6f1d5a52-3b1e-4f0e-9a57-1d2b7c1e0a11"
+"""An id of nothing (fixed: parameters must be the same in every test process)."""
 
 # What s2 brings, as (object type, label), in the order its deletes must come.
 S2_DELETES = [
@@ -373,7 +374,7 @@ def test_find_one_school(env: Env, key: str) -> None:
     assert found["selected"] is True
 
 
-@pytest.mark.parametrize("unknown", ["nowhere", str(uuid.uuid4()), "d1", "c1"])
+@pytest.mark.parametrize("unknown", ["nowhere", UNKNOWN_ID, "d1", "c1"])
 def test_find_an_unknown_school_is_404(env: Env, unknown: str) -> None:
     error(env.client.get(f"{SCHOOLS}/{unknown}", headers=env.headers), 404)
 
@@ -406,10 +407,10 @@ def assert_nothing_changed(env: Env, before: list[dict[str, Any]]) -> None:
         ({"school_ref_id": "nowhere"}, "unknown_school"),
         ({"school_ref_id": "d1"}, "unknown_school"),  # the LEA
         ({"school_ref_id": "c1"}, "unknown_school"),  # a course
-        ({"school_id": "6f1d5a52-3b1e-4f0e-9a57-1d2b7c1e0a11"}, "unknown_school"),
+        ({"school_id": UNKNOWN_ID}, "unknown_school"),
         ({"selected": True}, "missing_reference"),
-        ({"school_ref_id": "s1", "tenant_id": "6f1d5a52-3b1e-4f0e-9a57-1d2b7c1e0a11"}, None),
-        ({"school_ref_id": "s1", "account_id": "6f1d5a52-3b1e-4f0e-9a57-1d2b7c1e0a11"}, None),
+        ({"school_ref_id": "s1", "tenant_id": UNKNOWN_ID}, None),
+        ({"school_ref_id": "s1", "account_id": UNKNOWN_ID}, None),
     ],
 )
 def test_post_naming_what_the_district_lacks_is_400_and_changes_nothing(
@@ -440,7 +441,7 @@ def test_mismatched_school_id_and_ref_is_400(active: Env) -> None:
 
 
 @pytest.mark.parametrize("method", ["put", "delete"])
-@pytest.mark.parametrize("unknown", ["nowhere", str(uuid.uuid4()), "d1"])
+@pytest.mark.parametrize("unknown", ["nowhere", UNKNOWN_ID, "d1"])
 def test_put_or_delete_of_an_unknown_school_is_400(active: Env, method: str, unknown: str) -> None:
     data(post(active, [{"school_ref_id": "s2"}]))
     active.drain()
@@ -526,7 +527,7 @@ def test_course_entries_sent_back_as_listed_are_accepted(env: Env) -> None:
     [
         ({"course_ref_id": "nowhere"}, "unknown_course"),
         ({"course_ref_id": "s1"}, "unknown_course"),  # a school
-        ({"course_id": "6f1d5a52-3b1e-4f0e-9a57-1d2b7c1e0a11"}, "unknown_course"),
+        ({"course_id": UNKNOWN_ID}, "unknown_course"),
         ({"school_ref_id": "s1"}, "missing_reference"),  # a school is no course
         ({"course_ref_id": "c1", "course_id": "CID2"}, "id_mismatch"),
     ],
