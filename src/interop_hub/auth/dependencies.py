@@ -22,14 +22,20 @@ LEASING_PATHS = frozenset({"/v2/interop/data/tasks"})
 """GETs that write (the managed task queue leases what it returns)."""
 
 
-def get_hub(request: Request) -> Hub:
+def hub_of(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
 
 
+async def get_hub(request: Request) -> Hub:
+    """``async``: FastAPI runs a plain ``def`` dependency in its threadpool, a thread hop for
+    reading an attribute."""
+    return hub_of(request)
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request, committed when the handler returns and rolled back otherwise."""
-    hub = get_hub(request)
+    hub = hub_of(request)
     with hub.sessions() as session:
         if request.method not in READ_METHODS or request.url.path in LEASING_PATHS:
             session.connection(execution_options={WRITE_OPTION: True})

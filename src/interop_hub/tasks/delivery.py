@@ -33,6 +33,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy import cast as sql_cast
@@ -82,8 +83,12 @@ def lease(
     restrictions = tuple(types_ for types_ in types if types_ is not None)
     params = {"tenant": tenant_id, "limit": limit, "now": now, "until": until}
     if session.get_bind().dialect.name == "postgresql":
-        found = session.execute(_leasing(restrictions), params)
-        return sorted(found, key=lambda row: row.sequence)  # in Python: no sort of the bodies
+        found = sorted(  # in Python: the database need not sort the bodies
+            session.execute(_leasing(restrictions), params), key=lambda row: row.sequence
+        )
+        if found:
+            session.execute(_ASYNC_COMMIT)
+        return found
     batch: list[Row[Any]] = []
     for row in session.execute(_candidates(restrictions), params):
         if row.blocked:
@@ -157,6 +162,13 @@ def _leasing(restrictions: tuple[tuple[str, ...], ...]) -> Select[Any]:
     return _with_data(leased)
 
 
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
+"""A lease need not wait for its commit to reach the disk (~1.5 ms on the benchmark's machine,
+as long as the rest of a poll). A lease is a promise not to deliver the task again before it
+ends; should the database crash before the lease's commit is flushed (within
+``wal_writer_delay``), the lease is lost as a whole and the task is deliverable again — what
+happens anyway when a lease ends unacknowledged. The next synchronous commit (an ack's) flushes
+it with its own."""
 _UNTIL = bindparam("until", type_=tasks_t.c.leased_until.type)
 _LEASE_IDS = (
     update(tasks_t)

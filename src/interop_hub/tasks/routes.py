@@ -121,7 +121,8 @@ class Acks:
         return _json({"data": result.model_dump(mode="json")})
 
 
-def _acks(session: SessionDep, hub: HubDep, principal: PrincipalDep) -> Acks:
+async def _acks(session: SessionDep, hub: HubDep, principal: PrincipalDep) -> Acks:
+    """``async``: it only builds the dataclass (no thread hop)."""
     return Acks(session, hub, principal)
 
 
