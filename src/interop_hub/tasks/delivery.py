@@ -121,7 +121,11 @@ def _queue(restrictions: tuple[tuple[str, ...], ...]) -> Select[Any]:
     )
     for restriction in restrictions:
         stmt = stmt.where(tasks_t.c.type.in_(restriction))
-    return stmt.order_by(tasks_t.c.sequence).limit(bindparam("limit", type_=Integer))
+    # The limit is written into the SQL: as a parameter, a generic plan of the prepared statement
+    # (psycopg prepares a statement run five times) expects 10% of the table and leases by a
+    # sequential scan and a hash join of the whole queue, ~95 ms instead of ~2 ms per batch.
+    limit = bindparam("limit", type_=Integer, literal_execute=True)
+    return stmt.order_by(tasks_t.c.sequence).limit(limit)
 
 
 def _with_data(tasks: Any, *more: Any) -> Select[Any]:
