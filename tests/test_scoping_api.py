@@ -565,6 +565,21 @@ def test_bad_course_writes_are_400_and_change_nothing(
     assert active.poll() == []
 
 
+def test_a_course_named_with_a_school_must_be_of_that_school(active: Env) -> None:
+    s1 = school_ids(active)["s1"]
+    for item in (
+        {"course_ref_id": "c1", "school_ref_id": "s2"},
+        {"course_ref_id": "c1", "school_id": school_ids(active)["s2"]},
+        {"course_ref_id": "c1", "school_ref_id": "s1", "school_id": school_ids(active)["s2"]},
+    ):
+        body = error(post(active, [item], COURSES), 400)
+        assert body["code"] == "id_mismatch", item
+    assert selected(active, COURSES) == set()
+    assert active.poll() == []
+    data(post(active, [{"course_ref_id": "c1", "school_ref_id": "s1", "school_id": s1}], COURSES))
+    assert selected(active, COURSES) == {"c1"}
+
+
 # --- who may ------------------------------------------------------------------------------------
 
 
@@ -853,6 +868,9 @@ def test_a_school_that_leaves_the_district_stays_selected(scoped: Env, key: str)
     # the list shows the district's schools; the selection holds s1's id still
     assert [(s["school_ref_id"], s["selected"]) for s in listed(scoped)] == [("s2", False)]
     error(scoped.client.get(f"{SCHOOLS}/{s1}", headers=scoped.headers), 404)
+    # a PUT cannot name it any more; its answer says how to drop it
+    refused = scoped.client.put(f"{SCHOOLS}/{s1}", json={"selected": False}, headers=scoped.headers)
+    assert "DELETE" in error(refused, 400)["message"]
     # dropping it (by its id or its source id) makes the whole district visible again
     path_id = s1 if key == "uuid" else "s1"
     assert scoped.client.delete(f"{SCHOOLS}/{path_id}", headers=scoped.headers).status_code == 204

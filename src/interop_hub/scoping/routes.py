@@ -26,6 +26,10 @@ from interop_hub.scoping.schemas import (
 from interop_hub.tenants.service import own_tenant
 
 router = APIRouter(prefix="/v2/interop/tenant/scoping", tags=["Interop API: scoping"])
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    403: {**ERROR_RESPONSES[401], "description": "Not the tenant's actor credentials"},
+}
 Paging = Annotated[PageRequest, Depends(paging_params)]
 Replace = Annotated[
     bool,
@@ -52,7 +56,7 @@ ABOUT_WRITES = (
     operation_id="listScopingSchools",
     summary="List Scoping Schools",
     response_model=ListEnvelope[ScopingSchool],
-    responses=ERROR_RESPONSES,
+    responses=RESPONSES,
 )
 def list_schools(
     session: SessionDep, principal: PrincipalDep, paging: Paging, selected: Selected = None
@@ -69,7 +73,7 @@ def list_schools(
     operation_id="createScopingSchools",
     summary="Create Scoping Schools (replace, default true)",
     response_model=ListEnvelope[ScopingSchool],
-    responses=ERROR_RESPONSES,
+    responses=RESPONSES,
     description="Select schools by `school_id` or `school_ref_id`." + ABOUT_WRITES,
 )
 def post_schools(
@@ -92,7 +96,7 @@ def post_schools(
     summary="Delete Scoping Schools",
     status_code=204,
     response_class=Response,
-    responses=ERROR_RESPONSES,
+    responses=RESPONSES,
     description="Unselect every school." + ABOUT_WRITES,
 )
 def delete_schools(session: SessionDep, hub: HubDep, principal: PrincipalDep) -> Response:
@@ -106,7 +110,7 @@ def delete_schools(session: SessionDep, hub: HubDep, principal: PrincipalDep) ->
     operation_id="findScopingSchool",
     summary="Find Scoping School",
     response_model=DataEnvelope[ScopingSchool],
-    responses=ERROR_RESPONSES,
+    responses=RESPONSES,
 )
 def find_school(id: str, session: SessionDep, principal: PrincipalDep) -> DataEnvelope[Any]:
     tenant = own_tenant(session, principal)
@@ -118,7 +122,7 @@ def find_school(id: str, session: SessionDep, principal: PrincipalDep) -> DataEn
     operation_id="updateScopingSchool",
     summary="Update Scoping School",
     response_model=DataEnvelope[ScopingSchool],
-    responses=ERROR_RESPONSES,
+    responses=RESPONSES,
     description="`selected` true selects the school, false leaves it out." + ABOUT_WRITES,
 )
 def put_school(
@@ -134,7 +138,7 @@ def put_school(
     summary="Delete Scoping School",
     status_code=204,
     response_class=Response,
-    responses=ERROR_RESPONSES,
+    responses=RESPONSES,
     description="Unselect the school." + ABOUT_WRITES,
 )
 def delete_school(id: str, session: SessionDep, hub: HubDep, principal: PrincipalDep) -> Response:
@@ -151,7 +155,7 @@ def delete_school(id: str, session: SessionDep, hub: HubDep, principal: Principa
     operation_id="listScopingCourses",
     summary="List Scoping Courses",
     response_model=ListEnvelope[ScopingCourse],
-    responses=ERROR_RESPONSES,
+    responses=RESPONSES,
 )
 def list_courses(
     session: SessionDep, principal: PrincipalDep, paging: Paging, selected: Selected = None
@@ -168,7 +172,7 @@ def list_courses(
     operation_id="createScopingCourses",
     summary="Create Scoping Courses (replace, default true)",
     response_model=ListEnvelope[ScopingCourse],
-    responses=ERROR_RESPONSES,
+    responses=RESPONSES,
     description="Select courses by `course_id` or `course_ref_id`." + ABOUT_WRITES,
 )
 def post_courses(
@@ -191,7 +195,7 @@ def post_courses(
     summary="Delete Scoping Courses",
     status_code=204,
     response_class=Response,
-    responses=ERROR_RESPONSES,
+    responses=RESPONSES,
     description="Unselect every course." + ABOUT_WRITES,
 )
 def delete_courses(session: SessionDep, hub: HubDep, principal: PrincipalDep) -> Response:
@@ -205,7 +209,7 @@ def delete_courses(session: SessionDep, hub: HubDep, principal: PrincipalDep) ->
     operation_id="findScopingCourse",
     summary="Find Scoping Course",
     response_model=DataEnvelope[ScopingCourse],
-    responses=ERROR_RESPONSES,
+    responses=RESPONSES,
 )
 def find_course(id: str, session: SessionDep, principal: PrincipalDep) -> DataEnvelope[Any]:
     tenant = own_tenant(session, principal)
@@ -217,7 +221,7 @@ def find_course(id: str, session: SessionDep, principal: PrincipalDep) -> DataEn
     operation_id="updateScopingCourse",
     summary="Update Scoping Course",
     response_model=DataEnvelope[ScopingCourse],
-    responses=ERROR_RESPONSES,
+    responses=RESPONSES,
     description="`selected` true selects the course, false leaves it out." + ABOUT_WRITES,
 )
 def put_course(
@@ -233,7 +237,7 @@ def put_course(
     summary="Delete Scoping Course",
     status_code=204,
     response_class=Response,
-    responses=ERROR_RESPONSES,
+    responses=RESPONSES,
     description="Unselect the course." + ABOUT_WRITES,
 )
 def delete_course(id: str, session: SessionDep, hub: HubDep, principal: PrincipalDep) -> Response:

@@ -204,8 +204,11 @@ def put(
     tenant = lifecycle.locked(session, tenant_id)
     found = _resolve_path(session, tenant, half, raw_id)
     if found is None:
+        hint = ""
+        if _selected_id(session, tenant, half, raw_id) is not None:
+            hint = " It is still selected: DELETE it to leave it out."
         raise BadRequest(
-            f"The district has no {half.noun} {raw_id!r}.", code=f"unknown_{half.noun}"
+            f"The district has no {half.noun} {raw_id!r}.{hint}", code=f"unknown_{half.noun}"
         )
     named = _resolve(session, tenant, half, item, required=False)
     if named is not None and named != found:
@@ -299,7 +302,34 @@ def _resolve(
                 code="id_mismatch",
             )
         found = by_ref
+    if found is not None and isinstance(item, ScopingCourseIn):
+        _check_course_school(session, tenant, found, item)
     return found
+
+
+def _check_course_school(
+    session: Session, tenant: Tenant, course_id: uuid.UUID, item: ScopingCourseIn
+) -> None:
+    """A course item that names a school too must name one of the course's orgs."""
+    named = [
+        i
+        for i in (
+            item.school_id,
+            object_id(tenant.cloud_id, "org", item.school_ref_id) if item.school_ref_id else None,
+        )
+        if i is not None
+    ]
+    if not named:
+        return
+    orgs = set(
+        session.scalars(
+            select(RepoLink.to_id).where(RepoLink.from_id == course_id, RepoLink.rel == "orgs")
+        )
+    )
+    if any(i not in orgs for i in named) or len(set(named)) > 1:
+        raise BadRequest(
+            "The school named with the course is not the course's school.", code="id_mismatch"
+        )
 
 
 def _resolve_all(
