@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import Select, exists, false, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, undefer
 
 from interop_hub.auth.principal import Principal
 from interop_hub.integrations.models import IntegrationVersion
+from interop_hub.kit.db import one_of
 from interop_hub.kit.errors import Forbidden, NotFound
 from interop_hub.kit.gc import paused_gc
 from interop_hub.kit.paging import Page, PageRequest, paginate
@@ -154,7 +155,9 @@ def _ids(objects: Sequence[RepoObject], kind: str) -> list[uuid.UUID]:
 def _page(
     session: Session, reader: Reader, stmt: Select[Any], paging: PageRequest
 ) -> Page[dict[str, Any]]:
-    page = paginate(session, reader.within(stmt), [RepoObject.id], paging)
+    # ``data`` is read only for the objects no payload stands for (most pages have one each).
+    stmt = reader.within(stmt).options(defer(RepoObject.data))
+    page = paginate(session, stmt, [RepoObject.id], paging)
     bodies = reader.filter(session, _bodies(session, reader.cloud_id, page.items))
     items = [reader.project(obj, body) for obj, body in zip(page.items, bodies, strict=True)]
     return Page(items=items, next=page.next)
@@ -170,6 +173,13 @@ def _bodies(
     stored = payloads.bodies(session, list(current.values())) if current else {}
     found = {oid: stored[pid] for oid, pid in current.items() if pid in stored}
     missing = [obj for obj in objects if obj.id not in found]
+    if missing:  # load their ``data`` (deferred by a page) at once, not one query each
+        session.scalars(
+            select(RepoObject)
+            .where(one_of(session, RepoObject.id, [obj.id for obj in missing]))
+            .options(undefer(RepoObject.data))
+            .execution_options(populate_existing=True)
+        ).all()
     found.update(
         zip([obj.id for obj in missing], render_all(session, cloud_id, missing), strict=True)
     )
