@@ -5,10 +5,12 @@ driver takes that work away. Its cost only means something next to what the same
 without it, so each target of issue 4 is a ratio to a baseline measured in the same run:
 
 - **fan-out**: the initial sync of the district to 1 tenant — the time from activation until
-  every task is queued — ≤ 2× the district's initial collection; to 10 tenants ≤ 3× the time of
-  1 tenant; and the bytes stored per task. Scoping does not exist yet, so the 10 tenants differ
-  by blueprint (topics and attributes, :data:`BLUEPRINTS`); the single tenant has the first and
-  largest of them (every topic, every attribute, roll-ups and section enrollments);
+  every task is queued — ≤ 2× the district's initial collection; to 10 tenants with different
+  scoping ≤ 3× the time of 1 tenant; and the bytes stored per task. The 10 tenants differ by
+  blueprint (topics and attributes, :data:`BLUEPRINTS`) and by scoping: the first sees the
+  whole district, the nine others each a different ninth of its schools
+  (:func:`scope_tenants`); the single tenant has the first and largest blueprint (every topic,
+  every attribute, roll-ups and section enrollments);
 - **nightly**: the nightly re-collection with those 10 tenants active ≤ 1.5× the same
   collection into a cloud without tenants;
 - **delivery**: with 100,000 data events queued for one tenant, a driver over HTTP (the hub in
@@ -79,7 +81,7 @@ import orjson
 import psycopg
 from psycopg.types.string import TextLoader
 from pydantic import TypeAdapter
-from sqlalchemy import func, select, text
+from sqlalchemy import exists, func, select, text, true
 
 from bench.bench_collection import (
     DEFAULT_POSTGRES_URL,
@@ -112,6 +114,10 @@ from interop_hub.integrations.models import IntegrationVersion
 from interop_hub.kit.db import write_transaction
 from interop_hub.repository.models import RepoMembership, RepoObject
 from interop_hub.runtime import build_hub
+from interop_hub.scoping import service as scoping
+from interop_hub.scoping.models import TenantVisible
+from interop_hub.scoping.queries import selection_of
+from interop_hub.scoping.schemas import ScopingSchoolIn
 from interop_hub.tasks import routes
 from interop_hub.tasks.projection import TenantView
 from interop_hub.tasks.schemas import AckIn
@@ -316,6 +322,7 @@ class Report:
     fanout_one: Fanout | None = None
     fanout_ten: Fanout | None = None
     nightly_tasks: dict[str, int] = field(default_factory=dict)  # blueprint → tasks queued
+    scoping: dict[str, int] = field(default_factory=dict)  # tenant id → schools selected
     delivery_activation: Fanout | None = None
     delivery: Delivery | None = None
     source_digest: str = ""
@@ -537,10 +544,13 @@ def expected_data_events(database_url: str, data_dir: Path, tenant_id: uuid.UUID
             version = session.get(IntegrationVersion, tenant.version_id)
             assert version is not None
             view = TenantView.from_json(version.blueprint)
+            scoped = not selection_of(session, tenant_id).whole_district
             total = 0
             for kind, subtype, count in session.execute(
                 select(RepoObject.kind, RepoObject.subtype, func.count())
-                .where(RepoObject.cloud_id == tenant.cloud_id)
+                .where(
+                    RepoObject.cloud_id == tenant.cloud_id, _seen(scoped, tenant_id, RepoObject.id)
+                )
                 .group_by(RepoObject.kind, RepoObject.subtype)
             ):
                 if view.topic(kind, subtype) is not None:
@@ -551,11 +561,46 @@ def expected_data_events(database_url: str, data_dir: Path, tenant_id: uuid.UUID
                         select(func.count()).where(
                             RepoMembership.cloud_id == tenant.cloud_id,
                             RepoMembership.role.in_(list(view.memberships)),
+                            _seen(scoped, tenant_id, RepoMembership.person_id),
+                            _seen(scoped, tenant_id, RepoMembership.section_id),
                         )
                     )
                     or 0
                 )
             return total
+    finally:
+        hub.engine.dispose()
+
+
+def _seen(scoped: bool, tenant_id: uuid.UUID, owner: Any) -> Any:
+    """``owner`` is in the tenant's stored scope (``tenant_visible``; everything unscoped)."""
+    if not scoped:
+        return true()
+    return exists().where(TenantVisible.tenant_id == tenant_id, TenantVisible.object_id == owner)
+
+
+def scope_tenants(
+    database_url: str, data_dir: Path, cloud_id: uuid.UUID, tenant_ids: Sequence[uuid.UUID]
+) -> dict[str, int]:
+    """Give each tenant (still in setup) a different scoping: the district's schools in source
+    id order, dealt out in turn, so each sees about 1/len(tenant_ids) of the district (one
+    school each, in turn, when there are fewer schools than tenants); returns how many schools
+    each got (by tenant id)."""
+    hub = build_hub(bench_settings(database_url, data_dir))
+    try:
+        with write_transaction(hub.sessions) as session:
+            schools = session.scalars(
+                select(RepoObject.source_id)
+                .where(RepoObject.cloud_id == cloud_id, RepoObject.subtype == "school")
+                .order_by(RepoObject.source_id)
+            ).all()
+            dealt: dict[str, int] = {}
+            for index, tenant_id in enumerate(tenant_ids):
+                mine = schools[index :: len(tenant_ids)] or [schools[index % len(schools)]]
+                items = [ScopingSchoolIn(school_ref_id=ref) for ref in mine]
+                scoping.replace_selection(session, tenant_id, items, [], hub.now())
+                dealt[str(tenant_id)] = len(mine)
+        return dealt
     finally:
         hub.engine.dispose()
 
@@ -985,6 +1030,8 @@ def run_benchmark(options: Options, say: Callable[[str], None] = print) -> Repor
                 [(n, blueprint_xml(n, topics)) for n, topics in BLUEPRINTS.items()],
             )
             tenants = list(zip(BLUEPRINTS, (t.id for t in installed), strict=True))
+            report.scoping = scope_tenants(url, data_dir, cloud, [t.id for t in installed[1:]])
+            say(f"  scoping: {report.scoping}")
             say("fan-out to 10 tenants, one activation after another ...")
             report.fanout_ten = fan_out(url, "10 tenants", tenants)
             fanned(report.fanout_ten)

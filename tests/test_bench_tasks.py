@@ -110,6 +110,10 @@ def test_fan_out_queues_what_each_blueprint_sees(report: bench_tasks.Report) -> 
         assert a.tasks == a.data_events + 3
     assert ten.tasks == sum(a.tasks for a in ten.activations)
     assert ten.seconds >= sum(a.seconds for a in ten.activations) > 0
+    # The nine others are scoped, each to some of the district's schools.
+    scoped = [a.tenant_id for a in ten.activations[1:]]
+    assert sorted(report.scoping) == sorted(scoped)
+    assert all(count >= 1 for count in report.scoping.values())
     for fanout in (one, ten):
         storage = fanout.storage
         assert storage is not None
