@@ -28,6 +28,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    null,
     select,
     update,
 )
@@ -125,7 +126,11 @@ def apply(
         if ack.app_id and task.object_id is not None:
             app_ids[task.tenant_id, task.object_id] = ack.app_id
         app_id = ack.app_id if task.object_id is not None else None
-        outcomes.append(AckOutcome(task_id=ack.task_id, status=200, message=status, app_id=app_id))
+        outcomes.append(  # trusted values: no validation
+            AckOutcome.model_construct(
+                task_id=ack.task_id, status=200, message=status, app_id=app_id
+            )
+        )
     _remember_app_ids(session, app_ids, now)
     insert_many(session, acks_t, history)
     metrics.tasks_acknowledged(session, applied)
@@ -139,17 +144,23 @@ def _finish_recorded(
     """PostgreSQL: delete the acknowledged tasks and write their history in one statement;
     returns each removed task's ``id``, ``tenant_id`` and ``object_id``."""
     scope, params = _scope(p)
-    params.update(
-        ack_ids=[a.task_id for a in acks],
-        ack_statuses=[a.status or "success" for a in acks],
-        ack_messages=[a.message for a in acks],
-        ack_errors=[_json(a.error) for a in acks],
-        ack_params=[_json(a.params) for a in acks],
-        ack_app_ids=[a.app_id for a in acks],
-        by=p.subject[:64],
-        at=now,
+    statuses = {a.status or "success" for a in acks}
+    plain = len(statuses) == 1 and not any(
+        a.message is not None or a.error is not None or a.params is not None or a.app_id is not None
+        for a in acks
     )
-    return session.execute(_recording(scope, admin), params).all()
+    params.update(ack_ids=[a.task_id for a in acks], by=p.subject[:64], at=now)
+    if plain:  # the usual batch: one status, nothing else; no arrays of nulls to send
+        params.update(ack_status=statuses.pop())
+    else:
+        params.update(
+            ack_statuses=[a.status or "success" for a in acks],
+            ack_messages=[a.message for a in acks],
+            ack_errors=[_json(a.error) for a in acks],
+            ack_params=[_json(a.params) for a in acks],
+            ack_app_ids=[a.app_id for a in acks],
+        )
+    return session.execute(_recording(scope, admin, plain), params).all()
 
 
 def _scope(p: Principal) -> tuple[str, dict[str, Any]]:
@@ -165,9 +176,10 @@ def _scope(p: Principal) -> tuple[str, dict[str, Any]]:
 
 
 @cache
-def _recording(scope: str, admin: bool) -> Insert:
+def _recording(scope: str, admin: bool, plain: bool) -> Insert:
     """``WITH gone AS (DELETE FROM tasks ... RETURNING ...) INSERT INTO task_acks SELECT ...
-    FROM gone JOIN unnest(the acks) ... RETURNING``, built once per shape."""
+    FROM gone JOIN unnest(the acks) ... RETURNING``, built once per shape. ``plain``: every ack
+    has the status ``:ack_status`` and no message, error, params or app id."""
     conditions: list[ColumnElement[bool]] = []
     if scope == "its tenant":
         conditions.append(tasks_t.c.tenant_id == bindparam("tenant", type_=Uuid()))
@@ -182,19 +194,35 @@ def _recording(scope: str, admin: bool) -> Insert:
     if not admin:
         conditions.append(tasks_t.c.deliveries > 0)
     ids = bindparam("ack_ids", type_=postgresql.ARRAY(Uuid()))
-    given = (
-        func.unnest(
-            ids,
-            bindparam("ack_statuses", type_=postgresql.ARRAY(String())),
-            bindparam("ack_messages", type_=postgresql.ARRAY(Text())),
-            bindparam("ack_errors", type_=postgresql.ARRAY(Text())),
-            bindparam("ack_params", type_=postgresql.ARRAY(Text())),
-            bindparam("ack_app_ids", type_=postgresql.ARRAY(String())),
+    given: Any
+    values: list[Any]
+    if plain:
+        given = func.unnest(ids).table_valued("id", with_ordinality="n")
+        given = given.render_derived().alias("given")
+        values = [bindparam("ack_status", type_=String()), null(), null(), null(), null()]
+    else:
+        given = (
+            func.unnest(
+                ids,
+                bindparam("ack_statuses", type_=postgresql.ARRAY(String())),
+                bindparam("ack_messages", type_=postgresql.ARRAY(Text())),
+                bindparam("ack_errors", type_=postgresql.ARRAY(Text())),
+                bindparam("ack_params", type_=postgresql.ARRAY(Text())),
+                bindparam("ack_app_ids", type_=postgresql.ARRAY(String())),
+            )
+            .table_valued(
+                "id", "status", "message", "error", "params", "app_id", with_ordinality="n"
+            )
+            .render_derived()
+            .alias("given")
         )
-        .table_valued("id", "status", "message", "error", "params", "app_id", with_ordinality="n")
-        .render_derived()
-        .alias("given")
-    )
+        values = [
+            given.c.status,
+            given.c.message,
+            sql_cast(given.c.error, JSON),
+            sql_cast(given.c.params, JSON),
+            given.c.app_id,
+        ]
     gone = (
         delete(tasks_t)
         .where(tasks_t.c.id == any_(ids), *conditions)
@@ -204,11 +232,7 @@ def _recording(scope: str, admin: bool) -> Insert:
     rows = (
         select(
             *(gone.c[name] for name in TASK_COLUMNS),
-            given.c.status,
-            given.c.message,
-            sql_cast(given.c.error, JSON),
-            sql_cast(given.c.params, JSON),
-            given.c.app_id,
+            *values,
             bindparam("by", type_=String()),
             bindparam("at", type_=acks_t.c.acked_at.type),
         )

@@ -16,6 +16,7 @@ payloads, an ``UPDATE``'s two versions (for ``changes``) and sealed data are dec
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
@@ -83,9 +84,8 @@ def lease(
     restrictions = tuple(types_ for types_ in types if types_ is not None)
     params = {"tenant": tenant_id, "limit": limit, "now": now, "until": until}
     if session.get_bind().dialect.name == "postgresql":
-        found = sorted(  # in Python: the database need not sort the bodies
-            session.execute(_leasing(restrictions), params), key=lambda row: row.sequence
-        )
+        found = list(session.execute(_leasing(restrictions), params).all())
+        found.sort(key=lambda row: row.sequence)  # here: the database need not sort the bodies
         if found:
             session.execute(_ASYNC_COMMIT)
         return found
@@ -216,9 +216,16 @@ def projected(topic: Topic | None, raw: str | None) -> Any:
     name has no such key; the rare body that holds the name elsewhere is simply decoded."""
     if raw is not None and topic is not None and raw.startswith("{"):
         dropped = topic.dropped()
-        if dropped is not None and not any(f'"{key}"' in raw for key in dropped):
+        if dropped is not None and (not dropped or _quoted(dropped).search(raw) is None):
             return orjson.Fragment(raw)
     return project(topic, _load(raw))
+
+
+@cache
+def _quoted(keys: frozenset[str]) -> re.Pattern[str]:
+    """Any of ``keys`` in double quotes (one regex pass: about twice as fast as a substring
+    search per key on bodies of a few KB)."""
+    return re.compile("|".join(re.escape(f'"{key}"') for key in sorted(keys)))
 
 
 def _load(raw: str | None) -> Any:
