@@ -1,12 +1,12 @@
 """The managed queue's hot path (#52): lease a tenant's next tasks and write them as its driver
 receives them.
 
-Leasing is one statement on PostgreSQL: a CTE takes the tenant's oldest tasks (``FOR UPDATE``,
-joined to their payloads as stored text and to the app ids the tenant's app gave their
-objects), and the ``UPDATE`` leases those older than the first one that is leased or backing
-off — the prefix rule: nothing newer goes out before an older task is done. SQLite (no
-``UPDATE ... FROM ... RETURNING`` of joined columns) selects the same rows and updates them in a
-second statement.
+Leasing is one statement on PostgreSQL: a CTE takes the tenant's oldest tasks ``FOR UPDATE``,
+the ``UPDATE`` leases those older than the first one that is leased or backing off — the prefix
+rule: nothing newer goes out before an older task is done — and the leased rows are joined to
+their payloads (as stored text) and to the app ids the tenant's app gave their objects. The
+lease commits without waiting for its WAL flush (see ``_ASYNC_COMMIT``). SQLite (no ``UPDATE
+... FROM``) selects the same rows with their data and updates them in a second statement.
 
 A payload's JSON is spliced into the response as stored (:class:`orjson.Fragment`) whenever the
 tenant's projection of it is provably the identity (:func:`projected`); only the other
