@@ -18,13 +18,16 @@ import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Row,
     Select,
     Table,
+    bindparam,
     delete,
     exists,
     func,
@@ -124,9 +127,25 @@ def _consumers(session: Session, p: Principal, tenant_id: uuid.UUID | None) -> l
     """The caller's tenants, with each one's version stamp (one query: a poll's views come from
     the per-process cache while the version is unchanged). A poll of one tenant (an actor's, or
     the one named) takes its poller lock in the same query on PostgreSQL."""
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    if p.is_actor and p.tenant_id is not None and tenant_id in (None, p.tenant_id):
+        # a driver's poll: a statement built once
+        key = _lock_key(p.tenant_id) if on_postgresql else None
+        rows = session.execute(_actor_tenant(on_postgresql), {"tenant": p.tenant_id, "key": key})
+        found = [Consumer(*row) for row in rows]
+    else:
+        found = _any_consumers(session, p, tenant_id, on_postgresql)
+    if tenant_id is not None and not found:
+        raise NotFound(f"Tenant {tenant_id} was not found.")
+    return found
+
+
+def _any_consumers(
+    session: Session, p: Principal, tenant_id: uuid.UUID | None, on_postgresql: bool
+) -> list[Consumer]:
     only = tenant_id if tenant_id is not None else p.tenant_id if p.is_actor else None
     lock: Any = null()
-    if only is not None and session.get_bind().dialect.name == "postgresql":
+    if only is not None and on_postgresql:
         lock = func.pg_try_advisory_xact_lock(_lock_key(only))
     stmt = (
         select(
@@ -144,10 +163,30 @@ def _consumers(session: Session, p: Principal, tenant_id: uuid.UUID | None) -> l
     )
     if only is not None:
         stmt = stmt.where(Tenant.id == only)  # the lock is this tenant's
-    found = [Consumer(*row) for row in session.execute(stmt)]
-    if tenant_id is not None and not found:
-        raise NotFound(f"Tenant {tenant_id} was not found.")
-    return found
+    return [Consumer(*row) for row in session.execute(stmt)]
+
+
+@cache
+def _actor_tenant(on_postgresql: bool) -> Select[Any]:
+    """:func:`_consumers` of an actor: its tenant ``:tenant`` (and its poller lock ``:key``)."""
+    tenants = cast(Table, Tenant.__table__)
+    versions = cast(Table, IntegrationVersion.__table__)
+    lock: Any = null()
+    if on_postgresql:
+        lock = func.pg_try_advisory_xact_lock(bindparam("key", type_=BigInteger))
+    return (
+        select(
+            tenants.c.id,
+            tenants.c.deliver_tasks,
+            tenants.c.op_state,
+            tenants.c.delivery_paused,
+            tenants.c.version_id,
+            versions.c.updated_at,
+            lock,
+        )
+        .join(versions, versions.c.id == tenants.c.version_id)
+        .where(tenants.c.id == bindparam("tenant", type_=tenants.c.id.type))
+    )
 
 
 def deliverable_types(tenant: Tenant | Consumer) -> tuple[str, ...] | None:
