@@ -1,5 +1,5 @@
-"""Fan-out (DESIGN §3.2): a collection's change becomes each tenant's sync, and a tenant's full
-sync (activation, resend) sends it everything it sees.
+"""Fan-out (DESIGN §3.2): a collection's change becomes each tenant's sync, and a change of a
+tenant's scope its ``scoping`` sync (full syncs: :mod:`interop_hub.tasks.full_sync`).
 
 A collection is fanned out by rendering everything it may change the look of — the objects and
 memberships it adds, updates and deletes, and the objects that show them (a section lists its
@@ -16,11 +16,10 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import ColumnElement, exists, func, or_, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from interop_hub.ingest.apply import CollectionPlan
 from interop_hub.integrations.models import IntegrationVersion
@@ -28,13 +27,12 @@ from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import one_of
 from interop_hub.kit.gc import paused_gc
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
-from interop_hub.scoping.models import TenantVisible
 from interop_hub.scoping.queries import scope_delta
-from interop_hub.scoping.visibility import EVERYTHING, Moved, Scope
+from interop_hub.scoping.visibility import EVERYTHING, Moved
 from interop_hub.tasks import payloads, render
-from interop_hub.tasks.diff import Change, Diff, Target, data_event
-from interop_hub.tasks.models import TaskPayload
-from interop_hub.tasks.projection import KIND_ORDER, TenantView, sort_key
+from interop_hub.tasks.diff import Change, Diff, Target
+from interop_hub.tasks.full_sync import everything, full_sync
+from interop_hub.tasks.projection import TenantView, sort_key
 from interop_hub.tasks.queue import SyncWriter, refresh_statistics
 from interop_hub.tasks.render import Rendered
 from interop_hub.tenants.models import Tenant
@@ -353,208 +351,4 @@ def shown_with(session: Session, ids: set[uuid.UUID]) -> tuple[set[uuid.UUID], s
     return objects, members
 
 
-@paused_gc()
-def full_sync(
-    session: Session,
-    cloud_id: uuid.UUID,
-    tenant_id: uuid.UUID,
-    view: TenantView,
-    origin: str,
-    now: dt.datetime,
-    scope: Scope = EVERYTHING,
-) -> int:
-    """Send the tenant everything it sees (``ADD`` each), as one sync; returns the tasks
-    written. A driver takes a full sync (``initial``, ``resend``) as the whole state: what it
-    holds and did not receive in it is gone.
-
-    Objects are rendered only when no payload stands for them as they are now (the first full
-    sync after collections nobody received); a second tenant's full sync writes task rows only.
-    A scoped tenant gets what its ``scope`` holds, with references outside it filtered (a
-    payload of its own where that removes something).
-    """
-    epoch = payloads.epoch_of(session, cloud_id)
-    sync = SyncWriter(session, tenant_id, origin, now, always=True)
-    scoped = None if scope.everything else tenant_id
-    for kind, rows in _visible(session, cloud_id, view, epoch, scoped):
-        stored = {row.id: row.payload_id for row in rows if row.payload_id is not None}
-        missing = [row.id for row in rows if row.payload_id is None]
-        fresh: list[Rendered] = []
-        if missing:
-            fresh = list(
-                render.memberships(session, cloud_id, missing)
-                if kind == "membership"
-                else render.objects(session, cloud_id, missing)
-            )
-            ids = payloads.write(session, cloud_id, epoch, [(i.id, i.body, i.raw) for i in fresh])
-            stored.update(zip([i.id for i in fresh], ids, strict=True))
-        if not scope.everything:
-            stored.update(_scoped_payloads(session, cloud_id, scope, stored, fresh))
-        for row in rows:
-            topic = view.topic(kind, row.subtype)
-            if topic is None or row.id not in stored:
-                continue
-            sync.add(data_event("ADD", topic, row.id, row.label, stored[row.id]))
-    written = sync.end()
-    refresh_statistics(session, written)
-    return written
-
-
-def _scoped_payloads(
-    session: Session,
-    cloud_id: uuid.UUID,
-    scope: Scope,
-    stored: dict[uuid.UUID, int],
-    fresh: list[Rendered],
-) -> dict[uuid.UUID, int]:
-    """Payloads of the objects whose references the scope filters (the others keep theirs)."""
-    known = {item.id: item.body for item in fresh}
-    wanted = {pid: oid for oid, pid in stored.items() if oid not in known}
-    for payload_id, body in payloads.bodies(session, list(wanted)).items():
-        known[wanted[payload_id]] = body
-    filtered = []
-    for object_id, body in known.items():
-        kept = scope.filter(body)
-        if kept is not body:
-            filtered.append((object_id, kept, orjson.dumps(kept)))
-    ids = payloads.write(session, cloud_id, None, filtered)
-    return {object_id: pid for (object_id, _, _), pid in zip(filtered, ids, strict=True)}
-
-
-class Visible(NamedTuple):
-    id: uuid.UUID
-    subtype: str | None
-    label: str
-    payload_id: int | None  # the payload that renders it as it is now, if there is one
-
-
-def _visible(
-    session: Session, cloud_id: uuid.UUID, view: TenantView, epoch: int, scoped: uuid.UUID | None
-) -> Iterator[tuple[str, list[Visible]]]:
-    """What the tenant sees, in dependency order, in batches of one kind (``scoped``: the
-    tenant, when its stored scope narrows what it sees)."""
-    for kind in KIND_ORDER:
-        if kind == "membership":
-            if view.memberships:
-                for batch in _membership_index(session, cloud_id, view, epoch, scoped):
-                    yield kind, batch
-            continue
-        if not view.sees_kind(kind):
-            continue
-        subtypes = view.subtypes(kind)
-        if subtypes is None:
-            subtypes = _subtypes_present(session, cloud_id, kind)
-        for subtype in sorted(subtypes, key=lambda s: sort_key(kind, s, "")):
-            for batch in _object_index(session, cloud_id, kind, subtype, epoch, scoped):
-                yield kind, batch
-
-
-def _current_payload(cloud_id: uuid.UUID, epoch: int, owner: Any) -> Any:
-    """The newest payload of ``owner`` in the epoch (an index probe per row)."""
-    return (
-        select(func.max(TaskPayload.id))
-        .where(
-            TaskPayload.cloud_id == cloud_id,
-            TaskPayload.epoch == epoch,
-            TaskPayload.object_id == owner,
-        )
-        .scalar_subquery()
-    )
-
-
-def _in_scope(scoped: uuid.UUID | None, owner: Any) -> ColumnElement[bool]:
-    if scoped is None:
-        return true()
-    return exists().where(TenantVisible.tenant_id == scoped, TenantVisible.object_id == owner)
-
-
-def _object_index(
-    session: Session,
-    cloud_id: uuid.UUID,
-    kind: str,
-    subtype: str | None,
-    epoch: int,
-    scoped: uuid.UUID | None,
-) -> Iterator[list[Visible]]:
-    after: uuid.UUID | None = None
-    while True:
-        stmt = select(
-            RepoObject.id,
-            RepoObject.subtype,
-            RepoObject.label,
-            _current_payload(cloud_id, epoch, RepoObject.id),
-        ).where(
-            RepoObject.cloud_id == cloud_id,
-            RepoObject.kind == kind,
-            RepoObject.subtype == subtype if subtype is not None else RepoObject.subtype.is_(None),
-            _in_scope(scoped, RepoObject.id),
-        )
-        if after is not None:
-            stmt = stmt.where(RepoObject.id > after)
-        found = session.execute(stmt.order_by(RepoObject.id).limit(render.BATCH))
-        rows = [Visible(*row) for row in found]
-        if not rows:
-            return
-        yield rows
-        after = rows[-1].id
-
-
-def _membership_index(
-    session: Session, cloud_id: uuid.UUID, view: TenantView, epoch: int, scoped: uuid.UUID | None
-) -> Iterator[list[Visible]]:
-    person, section = aliased(RepoObject), aliased(RepoObject)
-    after: uuid.UUID | None = None
-    while True:
-        stmt = (
-            select(
-                RepoMembership.id,
-                RepoMembership.role,
-                person.label,
-                section.label,
-                _current_payload(cloud_id, epoch, RepoMembership.id),
-            )
-            .join(person, person.id == RepoMembership.person_id)
-            .join(section, section.id == RepoMembership.section_id)
-            .where(
-                RepoMembership.cloud_id == cloud_id,
-                RepoMembership.role.in_(list(view.memberships)),
-                _in_scope(scoped, RepoMembership.person_id),
-                _in_scope(scoped, RepoMembership.section_id),
-            )
-        )
-        if after is not None:
-            stmt = stmt.where(RepoMembership.id > after)
-        found = session.execute(stmt.order_by(RepoMembership.id).limit(render.BATCH)).all()
-        if not found:
-            return
-        yield [
-            Visible(m_id, role, render.membership_label(p, s), payload)
-            for m_id, role, p, s, payload in found
-        ]
-        after = found[-1][0]
-
-
-def everything(session: Session, cloud_id: uuid.UUID, view: TenantView) -> Iterator[Rendered]:
-    """Everything of the cloud that ``view`` sees, freshly rendered in dependency order (the
-    view from scratch, against which a tenant's event stream can be checked)."""
-    for kind in KIND_ORDER:
-        if kind == "membership":
-            if view.memberships:
-                yield from render.all_memberships(session, cloud_id, list(view.memberships))
-            continue
-        if not view.sees_kind(kind):
-            continue
-        subtypes = view.subtypes(kind)
-        if subtypes is None:
-            subtypes = _subtypes_present(session, cloud_id, kind)
-        for subtype in sorted(subtypes, key=lambda s: sort_key(kind, s, "")):
-            yield from render.all_objects(session, cloud_id, kind, subtype)
-
-
-def _subtypes_present(session: Session, cloud_id: uuid.UUID, kind: str) -> list[str | None]:
-    return list(
-        session.scalars(
-            select(RepoObject.subtype)
-            .where(RepoObject.cloud_id == cloud_id, RepoObject.kind == kind)
-            .distinct()
-        )
-    )
+__all__ = ["CollectionFanout", "everything", "full_sync", "recipients", "scope_sync"]
