@@ -25,7 +25,7 @@ same set in SQL, and the property tests hold the two against each other.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -199,22 +199,27 @@ class Scope:
         nothing goes)."""
         if self.ids is None:
             return body
+        has = self.has
         changed: dict[str, Any] = {}
         for key, value in body.items():
-            if not key.startswith("$") or key in ("$sys", "$ext"):
+            if key[0] != "$" or key in ("$sys", "$ext"):
                 continue
             if isinstance(value, Mapping):
-                if "id" in value and not self.has(value["id"]):
+                if "id" in value and not has(value["id"]):
                     changed[key] = None
-            elif isinstance(value, list):
-                kept = [ref for ref in value if not _ref_id(ref) or self.has(_ref_id(ref))]
+            elif isinstance(value, list) and value:
+                kept = [ref for ref in value if _kept(ref, has)]
                 if len(kept) != len(value):
                     changed[key] = kept
         return {**body, **changed} if changed else body
 
 
-def _ref_id(ref: Any) -> Any:
-    return ref.get("id") if isinstance(ref, Mapping) else None
+def _kept(ref: Any, has: Callable[[Any], bool]) -> bool:
+    """Whether a list item stays: anything but a reference to an object outside the scope."""
+    if not isinstance(ref, Mapping):
+        return True
+    ref_id = ref.get("id")
+    return not ref_id or has(ref_id)
 
 
 EVERYTHING = Scope(None)

@@ -144,6 +144,8 @@ class Diff:
             for target in self.targets:
                 if not change.touched and not target.moving:
                     continue
+                if not (_shown(target.view, change.before) or _shown(target.view, change.after)):
+                    continue  # a kind the tenant does not see: no scoping work for it
                 old = scoped(target.before, change.before)
                 new = scoped(target.after, change.after)
                 found = decide(target.view, old, new)
@@ -207,6 +209,10 @@ class Diff:
                 )
                 found.update(zip(chosen, written, strict=True))
         return found
+
+
+def _shown(view: TenantView, item: Rendered | None) -> bool:
+    return item is not None and view.topic(item.kind, item.subtype) is not None
 
 
 def _key(decision: Decision, side: Rendered | None) -> tuple[object, ...]:
