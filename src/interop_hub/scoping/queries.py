@@ -103,8 +103,18 @@ def visible_ids(
     section_set = set(session.scalars(sections))
     found |= section_set
     found |= set(session.scalars(course_ids))
-    found |= set(session.scalars(person_ids))
-    found |= set(session.scalars(_to(cloud_id, person_ids, "agents")))
+    person_set = set(session.scalars(person_ids))
+    found |= person_set
+    for batch in chunks(list(person_set)):  # the members' query runs once, not twice
+        found |= set(
+            session.scalars(
+                select(RepoLink.to_id).where(
+                    RepoLink.cloud_id == cloud_id,
+                    RepoLink.rel == "agents",
+                    one_of(session, RepoLink.from_id, batch),
+                )
+            )
+        )
     terms = set(session.scalars(_to(cloud_id, sections, "terms")))
     terms |= set(session.scalars(_to(cloud_id, course_ids, "school_year")))
     found |= with_ancestors(terms, parents)

@@ -96,12 +96,15 @@ class CollectionFanout:
         objects, members = _touched(session, plan)
         fanout = cls(cloud_id, payloads.epoch_of(session, cloud_id), targets, objects, members)
         added = {row.id for kind in plan.objects.values() for row in kind.adds}
-        for item in render.objects(session, cloud_id, objects - added):
-            fanout.before[item.id] = item
+        existing = objects - added
+        existing_members: set[uuid.UUID] = set()
         if fanout.wants_memberships:
-            added_members = {row.id for row in plan.memberships.adds}
-            for item in render.memberships(session, cloud_id, members - added_members):
-                fanout.before[item.id] = item
+            existing_members = members - {row.id for row in plan.memberships.adds}
+        # What is stored as current *is* the object as it is (before the plan applies): read it
+        # rather than render it again.
+        stored = payloads.current(session, cloud_id, fanout.epoch, [*existing, *existing_members])
+        for item in rendered_now(session, cloud_id, existing, existing_members, stored):
+            fanout.before[item.id] = item
         return fanout
 
     @property
