@@ -3,13 +3,15 @@
 The tenant is the one of the calling actor's credentials. ``{id}`` is the school's or course's
 ``$sys.id`` or its source id (``school_ref_id``, ``course_ref_id``). Writes that name a school
 or course the district does not have are 400; finding one is 404.
-"""
 
-from __future__ import annotations
+The two halves are the same six operations; :func:`_half` registers them for each (this module
+does not postpone annotations, so the handlers' parameter types are the half's own models).
+"""
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel
 
 from interop_hub.auth.dependencies import HubDep, PrincipalDep, SessionDep
 from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope, listing, one
@@ -48,199 +50,119 @@ ABOUT_WRITES = (
 )
 
 
-# --- schools ----------------------------------------------------------------------------------
+def _half(
+    half: service.Half,
+    *,
+    out: type[BaseModel],
+    item_in: type[BaseModel],
+    items_in: type[BaseModel],
+    about_list: str,
+) -> None:
+    """Register #22–#27 (schools) or #28–#33 (courses)."""
+    noun, path = half.noun, f"/{half.noun}s"
+    title, titles = f"Scoping {noun.capitalize()}", f"Scoping {noun.capitalize()}s"
+    operation, operations = title.replace(" ", ""), titles.replace(" ", "")
+    deleted = {"status_code": 204, "response_class": Response, "responses": RESPONSES}
 
-
-@router.get(
-    "/schools",
-    operation_id="listScopingSchools",
-    summary="List Scoping Schools",
-    response_model=ListEnvelope[ScopingSchool],
-    responses=RESPONSES,
-)
-def list_schools(
-    session: SessionDep, principal: PrincipalDep, paging: Paging, selected: Selected = None
-) -> ListEnvelope[Any]:
-    """The district's schools, each with `selected`. With none selected the tenant sees the
-    whole district."""
-    tenant = own_tenant(session, principal)
-    page = service.listing(session, tenant, service.SCHOOLS, paging, selected)
-    return listing(page.items, page.next)
-
-
-@router.post(
-    "/schools",
-    operation_id="createScopingSchools",
-    summary="Create Scoping Schools (replace, default true)",
-    response_model=ListEnvelope[ScopingSchool],
-    responses=RESPONSES,
-    description="Select schools by `school_id` or `school_ref_id`." + ABOUT_WRITES,
-)
-def post_schools(
-    body: ScopingSchoolsIn,
-    session: SessionDep,
-    hub: HubDep,
-    principal: PrincipalDep,
-    replace: Replace = True,
-) -> ListEnvelope[Any]:
-    tenant = own_tenant(session, principal)
-    found = service.post(
-        session, tenant.id, service.SCHOOLS, body.data, replace=replace, now=hub.now()
+    @router.get(
+        path,
+        operation_id=f"list{operations}",
+        summary=f"List {titles}",
+        description=about_list,
+        response_model=ListEnvelope[out],  # type: ignore[valid-type]
+        responses=RESPONSES,
     )
-    return listing(found)
+    def list_all(
+        session: SessionDep, principal: PrincipalDep, paging: Paging, selected: Selected = None
+    ) -> ListEnvelope[Any]:
+        page = service.listing(session, own_tenant(session, principal), half, paging, selected)
+        return listing(page.items, page.next)
 
-
-@router.delete(
-    "/schools",
-    operation_id="deleteScopingSchools",
-    summary="Delete Scoping Schools",
-    status_code=204,
-    response_class=Response,
-    responses=RESPONSES,
-    description="Unselect every school." + ABOUT_WRITES,
-)
-def delete_schools(session: SessionDep, hub: HubDep, principal: PrincipalDep) -> Response:
-    tenant = own_tenant(session, principal)
-    service.remove(session, tenant.id, service.SCHOOLS, None, hub.now())
-    return Response(status_code=204)
-
-
-@router.get(
-    "/schools/{id}",
-    operation_id="findScopingSchool",
-    summary="Find Scoping School",
-    response_model=DataEnvelope[ScopingSchool],
-    responses=RESPONSES,
-)
-def find_school(id: str, session: SessionDep, principal: PrincipalDep) -> DataEnvelope[Any]:
-    tenant = own_tenant(session, principal)
-    return one(service.find(session, tenant, service.SCHOOLS, id))
-
-
-@router.put(
-    "/schools/{id}",
-    operation_id="updateScopingSchool",
-    summary="Update Scoping School",
-    response_model=DataEnvelope[ScopingSchool],
-    responses=RESPONSES,
-    description="`selected` true selects the school, false leaves it out." + ABOUT_WRITES,
-)
-def put_school(
-    id: str, body: ScopingSchoolIn, session: SessionDep, hub: HubDep, principal: PrincipalDep
-) -> DataEnvelope[Any]:
-    tenant = own_tenant(session, principal)
-    return one(service.put(session, tenant.id, service.SCHOOLS, id, body, hub.now()))
-
-
-@router.delete(
-    "/schools/{id}",
-    operation_id="deleteScopingSchool",
-    summary="Delete Scoping School",
-    status_code=204,
-    response_class=Response,
-    responses=RESPONSES,
-    description="Unselect the school." + ABOUT_WRITES,
-)
-def delete_school(id: str, session: SessionDep, hub: HubDep, principal: PrincipalDep) -> Response:
-    tenant = own_tenant(session, principal)
-    service.remove(session, tenant.id, service.SCHOOLS, id, hub.now())
-    return Response(status_code=204)
-
-
-# --- courses ----------------------------------------------------------------------------------
-
-
-@router.get(
-    "/courses",
-    operation_id="listScopingCourses",
-    summary="List Scoping Courses",
-    response_model=ListEnvelope[ScopingCourse],
-    responses=RESPONSES,
-)
-def list_courses(
-    session: SessionDep, principal: PrincipalDep, paging: Paging, selected: Selected = None
-) -> ListEnvelope[Any]:
-    """The district's courses, each with `selected`. Selected courses narrow the sections
-    (and their members) the tenant sees."""
-    tenant = own_tenant(session, principal)
-    page = service.listing(session, tenant, service.COURSES, paging, selected)
-    return listing(page.items, page.next)
-
-
-@router.post(
-    "/courses",
-    operation_id="createScopingCourses",
-    summary="Create Scoping Courses (replace, default true)",
-    response_model=ListEnvelope[ScopingCourse],
-    responses=RESPONSES,
-    description="Select courses by `course_id` or `course_ref_id`." + ABOUT_WRITES,
-)
-def post_courses(
-    body: ScopingCoursesIn,
-    session: SessionDep,
-    hub: HubDep,
-    principal: PrincipalDep,
-    replace: Replace = True,
-) -> ListEnvelope[Any]:
-    tenant = own_tenant(session, principal)
-    found = service.post(
-        session, tenant.id, service.COURSES, body.data, replace=replace, now=hub.now()
+    @router.post(
+        path,
+        operation_id=f"create{operations}",
+        summary=f"Create {titles} (replace, default true)",
+        description=f"Select {noun}s by `{half.id_field}` or `{half.ref_field}`." + ABOUT_WRITES,
+        response_model=ListEnvelope[out],  # type: ignore[valid-type]
+        responses=RESPONSES,
     )
-    return listing(found)
+    def post(
+        body: items_in,  # type: ignore[valid-type]
+        session: SessionDep,
+        hub: HubDep,
+        principal: PrincipalDep,
+        replace: Replace = True,
+    ) -> ListEnvelope[Any]:
+        tenant = own_tenant(session, principal)
+        items = body.data  # type: ignore[attr-defined]
+        return listing(
+            service.post(session, tenant.id, half, items, replace=replace, now=hub.now())
+        )
+
+    @router.delete(
+        path,
+        operation_id=f"delete{operations}",
+        summary=f"Delete {titles}",
+        description=f"Unselect every {noun}." + ABOUT_WRITES,
+        **deleted,  # type: ignore[arg-type]
+    )
+    def delete_all(session: SessionDep, hub: HubDep, principal: PrincipalDep) -> Response:
+        service.remove(session, own_tenant(session, principal).id, half, None, hub.now())
+        return Response(status_code=204)
+
+    @router.get(
+        path + "/{id}",
+        operation_id=f"find{operation}",
+        summary=f"Find {title}",
+        response_model=DataEnvelope[out],  # type: ignore[valid-type]
+        responses=RESPONSES,
+    )
+    def find(id: str, session: SessionDep, principal: PrincipalDep) -> DataEnvelope[Any]:
+        return one(service.find(session, own_tenant(session, principal), half, id))
+
+    @router.put(
+        path + "/{id}",
+        operation_id=f"update{operation}",
+        summary=f"Update {title}",
+        description=f"`selected` true selects the {noun}, false leaves it out." + ABOUT_WRITES,
+        response_model=DataEnvelope[out],  # type: ignore[valid-type]
+        responses=RESPONSES,
+    )
+    def put(
+        id: str,
+        body: item_in,  # type: ignore[valid-type]
+        session: SessionDep,
+        hub: HubDep,
+        principal: PrincipalDep,
+    ) -> DataEnvelope[Any]:
+        tenant = own_tenant(session, principal)
+        return one(service.put(session, tenant.id, half, id, body, hub.now()))
+
+    @router.delete(
+        path + "/{id}",
+        operation_id=f"delete{operation}",
+        summary=f"Delete {title}",
+        description=f"Unselect the {noun}." + ABOUT_WRITES,
+        **deleted,  # type: ignore[arg-type]
+    )
+    def delete_one(id: str, session: SessionDep, hub: HubDep, principal: PrincipalDep) -> Response:
+        service.remove(session, own_tenant(session, principal).id, half, id, hub.now())
+        return Response(status_code=204)
 
 
-@router.delete(
-    "/courses",
-    operation_id="deleteScopingCourses",
-    summary="Delete Scoping Courses",
-    status_code=204,
-    response_class=Response,
-    responses=RESPONSES,
-    description="Unselect every course." + ABOUT_WRITES,
+_half(
+    service.SCHOOLS,
+    out=ScopingSchool,
+    item_in=ScopingSchoolIn,
+    items_in=ScopingSchoolsIn,
+    about_list="The district's schools, each with `selected`. With none selected the tenant "
+    "sees the whole district.",
 )
-def delete_courses(session: SessionDep, hub: HubDep, principal: PrincipalDep) -> Response:
-    tenant = own_tenant(session, principal)
-    service.remove(session, tenant.id, service.COURSES, None, hub.now())
-    return Response(status_code=204)
-
-
-@router.get(
-    "/courses/{id}",
-    operation_id="findScopingCourse",
-    summary="Find Scoping Course",
-    response_model=DataEnvelope[ScopingCourse],
-    responses=RESPONSES,
+_half(
+    service.COURSES,
+    out=ScopingCourse,
+    item_in=ScopingCourseIn,
+    items_in=ScopingCoursesIn,
+    about_list="The district's courses, each with `selected`. Selected courses narrow the "
+    "sections (and their members) the tenant sees.",
 )
-def find_course(id: str, session: SessionDep, principal: PrincipalDep) -> DataEnvelope[Any]:
-    tenant = own_tenant(session, principal)
-    return one(service.find(session, tenant, service.COURSES, id))
-
-
-@router.put(
-    "/courses/{id}",
-    operation_id="updateScopingCourse",
-    summary="Update Scoping Course",
-    response_model=DataEnvelope[ScopingCourse],
-    responses=RESPONSES,
-    description="`selected` true selects the course, false leaves it out." + ABOUT_WRITES,
-)
-def put_course(
-    id: str, body: ScopingCourseIn, session: SessionDep, hub: HubDep, principal: PrincipalDep
-) -> DataEnvelope[Any]:
-    tenant = own_tenant(session, principal)
-    return one(service.put(session, tenant.id, service.COURSES, id, body, hub.now()))
-
-
-@router.delete(
-    "/courses/{id}",
-    operation_id="deleteScopingCourse",
-    summary="Delete Scoping Course",
-    status_code=204,
-    response_class=Response,
-    responses=RESPONSES,
-    description="Unselect the course." + ABOUT_WRITES,
-)
-def delete_course(id: str, session: SessionDep, hub: HubDep, principal: PrincipalDep) -> Response:
-    tenant = own_tenant(session, principal)
-    service.remove(session, tenant.id, service.COURSES, id, hub.now())
-    return Response(status_code=204)
