@@ -32,7 +32,7 @@ from interop_hub.rostering.queries import ORG, PERSON, SECTION
 from interop_hub.rostering.serialize import IN_RELS, OUT_RELS, SECTION_ROLES, Relations, render
 from interop_hub.scoping.models import TenantVisible
 from interop_hub.scoping.queries import selection_of, visible_among
-from interop_hub.scoping.visibility import Scope
+from interop_hub.scoping.visibility import Scope, references
 from interop_hub.tasks import payloads
 from interop_hub.tasks.projection import TenantView
 from interop_hub.tenants.models import Tenant
@@ -74,14 +74,7 @@ class Reader:
         """The bodies without references to objects outside the tenant's scope."""
         if self.scoped is None or not bodies:
             return bodies
-        referenced = {
-            ref["id"]
-            for body in bodies
-            for key, value in body.items()
-            if key.startswith("$") and key not in ("$sys", "$ext")
-            for ref in (value if isinstance(value, list) else [value])
-            if isinstance(ref, dict) and "id" in ref
-        }
+        referenced = {ref for body in bodies for ref in references(body)}
         ids = {i if isinstance(i, uuid.UUID) else uuid.UUID(str(i)) for i in referenced}
         scope = Scope(visible_among(session, self.scoped, ids))
         return [scope.filter(body) for body in bodies]

@@ -199,10 +199,12 @@ def selection_of(session: Session, tenant_id: uuid.UUID) -> Selection:
     return Selection(frozenset(schools), frozenset(courses))
 
 
-def stored_scope(session: Session, tenant_id: uuid.UUID) -> Scope:
+def stored_scope(
+    session: Session, tenant_id: uuid.UUID, selection: Selection | None = None
+) -> Scope:
     """The tenant's scope as last worked out (``tenant_visible``): everything without a
-    selection."""
-    if selection_of(session, tenant_id).whole_district:
+    selection (``selection``: the tenant's, when the caller has read it)."""
+    if (selection or selection_of(session, tenant_id)).whole_district:
         return Scope(None)
     return Scope(
         session.scalars(

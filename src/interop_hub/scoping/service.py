@@ -62,9 +62,10 @@ def refresh(
     ``before``: the scope until a change of the selection, read before the selection changed
     (:func:`queries.stored_scope` goes by the current selection); None: the stored scope.
     """
+    selection = queries.selection_of(session, tenant_id)
     if before is None:
-        before = queries.stored_scope(session, tenant_id)
-    after = Scope(queries.visible_ids(session, cloud_id, queries.selection_of(session, tenant_id)))
+        before = queries.stored_scope(session, tenant_id, selection)
+    after = Scope(queries.visible_ids(session, cloud_id, selection))
     _store(session, tenant_id, before, after)
     return Moved(before, after)
 
@@ -138,13 +139,14 @@ def _select(
             )
         )
     )
-    for object_id_ in sorted(chosen):
-        session.add(
-            TenantScoping(
-                tenant_id=tenant_id, kind=half.kind, object_id=object_id_, selected_at=now
-            )
-        )
-    session.flush()
+    insert_many(
+        session,
+        TenantScoping.__table__,  # type: ignore[arg-type]
+        (
+            {"tenant_id": tenant_id, "kind": half.kind, "object_id": i, "selected_at": now}
+            for i in sorted(chosen)
+        ),
+    )
 
 
 def _unselect(

@@ -25,7 +25,7 @@ same set in SQL, and the property tests hold the two against each other.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -212,6 +212,17 @@ class Scope:
                 if len(kept) != len(value):
                     changed[key] = kept
         return {**body, **changed} if changed else body
+
+
+def references(body: Mapping[str, Any]) -> Iterator[Any]:
+    """The ids an object's JSON refers to (in its relationship fields, the ``$`` ones but
+    ``$sys`` and ``$ext``): what :meth:`Scope.filter` may drop."""
+    for key, value in body.items():
+        if key[0] != "$" or key in ("$sys", "$ext"):
+            continue
+        for ref in value if isinstance(value, list) else (value,):
+            if isinstance(ref, Mapping) and ref.get("id"):
+                yield ref["id"]
 
 
 def _kept(ref: Any, has: Callable[[Any], bool]) -> bool:
