@@ -10,7 +10,10 @@ lease commits without waiting for its WAL flush (see ``_ASYNC_COMMIT``). SQLite 
 
 A payload's JSON is spliced into the response as stored (:class:`orjson.Fragment`) whenever the
 tenant's projection of it is provably the identity (:func:`projected`); only the other
-payloads, an ``UPDATE``'s two versions (for ``changes``) and sealed data are decoded.
+payloads, an ``UPDATE``'s two versions (for ``changes``) and sealed data are decoded. On
+PostgreSQL the leasing statement goes one step further for such a data event: it writes the
+whole task's JSON itself (:func:`_whole_task`, the ``task`` column), so that the poll does no
+work per task in Python but splice that text (a batch of 1,000 students is ~3 MB of JSON).
 """
 
 from __future__ import annotations
@@ -19,32 +22,40 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
 
 import orjson
 from sqlalchemy import (
+    ColumnElement,
     Integer,
     Row,
     Select,
     Table,
     Text,
     and_,
+    any_,
     bindparam,
+    case,
+    exists,
     func,
+    literal,
+    null,
     or_,
     select,
     text,
     update,
 )
 from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from interop_hub.kit.crypto import Keyring
 from interop_hub.tasks import sealed
 from interop_hub.tasks.models import Task, TaskPayload, TenantAppId
 from interop_hub.tasks.projection import TenantView, Topic, changed
-from interop_hub.tasks.shapes import task_json
+from interop_hub.tasks.shapes import data_event_frame, task_json
 
 tasks_t = cast(Table, Task.__table__)
 payloads_t = cast(Table, TaskPayload.__table__)
@@ -70,6 +81,49 @@ COLUMNS = (
 NO_CUT = 2**62  # above any sequence: no task blocks the batch
 
 
+@dataclass(frozen=True, slots=True)
+class Whole:
+    """What the leasing statement needs to write a data event's JSON itself (PostgreSQL): the
+    task's JSON around its fields in the poll's schema (``head``, ``tail``), and, by object
+    type, the topics whose projection keeps the stored body as it is (:func:`projected`): the
+    types, and the quoted roll-up names that, found in a body, make it need a projection."""
+
+    head: str
+    tail: str
+    types: tuple[str, ...]
+    drop_types: tuple[str, ...]
+    drop_keys: tuple[str, ...]
+
+    @classmethod
+    def of(cls, view: TenantView, schema: str) -> Whole:
+        head, tail = data_event_frame(schema)
+        seen: dict[str, frozenset[str] | None] = {}
+        for topic in (*view.objects.values(), *view.memberships.values()):
+            seen.setdefault(topic.object_type, topic.dropped())  # the first, as ``named``
+        types = tuple(name for name, dropped in seen.items() if dropped is not None)
+        pairs = [(name, f'"{key}"') for name in types for key in sorted(seen[name] or ())]
+        return cls(
+            head,
+            tail,
+            types,
+            tuple(name for name, _ in pairs),
+            tuple(key for _, key in pairs),
+        )
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "head": self.head,
+            "tail": self.tail,
+            "whole_types": list(self.types),
+            "drop_types": list(self.drop_types),
+            "drop_keys": list(self.drop_keys),
+        }
+
+
+NOTHING_WHOLE = Whole("", "", (), (), ())
+"""No data event is written by the database (a poll whose tenant has no view)."""
+
+
 def lease(
     session: Session,
     tenant_id: uuid.UUID,
@@ -77,13 +131,17 @@ def lease(
     limit: int,
     now: dt.datetime,
     until: dt.datetime,
+    whole: Whole = NOTHING_WHOLE,
 ) -> list[Row[Any]]:
     """Lease up to ``limit`` of the tenant's oldest tasks of ``types`` (each a restriction, None:
     none) until ``until``; returns them in sequence order with ``body``, ``prior_body`` (stored
-    JSON text) and ``app_id``. The caller serializes pollers of the tenant."""
+    JSON text), ``app_id`` and ``task``: on PostgreSQL, the whole task's JSON text for the data
+    events ``whole`` says the database can write (their ``body`` is then None), else None. The
+    caller serializes pollers of the tenant."""
     restrictions = tuple(types_ for types_ in types if types_ is not None)
     params = {"tenant": tenant_id, "limit": limit, "now": now, "until": until}
     if session.get_bind().dialect.name == "postgresql":
+        params.update(whole.params())
         found = list(session.execute(_leasing(restrictions), params).all())
         found.sort(key=lambda row: row.sequence)  # here: the database need not sort the bodies
         if found:
@@ -128,9 +186,10 @@ def _queue(restrictions: tuple[tuple[str, ...], ...]) -> Select[Any]:
     return stmt.order_by(tasks_t.c.sequence).limit(limit)
 
 
-def _with_data(tasks: Any, *more: Any) -> Select[Any]:
+def _with_data(tasks: Any, *more: Any, whole: bool = False) -> Select[Any]:
     """``tasks`` (a subquery or CTE of task columns) with their payloads as stored text and the
-    app ids of their objects (and ``more`` columns)."""
+    app ids of their objects (and ``more`` columns); with ``whole`` (PostgreSQL), the ``task``
+    column of :func:`lease`."""
     body = payloads_t.alias("body")
     prior = payloads_t.alias("prior")
     app = app_ids_t.alias("app")
@@ -141,13 +200,86 @@ def _with_data(tasks: Any, *more: Any) -> Select[Any]:
             app, and_(app.c.tenant_id == tasks.c.tenant_id, app.c.object_id == tasks.c.object_id)
         )
     )
+    stored: ColumnElement[Any] = sql_cast(body.c.body, Text)
+    task: Any = null()
+    if whole:
+        writable = _writable(tasks, stored)
+        task = case((writable, _whole_task(tasks, stored, app.c.app_id)))
+        stored = case((writable, null()), else_=stored)  # not sent twice
     return select(
         *(tasks.c[name] for name in COLUMNS),
-        sql_cast(body.c.body, Text).label("body"),
+        stored.label("body"),
         sql_cast(prior.c.body, Text).label("prior_body"),
         app.c.app_id,
+        task.label("task"),
         *more,
     ).select_from(joined)
+
+
+def _writable(tasks: Any, body: ColumnElement[str]) -> ColumnElement[bool]:
+    """Whether the database writes a task's JSON: a data event without ``changes`` whose
+    topic's projection is the identity for its body (:func:`projected`, with the topics of the
+    bound :class:`Whole`)."""
+    drops = (
+        func.unnest(
+            bindparam("drop_types", type_=ARRAY(Text)), bindparam("drop_keys", type_=ARRAY(Text))
+        )
+        .table_valued("type", "key")
+        .render_derived()
+        .alias("drops")
+    )
+    return and_(
+        tasks.c.type == "data_event",
+        tasks.c.prior_payload_id.is_(None),
+        tasks.c.object_type == any_(bindparam("whole_types", type_=ARRAY(Text))),
+        func.starts_with(body, "{"),
+        ~exists().where(drops.c.type == tasks.c.object_type, func.strpos(body, drops.c.key) > 0),
+    )
+
+
+def _whole_task(tasks: Any, body: ColumnElement[str], app_id: Any) -> ColumnElement[str]:
+    """A data event's JSON as :func:`encode` writes it (``shapes.task_json``, serialized by
+    orjson with ``OPT_UTC_Z``): ``:head``, the event's fields, ``:tail``."""
+    c = tasks.c
+    created = func.timezone("UTC", c.created_at)  # a timestamp without zone, in UTC
+    fields: list[tuple[str, Any]] = [
+        ("id", _as_string(c.id)),
+        ("tenant_id", _as_string(c.tenant_id)),
+        ("sequence", c.sequence),
+        (  # orjson: seconds, then microseconds only when there are some, then Z
+            "created_at",
+            _as_string(_utc_text(func.to_char(created, 'YYYY-MM-DD"T"HH24:MI:SS.US'))),
+        ),
+        ("action", _json_text(c.action)),
+        ("object_id", _as_string(c.object_id)),
+        ("object_type", _json_text(c.object_type)),
+        ("group_id", _as_string(c.group_id)),
+        ("origin", _json_text(c.origin)),
+        ("app_id", _json_text(app_id)),
+        ("label", _json_text(c.label)),
+        ("data", body),
+        ("changes", literal("null")),
+    ]
+    parts: list[Any] = [bindparam("head", type_=Text)]
+    for index, (name, value) in enumerate(fields):
+        parts += [("," if index else "") + f'"{name}":', value]
+    parts.append(bindparam("tail", type_=Text))
+    return func.concat(*parts)
+
+
+def _utc_text(formatted: Any) -> ColumnElement[str]:
+    return func.replace(formatted, ".000000", "") + literal("Z", Text)
+
+
+def _as_string(value: Any) -> ColumnElement[str]:
+    """A value whose text needs no escaping (a UUID's is as orjson writes it, a timestamp) as a
+    JSON string, or null."""
+    return func.coalesce(literal('"', Text) + sql_cast(value, Text) + '"', "null")
+
+
+def _json_text(value: Any) -> ColumnElement[str]:
+    """A string as a JSON string (PostgreSQL escapes as orjson does), or null."""
+    return func.coalesce(sql_cast(func.to_json(value), Text), "null")
 
 
 @cache
@@ -163,7 +295,7 @@ def _leasing(restrictions: tuple[tuple[str, ...], ...]) -> Select[Any]:
         .returning(*(tasks_t.c[name] for name in COLUMNS))
         .cte("leased")
     )
-    return _with_data(leased)
+    return _with_data(leased, whole=True)
 
 
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
@@ -186,10 +318,13 @@ def encode(
     views: Mapping[uuid.UUID, TenantView],
     schema: str,
     keyring: Keyring | None,
-) -> list[dict[str, Any]]:
+) -> list[Any]:
     """The leased tasks as their driver receives them (``views``: each data-event tenant's)."""
-    found = []
+    found: list[Any] = []
     for row in rows:
+        if row.task is not None:  # written by the database
+            found.append(orjson.Fragment(row.task))
+            continue
         data: Any = None
         changes = None
         if row.type == "data_event":

@@ -215,8 +215,9 @@ def next_batch(
     settings: Settings,
     now: dt.datetime,
     keyring: Keyring | None = None,
-) -> list[dict[str, Any]]:
-    """#52: lease and return the next tasks of the caller's tenants."""
+) -> list[Any]:
+    """#52: lease and return the next tasks of the caller's tenants (each a dict, or its JSON
+    as an :class:`orjson.Fragment`)."""
     if p.is_operator:
         raise Forbidden(
             "Operators read the queue through the admin API (/tasks/admin); the managed queue "
@@ -234,10 +235,11 @@ def next_batch(
         if not locked:
             continue  # another poller is leasing this tenant's tasks right now
         types = (deliverable_types(tenant), poll.types)
-        batch = delivery.lease(session, tenant.id, types, limit - len(leased), now, lease_until)
-        if any(row.type == "data_event" for row in batch):
-            views[tenant.id] = _view(session, tenant.version_id, tenant.version_stamp)
-        leased += batch
+        view = views[tenant.id] = _view(session, tenant.version_id, tenant.version_stamp)
+        whole = delivery.Whole.of(view, poll.schema)
+        leased += delivery.lease(
+            session, tenant.id, types, limit - len(leased), now, lease_until, whole
+        )
     metrics.tasks_delivered(session, (row.tenant_id for row in leased))
     return delivery.encode(leased, views, poll.schema, keyring)
 

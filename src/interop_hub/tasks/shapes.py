@@ -88,3 +88,11 @@ def task_json(
     if schema == "flat":
         return {"type": task.type, "schema": schema, **event}
     return {task.type: event, "schema": schema, "type": task.type}
+
+
+def data_event_frame(schema: str) -> tuple[str, str]:
+    """The JSON text of a data event's task around its event's fields (``"id":...``), as
+    :func:`task_json` serialized by orjson puts it: for the database to write the rest."""
+    if schema == "flat":
+        return f'{{"type":"data_event","schema":"{schema}",', "}"
+    return '{"data_event":{', f'}},"schema":"{schema}","type":"data_event"}}'
