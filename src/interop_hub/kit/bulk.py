@@ -4,17 +4,21 @@ transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import chain, islice
 from typing import Any, TypeVar
 
 import orjson
+from psycopg import Copy
 from psycopg import sql as psycopg_sql
 from sqlalchemy import JSON, Table, insert
 from sqlalchemy.orm import Session
 
 CHUNK = 5000
 T = TypeVar("T")
+NULL = "\\N"
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -41,13 +45,7 @@ def copy_rows(session: Session, table: Table, records: Iterable[dict[str, Any]])
         return
     columns = list(first)
     encode = [isinstance(table.c[name].type, JSON) for name in columns]
-    statement = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
-        psycopg_sql.Identifier(table.name),
-        psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(name) for name in columns),
-    )
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+    with _copy(session, table, columns) as copy:
         for record in chain((first,), iterator):
             copy.write_row(
                 [
@@ -55,6 +53,38 @@ def copy_rows(session: Session, table: Table, records: Iterable[dict[str, Any]])
                     for name, is_json in zip(columns, encode, strict=True)
                 ]
             )
+
+
+def copy_text(
+    session: Session, table: Table, columns: Sequence[str], data: Iterable[str | bytes]
+) -> None:
+    """Stream rows already in ``COPY``'s text format into ``table`` (PostgreSQL only): each
+    piece of ``data`` is one or more whole lines, fields separated by tabs, :data:`NULL` for
+    NULL, strings escaped by :func:`text_field`.
+
+    For rows written by the thousand with few varying values (task rows, renderings), a line
+    formatted at once costs a fraction of adapting every value through psycopg's dumpers."""
+    with _copy(session, table, columns) as copy:
+        for piece in data:
+            copy.write(piece)
+
+
+def text_field(value: str | None) -> str:
+    """A string as a field of ``COPY``'s text format."""
+    return NULL if value is None else value.translate(_ESCAPES)
+
+
+@contextmanager
+def _copy(session: Session, table: Table, columns: Sequence[str]) -> Iterator[Copy]:
+    """``COPY table (columns) FROM STDIN`` on the session's connection."""
+    statement = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        psycopg_sql.Identifier(table.name),
+        psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(name) for name in columns),
+    )
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        yield copy
 
 
 def _json_text(value: Any) -> str | None:

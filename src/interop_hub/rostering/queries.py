@@ -55,6 +55,20 @@ class Member(NamedTuple):
     label: str
 
 
+OBJECT_COLUMNS = (
+    RepoObject.id,
+    RepoObject.kind,
+    RepoObject.subtype,
+    RepoObject.source_id,
+    RepoObject.label,
+    RepoObject.school_year,
+    RepoObject.data,
+    RepoObject.created_at,
+    RepoObject.updated_at,
+)
+"""What rendering an object reads of it (:class:`interop_hub.rostering.serialize.ObjectRow`):
+selected as a row, it skips building an ORM object."""
+
 SUBTYPED = frozenset({ORG, PERSON, TERM})
 """Kinds stored with a subtype (org_type, person_type, term_type); the others have NULL."""
 FEW = frozenset({ORG, TERM})

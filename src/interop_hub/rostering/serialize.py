@@ -7,13 +7,13 @@ whole page, and :func:`render` reads an object's share of it.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from interop_hub.repository.models import RepoObject
 from interop_hub.rostering.queries import (
     COURSE,
     GRADING_CATEGORY,
@@ -60,6 +60,30 @@ IN_RELS: dict[str, tuple[str, ...]] = {ORG: ("parent",), TERM: ("parent",), COUR
 SECTION_ROLES = ("student", "teacher")
 
 
+class ObjectRow(Protocol):
+    """What rendering reads of an object: a ``RepoObject``, or a row of
+    :data:`interop_hub.rostering.queries.OBJECT_COLUMNS`."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def subtype(self) -> str | None: ...
+    @property
+    def source_id(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def school_year(self) -> int | None: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def updated_at(self) -> dt.datetime: ...
+
+
 def type_name(kind: str, subtype: str | None) -> str:
     return SUBTYPE_TYPES.get((kind, subtype or ""), KIND_TYPES.get(kind, kind))
 
@@ -89,7 +113,7 @@ def _member_ref(row: Member) -> dict[str, Any]:
     }
 
 
-def sys_block(obj: RepoObject) -> dict[str, Any]:
+def sys_block(obj: ObjectRow) -> dict[str, Any]:
     block: dict[str, Any] = {
         "id": obj.id,
         "type": type_name(obj.kind, obj.subtype),
@@ -150,7 +174,7 @@ class Relations:
         return [ref for role, ref in found if not roles or role in roles]
 
 
-def render(obj: RepoObject, rel: Relations) -> dict[str, Any]:
+def render(obj: ObjectRow, rel: Relations) -> dict[str, Any]:
     data = obj.data or {}
     body: dict[str, Any] = {"$sys": sys_block(obj), "$ext": data.get("$ext") or {}}
     body.update((key, value) for key, value in data.items() if key != "$ext")

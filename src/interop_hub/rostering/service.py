@@ -29,7 +29,14 @@ from interop_hub.kit.paging import Page, PageRequest, paginate
 from interop_hub.repository.models import RepoObject
 from interop_hub.rostering import queries
 from interop_hub.rostering.queries import ORG, PERSON, SECTION
-from interop_hub.rostering.serialize import IN_RELS, OUT_RELS, SECTION_ROLES, Relations, render
+from interop_hub.rostering.serialize import (
+    IN_RELS,
+    OUT_RELS,
+    SECTION_ROLES,
+    ObjectRow,
+    Relations,
+    render,
+)
 from interop_hub.scoping.models import TenantVisible
 from interop_hub.scoping.queries import selection_of, visible_among
 from interop_hub.scoping.visibility import Scope, references
@@ -119,7 +126,7 @@ def reader_of(session: Session, principal: Principal) -> Reader:
 
 @paused_gc()
 def render_all(
-    session: Session, cloud_id: uuid.UUID, objects: Sequence[RepoObject]
+    session: Session, cloud_id: uuid.UUID, objects: Sequence[ObjectRow]
 ) -> list[dict[str, Any]]:
     """The JSON of ``objects`` with their relationships, loaded for all of them at once."""
     ids = [obj.id for obj in objects]
@@ -141,7 +148,7 @@ def render_all(
     return [render(obj, relations) for obj in objects]
 
 
-def _ids(objects: Sequence[RepoObject], kind: str) -> list[uuid.UUID]:
+def _ids(objects: Sequence[ObjectRow], kind: str) -> list[uuid.UUID]:
     return [obj.id for obj in objects if obj.kind == kind]
 
 

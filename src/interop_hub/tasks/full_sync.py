@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import ColumnElement, exists, func, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from interop_hub.kit.gc import paused_gc
 from interop_hub.repository.models import RepoMembership, RepoObject
@@ -26,7 +26,7 @@ from interop_hub.tasks.diff import data_event
 from interop_hub.tasks.models import TaskPayload
 from interop_hub.tasks.projection import KIND_ORDER, TenantView, sort_key
 from interop_hub.tasks.queue import SyncWriter, refresh_statistics
-from interop_hub.tasks.render import Rendered
+from interop_hub.tasks.render import Raw, Rendered
 
 
 @paused_gc()
@@ -51,17 +51,10 @@ def full_sync(
     epoch = payloads.epoch_of(session, cloud_id)
     sync = SyncWriter(session, tenant_id, origin, now, always=True)
     scoped = None if scope.everything else tenant_id
-    for kind, rows in _visible(session, cloud_id, view, epoch, scoped):
+    for kind, rows, fresh in _visible(session, cloud_id, view, epoch, scoped):
         stored = {row.id: row.payload_id for row in rows if row.payload_id is not None}
-        missing = [row.id for row in rows if row.payload_id is None]
-        fresh: list[Rendered] = []
-        if missing:
-            fresh = list(
-                render.memberships(session, cloud_id, missing)
-                if kind == "membership"
-                else render.objects(session, cloud_id, missing)
-            )
-            ids = payloads.write(session, cloud_id, epoch, [(i.id, i.body, i.raw) for i in fresh])
+        if fresh:
+            ids = payloads.write_raw(session, cloud_id, epoch, [(i.id, i.raw) for i in fresh])
             stored.update(zip([i.id for i in fresh], ids, strict=True))
         if not scope.everything:
             stored.update(_scoped_payloads(session, cloud_id, scope, stored, fresh))
@@ -80,10 +73,10 @@ def _scoped_payloads(
     cloud_id: uuid.UUID,
     scope: Scope,
     stored: dict[uuid.UUID, int],
-    fresh: list[Rendered],
+    fresh: list[Raw],
 ) -> dict[uuid.UUID, int]:
     """Payloads of the objects whose references the scope filters (the others keep theirs)."""
-    known = {item.id: item.body for item in fresh}
+    known = {item.id: orjson.loads(item.raw) for item in fresh}
     wanted = {pid: oid for oid, pid in stored.items() if oid not in known}
     for payload_id, body in payloads.bodies(session, list(wanted)).items():
         known[wanted[payload_id]] = body
@@ -91,9 +84,9 @@ def _scoped_payloads(
     for object_id, body in known.items():
         kept = scope.filter(body)
         if kept is not body:
-            filtered.append((object_id, kept, orjson.dumps(kept)))
-    ids = payloads.write(session, cloud_id, None, filtered)
-    return {object_id: pid for (object_id, _, _), pid in zip(filtered, ids, strict=True)}
+            filtered.append((object_id, orjson.dumps(kept)))
+    ids = payloads.write_raw(session, cloud_id, None, filtered)
+    return {object_id: pid for (object_id, _), pid in zip(filtered, ids, strict=True)}
 
 
 class Visible(NamedTuple):
@@ -105,17 +98,20 @@ class Visible(NamedTuple):
 
 def _visible(
     session: Session, cloud_id: uuid.UUID, view: TenantView, epoch: int, scoped: uuid.UUID | None
-) -> Iterator[tuple[str, list[Visible]]]:
+) -> Iterator[tuple[str, list[Visible], list[Raw]]]:
     """What the tenant sees, in dependency order, in batches of one kind (``scoped``: the
-    tenant, when its stored scope narrows what it sees)."""
+    tenant, when its stored scope narrows what it sees), each with the renderings of what no
+    payload stands for."""
     for kind, subtype in _kinds_seen(session, cloud_id, view):
-        batches = (
-            _membership_index(session, cloud_id, view, epoch, scoped)
-            if kind == "membership"
-            else _object_index(session, cloud_id, kind, subtype, epoch, scoped)
-        )
-        for batch in batches:
-            yield kind, batch
+        if kind == "membership":
+            yield from (
+                (kind, *batch) for batch in _memberships(session, cloud_id, view, epoch, scoped)
+            )
+            continue
+        for rows in _object_index(session, cloud_id, kind, subtype, epoch, scoped):
+            missing = [row.id for row in rows if row.payload_id is None]
+            fresh = list(render.object_bytes(session, cloud_id, missing)) if missing else []
+            yield kind, rows, fresh
 
 
 def _kinds_seen(
@@ -187,39 +183,39 @@ def _object_index(
         after = rows[-1].id
 
 
-def _membership_index(
+def _memberships(
     session: Session, cloud_id: uuid.UUID, view: TenantView, epoch: int, scoped: uuid.UUID | None
-) -> Iterator[list[Visible]]:
-    person, section = aliased(RepoObject), aliased(RepoObject)
+) -> Iterator[tuple[list[Visible], list[Raw]]]:
+    """The section memberships the tenant sees, in batches, each with the renderings of those
+    no payload stands for — rendered from the same rows (see :class:`render.Sides`)."""
+    sides = render.Sides(session)
     after: uuid.UUID | None = None
     while True:
-        stmt = (
-            select(
-                RepoMembership.id,
-                RepoMembership.role,
-                person.label,
-                section.label,
-                _current_payload(cloud_id, epoch, RepoMembership.id),
-            )
-            .join(person, person.id == RepoMembership.person_id)
-            .join(section, section.id == RepoMembership.section_id)
-            .where(
-                RepoMembership.cloud_id == cloud_id,
-                RepoMembership.role.in_(list(view.memberships)),
-                _in_scope(scoped, RepoMembership.person_id),
-                _in_scope(scoped, RepoMembership.section_id),
-            )
+        stmt = select(
+            *render.MEMBERSHIP_COLUMNS,
+            _current_payload(cloud_id, epoch, RepoMembership.id).label("payload_id"),
+        ).where(
+            RepoMembership.cloud_id == cloud_id,
+            RepoMembership.role.in_(list(view.memberships)),
+            _in_scope(scoped, RepoMembership.person_id),
+            _in_scope(scoped, RepoMembership.section_id),
         )
         if after is not None:
             stmt = stmt.where(RepoMembership.id > after)
         found = session.execute(stmt.order_by(RepoMembership.id).limit(render.BATCH)).all()
         if not found:
             return
-        yield [
-            Visible(m_id, role, render.membership_label(p, s), payload)
-            for m_id, role, p, s, payload in found
-        ]
-        after = found[-1][0]
+        sides.load(found)
+        rows, fresh = [], []
+        for row in found:
+            label = sides.label(row)
+            if label is None:
+                continue  # its person or section is gone
+            rows.append(Visible(row.id, row.role, label, row.payload_id))
+            if row.payload_id is None:
+                fresh.append(sides.render(row, label))
+        yield rows, fresh
+        after = found[-1].id
 
 
 def everything(session: Session, cloud_id: uuid.UUID, view: TenantView) -> Iterator[Rendered]:

@@ -1,7 +1,7 @@
 """Task payloads: each object version rendered once, shared by every tenant's tasks about it.
 
 See :class:`interop_hub.tasks.models.TaskPayload`. Writing many payloads reserves their ids
-first (``COPY`` returns none), then streams them in bulk.
+first (``COPY`` returns none), then streams their JSON bytes in bulk.
 """
 
 from __future__ import annotations
@@ -10,11 +10,24 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, exists, func, or_, select, text, update
+from sqlalchemy import (
+    Table,
+    Text,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from interop_hub.clouds.models import Cloud
-from interop_hub.kit.bulk import chunks, insert_many
+from interop_hub.kit.bulk import NULL, chunks, copy_text
 from interop_hub.kit.db import one_of
 from interop_hub.tasks.models import Task, TaskPayload
 
@@ -37,18 +50,25 @@ def forget_renderings(session: Session, cloud_id: uuid.UUID) -> None:
 
 
 def reserve_ids(session: Session, count: int) -> list[int]:
-    """``count`` new payload ids (the caller holds the write lock on SQLite)."""
+    """``count`` new payload ids, ascending (the caller holds the write lock on SQLite).
+
+    On PostgreSQL each is a ``nextval`` of the table's sequence, as a default would draw it, so
+    concurrent writers never collide; they are answered as runs of consecutive ids (usually
+    one ``(first, last)`` row for the whole batch) rather than a row per id."""
     if count == 0:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        found = session.scalars(
+        runs = session.execute(
             text(
-                "SELECT nextval(pg_get_serial_sequence('task_payloads', 'id')) "
-                "FROM generate_series(1, :n)"
+                "SELECT min(id), max(id) FROM ("
+                " SELECT id, id - row_number() OVER (ORDER BY id) AS run FROM ("
+                "  SELECT nextval(pg_get_serial_sequence('task_payloads', 'id')) AS id"
+                "  FROM generate_series(1, :n)) AS drawn) AS numbered "
+                "GROUP BY run ORDER BY 1"
             ),
             {"n": count},
         )
-        return list(found)
+        return [i for first, last in runs for i in range(first, last + 1)]
     last = int(session.scalar(select(func.max(TaskPayload.id))) or 0)
     return list(range(last + 1, last + 1 + count))
 
@@ -60,24 +80,55 @@ def write(
     items: Sequence[tuple[uuid.UUID | None, dict[str, Any], bytes]],
 ) -> list[int]:
     """Store payloads (object id or None, body, the body as JSON bytes); returns their ids in
-    order."""
+    order. Only the bytes are stored: see :func:`write_raw`."""
+    return write_raw(session, cloud_id, epoch, [(object_id, raw) for object_id, _, raw in items])
+
+
+def write_raw(
+    session: Session,
+    cloud_id: uuid.UUID | None,
+    epoch: int | None,
+    items: Sequence[tuple[uuid.UUID | None, bytes]],
+) -> list[int]:
+    """Store payloads given as (object id or None, JSON bytes); returns their ids in order.
+
+    The bytes are stored as they are (the JSON column's text), so what a tenant receives is
+    what was rendered, without a round trip through Python values."""
     ids = reserve_ids(session, len(items))
-    as_bytes = session.get_bind().dialect.name == "postgresql"
-    insert_many(
-        session,
-        payloads_t,
-        (
-            {
-                "id": payload_id,
-                "cloud_id": cloud_id,
-                "object_id": object_id,
-                "epoch": epoch,
-                "body": raw if as_bytes else body,
-            }
-            for payload_id, (object_id, body, raw) in zip(ids, items, strict=True)
-        ),
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        cloud = NULL if cloud_id is None else str(cloud_id)
+        era = NULL if epoch is None else str(epoch)
+        copy_text(
+            session,
+            payloads_t,
+            ["id", "cloud_id", "object_id", "epoch", "body"],
+            (
+                b"%d\t%s\t%s\t%s\t%s\n"
+                % (
+                    payload_id,
+                    cloud.encode(),
+                    (NULL if object_id is None else str(object_id)).encode(),
+                    era.encode(),
+                    raw.replace(b"\\", b"\\\\"),  # JSON text has no tabs or line breaks
+                )
+                for payload_id, (object_id, raw) in zip(ids, items, strict=True)
+            ),
+        )
+    else:
+        rows = (
+            {"id": i, "cloud_id": cloud_id, "object_id": o, "epoch": epoch, "body": raw.decode()}
+            for i, (o, raw) in zip(ids, items, strict=True)
+        )
+        for batch in chunks(rows):
+            session.execute(insert(_as_text), batch)
     return ids
+
+
+_as_text = table(
+    payloads_t.name,
+    *(column(c.name, Text() if c.name == "body" else c.type) for c in payloads_t.c),
+)
+"""The payloads table with its JSON column seen as text: JSON bytes are inserted as they are."""
 
 
 def current(

@@ -19,7 +19,7 @@ from sqlalchemy import Table, update
 from sqlalchemy.orm import Session
 
 from interop_hub.kit import metrics
-from interop_hub.kit.bulk import insert_many
+from interop_hub.kit.bulk import NULL, copy_text, insert_many, text_field
 from interop_hub.kit.db import analyze
 from interop_hub.kit.ids import new_id
 from interop_hub.tasks import payloads
@@ -81,9 +81,7 @@ def enqueue(
     own = [e for e in events if e.data is not None and e.payload_id is None]
     if own:
         written = iter(
-            payloads.write(
-                session, None, None, [(None, e.data or {}, orjson.dumps(e.data)) for e in own]
-            )
+            payloads.write_raw(session, None, None, [(None, orjson.dumps(e.data)) for e in own])
         )
         events = [
             replace(e, payload_id=next(written))
@@ -92,34 +90,108 @@ def enqueue(
             for e in events
         ]
     first = allocate(session, tenant_id, len(events))
-    insert_many(
-        session,
-        tasks_t,
-        (
-            {
-                "id": new_id(),
-                "tenant_id": tenant_id,
-                "sequence": first + offset,
-                "type": event.type,
-                "action": event.action,
-                "group_id": group_id,
-                "origin": origin,
-                "object_id": event.object_id,
-                "object_type": event.object_type,
-                "label": event.label[:400] if event.label else event.label,
-                "payload_id": event.payload_id,
-                "prior_payload_id": event.prior_payload_id,
-                "session_id": event.session_id,
-                "created_at": now,
-                "available_at": None,
-                "leased_until": None,
-                "deliveries": 0,
-            }
-            for offset, event in enumerate(events)
-        ),
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        _copy_tasks(session, tenant_id, events, first, now, group_id, origin)
+    else:
+        insert_many(
+            session,
+            tasks_t,
+            (
+                {
+                    "id": new_id(),
+                    "tenant_id": tenant_id,
+                    "sequence": first + offset,
+                    "type": event.type,
+                    "action": event.action,
+                    "group_id": group_id,
+                    "origin": origin,
+                    "object_id": event.object_id,
+                    "object_type": event.object_type,
+                    "label": _label(event.label),
+                    "payload_id": event.payload_id,
+                    "prior_payload_id": event.prior_payload_id,
+                    "session_id": event.session_id,
+                    "created_at": now,
+                    "available_at": None,
+                    "leased_until": None,
+                    "deliveries": 0,
+                }
+                for offset, event in enumerate(events)
+            ),
+        )
     metrics.tasks_queued(session, tenant_id, len(events))
     return len(events)
+
+
+TASK_COLUMNS = (
+    "id",
+    "tenant_id",
+    "sequence",
+    "type",
+    "action",
+    "group_id",
+    "origin",
+    "object_id",
+    "object_type",
+    "label",
+    "payload_id",
+    "prior_payload_id",
+    "session_id",
+    "created_at",
+    "deliveries",
+)
+"""What a new task row is given (``available_at`` and ``leased_until`` are NULL)."""
+
+
+def _copy_tasks(
+    session: Session,
+    tenant_id: uuid.UUID,
+    events: list[Event],
+    first: int,
+    now: dt.datetime,
+    group_id: uuid.UUID | None,
+    origin: str | None,
+) -> None:
+    """The task rows as ``COPY`` text: the values every row of the call shares formatted once,
+    a line per event joined from the rest."""
+    tenant, group = str(tenant_id), _uuid(group_id)
+    source, created = text_field(origin), now.astimezone(dt.UTC).isoformat()
+    lines = (
+        "\t".join(
+            (
+                str(new_id()),
+                tenant,
+                str(sequence),
+                text_field(event.type),
+                text_field(event.action),
+                group,
+                source,
+                _uuid(event.object_id),
+                text_field(event.object_type),
+                text_field(_label(event.label)),
+                _int(event.payload_id),
+                _int(event.prior_payload_id),
+                text_field(event.session_id),
+                created,
+                "0",  # deliveries
+            )
+        )
+        + "\n"
+        for sequence, event in enumerate(events, first)
+    )
+    copy_text(session, tasks_t, TASK_COLUMNS, lines)
+
+
+def _label(label: str | None) -> str | None:
+    return label[:400] if label else label
+
+
+def _uuid(value: uuid.UUID | None) -> str:
+    return NULL if value is None else str(value)
+
+
+def _int(value: int | None) -> str:
+    return NULL if value is None else str(value)
 
 
 def lifecycle(session: Session, tenant_id: uuid.UUID, action: str, now: dt.datetime) -> None:

@@ -3,27 +3,54 @@
 The fan-out renders what a collection touches before and after applying it and sends each
 tenant the difference of its projection; a full sync renders everything. Both go through here,
 so a data event's ``data`` is what the query API answers for the same object.
+
+A rendering is made as JSON bytes first (:class:`Raw`: what a payload stores); a full sync
+needs nothing else. The fan-out, which compares renderings, also gets them as plain JSON values
+(:class:`Rendered`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import ColumnElement, and_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Row, and_, select
+from sqlalchemy.orm import Session
 
 from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import one_of
 from interop_hub.repository.models import RepoMembership, RepoObject
+from interop_hub.rostering.queries import OBJECT_COLUMNS
 from interop_hub.rostering.serialize import reference
 from interop_hub.rostering.service import render_all
 
 BATCH = 1000
 MEMBERSHIP_TYPES = {"student": "StudentSectionEnrollment", "teacher": "TeacherSectionEnrollment"}
+MEMBERSHIP_COLUMNS = (
+    RepoMembership.id,
+    RepoMembership.source_id,
+    RepoMembership.role,
+    RepoMembership.data,
+    RepoMembership.created_at,
+    RepoMembership.updated_at,
+    RepoMembership.person_id,
+    RepoMembership.section_id,
+    RepoMembership.school_id,
+)
+"""What :class:`Sides` renders a membership from."""
+
+
+class Raw(NamedTuple):
+    """An object's JSON as bytes, with what a task about it says of it."""
+
+    id: uuid.UUID
+    kind: str  # a Repository kind, or "membership"
+    subtype: str | None  # the membership's role for a membership
+    label: str
+    raw: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,24 +65,32 @@ class Rendered:
     raw: bytes
 
 
-def rendered(
-    object_id: uuid.UUID, kind: str, subtype: str | None, label: str, body: dict[str, Any]
-) -> Rendered:
-    raw = orjson.dumps(body, option=orjson.OPT_UTC_Z)
-    return Rendered(object_id, kind, subtype, label, orjson.loads(raw), raw)
+def dumps(body: dict[str, Any]) -> bytes:
+    return orjson.dumps(body, option=orjson.OPT_UTC_Z)
+
+
+def _rendered(item: Raw) -> Rendered:
+    return Rendered(item.id, item.kind, item.subtype, item.label, orjson.loads(item.raw), item.raw)
 
 
 def objects(
     session: Session, cloud_id: uuid.UUID, ids: Collection[uuid.UUID]
 ) -> Iterator[Rendered]:
     """The objects among ``ids`` that exist, rendered."""
+    return map(_rendered, object_bytes(session, cloud_id, ids))
+
+
+def object_bytes(
+    session: Session, cloud_id: uuid.UUID, ids: Collection[uuid.UUID]
+) -> Iterator[Raw]:
+    """The objects among ``ids`` that exist, rendered as bytes (in id order per batch)."""
     for batch in chunks(ids, BATCH):
-        rows = session.scalars(
-            select(RepoObject)
+        rows = session.execute(
+            select(*OBJECT_COLUMNS)
             .where(one_of(session, RepoObject.id, batch), RepoObject.cloud_id == cloud_id)
             .order_by(RepoObject.id)
         ).all()
-        yield from _rendered(session, cloud_id, rows)
+        yield from _object_bytes(session, cloud_id, rows)
 
 
 def all_objects(
@@ -65,116 +100,136 @@ def all_objects(
     order."""
     after: uuid.UUID | None = None
     while True:
-        stmt = select(RepoObject).where(
+        stmt = select(*OBJECT_COLUMNS).where(
             RepoObject.cloud_id == cloud_id,
             RepoObject.kind == kind,
             RepoObject.subtype == subtype if subtype is not None else RepoObject.subtype.is_(None),
         )
         if after is not None:
             stmt = stmt.where(RepoObject.id > after)
-        rows = session.scalars(stmt.order_by(RepoObject.id).limit(BATCH)).all()
+        rows = session.execute(stmt.order_by(RepoObject.id).limit(BATCH)).all()
         if not rows:
             return
-        yield from _rendered(session, cloud_id, rows)
+        yield from map(_rendered, _object_bytes(session, cloud_id, rows))
         after = rows[-1].id
 
 
-def _rendered(
-    session: Session, cloud_id: uuid.UUID, rows: Sequence[RepoObject]
-) -> Iterator[Rendered]:
+def _object_bytes(session: Session, cloud_id: uuid.UUID, rows: Sequence[Row[Any]]) -> Iterator[Raw]:
     for row, body in zip(rows, render_all(session, cloud_id, rows), strict=True):
-        yield rendered(row.id, row.kind, row.subtype, row.label, body)
+        yield Raw(row.id, row.kind, row.subtype, row.label, dumps(body))
 
 
 def membership_label(person_label: str, section_label: str) -> str:
     return f"{person_label} in {section_label}"
 
 
+class Sides:
+    """The objects on the sides of section memberships (persons, sections, schools), each
+    loaded once by id and kept with its reference JSON serialized once.
+
+    A membership's row then renders without joins: the person and the section of a district's
+    memberships repeat (each student is in several sections, each section has tens of
+    members), so a sync loads a small fraction of the rows a join per membership would read.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.known: dict[uuid.UUID, tuple[str, orjson.Fragment]] = {}
+
+    def load(self, rows: Iterable[Row[Any]]) -> None:
+        """Load the sides of ``rows`` (of :data:`MEMBERSHIP_COLUMNS`) not loaded yet."""
+        known = self.known
+        wanted = {
+            side
+            for row in rows
+            for side in (row.person_id, row.section_id, row.school_id)
+            if side is not None and side not in known
+        }
+        for batch in chunks(sorted(wanted)):
+            found = self.session.execute(
+                select(RepoObject.id, RepoObject.kind, RepoObject.subtype, RepoObject.label).where(
+                    one_of(self.session, RepoObject.id, batch)
+                )
+            )
+            for object_id, kind, subtype, label in found:
+                ref = orjson.dumps(reference(object_id, kind, subtype, label))
+                known[object_id] = (label, orjson.Fragment(ref))
+
+    def label(self, row: Row[Any]) -> str | None:
+        """The membership's label (None when its person or section does not exist)."""
+        person, section = self.known.get(row.person_id), self.known.get(row.section_id)
+        if person is None or section is None:
+            return None
+        return membership_label(person[0], section[0])
+
+    def render(self, row: Row[Any], label: str) -> Raw:
+        known = self.known
+        school = known.get(row.school_id) if row.school_id is not None else None
+        data = row.data or {}
+        body: dict[str, Any] = {
+            "$sys": {
+                "id": row.id,
+                "type": MEMBERSHIP_TYPES.get(row.role, "SectionMembership"),
+                "label": label,
+                "source_id": {"sis": row.source_id},
+                "app_id": {},
+                "created_at": row.created_at,
+                "updated_at": row.updated_at,
+            },
+            "$ext": data.get("$ext") or {},
+            "role": row.role,
+            "primary": data.get("primary"),
+            "begin_date": data.get("begin_date"),
+            "end_date": data.get("end_date"),
+            "$person": known[row.person_id][1],
+            "$section": known[row.section_id][1],
+            "$school": None if school is None else school[1],
+        }
+        return Raw(row.id, "membership", row.role, label, dumps(body))
+
+    def rendered(self, rows: Sequence[Row[Any]]) -> Iterator[Raw]:
+        """``rows`` rendered, but those whose person or section does not exist."""
+        self.load(rows)
+        for row in rows:
+            label = self.label(row)
+            if label is not None:
+                yield self.render(row, label)
+
+
 def memberships(
     session: Session, cloud_id: uuid.UUID, ids: Collection[uuid.UUID]
 ) -> Iterator[Rendered]:
     """The section memberships among ``ids`` that exist, rendered."""
+    sides = Sides(session)
     for batch in chunks(ids, BATCH):
-        yield from _memberships(session, cloud_id, one_of(session, RepoMembership.id, batch))
+        rows = _membership_rows(session, cloud_id, one_of(session, RepoMembership.id, batch))
+        yield from map(_rendered, sides.rendered(rows))
 
 
 def all_memberships(
     session: Session, cloud_id: uuid.UUID, roles: Collection[str]
 ) -> Iterator[Rendered]:
+    sides = Sides(session)
     after: uuid.UUID | None = None
     while True:
         condition: ColumnElement[bool] = RepoMembership.role.in_(list(roles))
         if after is not None:
             condition = and_(condition, RepoMembership.id > after)
-        found = list(_memberships(session, cloud_id, condition, limit=BATCH))
-        if not found:
+        rows = _membership_rows(session, cloud_id, condition, limit=BATCH)
+        if not rows:
             return
-        yield from found
-        after = found[-1].id
+        yield from map(_rendered, sides.rendered(rows))
+        after = rows[-1].id
 
 
-def _memberships(
+def _membership_rows(
     session: Session, cloud_id: uuid.UUID, condition: Any, limit: int | None = None
-) -> Iterator[Rendered]:
-    person, section, school = aliased(RepoObject), aliased(RepoObject), aliased(RepoObject)
-    m = RepoMembership
+) -> Sequence[Row[Any]]:
     stmt = (
-        select(
-            m.id,
-            m.source_id,
-            m.role,
-            m.data,
-            m.created_at,
-            m.updated_at,
-            m.person_id,
-            person.kind,
-            person.subtype,
-            person.label,
-            m.section_id,
-            section.kind,
-            section.subtype,
-            section.label,
-            m.school_id,
-            school.kind,
-            school.subtype,
-            school.label,
-        )
-        .join(person, person.id == m.person_id)
-        .join(section, section.id == m.section_id)
-        .outerjoin(school, school.id == m.school_id)
-        .where(m.cloud_id == cloud_id, condition)
-        .order_by(m.id)
+        select(*MEMBERSHIP_COLUMNS)
+        .where(RepoMembership.cloud_id == cloud_id, condition)
+        .order_by(RepoMembership.id)
     )
     if limit is not None:
         stmt = stmt.limit(limit)
-    for row in session.execute(stmt):
-        (member_id, source_id, role, data, created, updated, *sides) = row
-        p_id, p_kind, p_sub, p_label, s_id, s_kind, s_sub, s_label, o_id, o_kind, o_sub, o_label = (
-            sides
-        )
-        label = membership_label(p_label, s_label)
-        data = data or {}
-        body: dict[str, Any] = {
-            "$sys": {
-                "id": member_id,
-                "type": MEMBERSHIP_TYPES.get(role, "SectionMembership"),
-                "label": label,
-                "source_id": {"sis": source_id},
-                "app_id": {},
-                "created_at": created,
-                "updated_at": updated,
-            },
-            "$ext": data.get("$ext") or {},
-            "role": role,
-            "primary": data.get("primary"),
-            "begin_date": data.get("begin_date"),
-            "end_date": data.get("end_date"),
-            "$person": reference(p_id, p_kind, p_sub, p_label),
-            "$section": reference(s_id, s_kind, s_sub, s_label),
-            "$school": (
-                reference(o_id, o_kind, o_sub, o_label)
-                if o_id is not None and o_kind is not None
-                else None
-            ),
-        }
-        yield rendered(member_id, "membership", role, label, body)
+    return session.execute(stmt).all()
