@@ -175,8 +175,8 @@ def _copy_tasks(
                 created,
                 "0",  # deliveries
             )
-        )
-        + "\n"
+        ).encode()
+        + b"\n"
         for sequence, event in enumerate(events, first)
     )
     copy_text(session, tasks_t, TASK_COLUMNS, lines)
