@@ -10,6 +10,7 @@ The district (:func:`two_schools`): LEA ``d1`` with schools ``s1`` and ``s2``; p
 from __future__ import annotations
 
 import copy
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 from interop_hub.kit.db import transaction
 from interop_hub.runtime import Hub
 from interop_hub.scoping import queries
+from interop_hub.scoping.models import TenantScoping
 from interop_hub.scoping.visibility import Selection
 from tests.factories import (
     add_version,
@@ -999,10 +1001,12 @@ def test_sql_a_category_of_an_invisible_section_stays_invisible(env: Env) -> Non
         writer.obj(
             "grading_category", "gc-bio", "Bio", {"name": "Bio"}, section="sec-bio", schools="s1"
         )
-        session.flush()  # its links (the session does not autoflush)
-        found = queries.visible_ids(
-            session, seed.cloud_id, Selection(frozenset({seed.objects["s1"].id}))
-        )
+        tenant = uuid.UUID(env.tenant["id"])  # a selection of s1 (a tenant of another cloud)
+        session.add(TenantScoping(tenant_id=tenant, kind="school", object_id=seed.objects["s1"].id))
+        session.flush()  # its links and the selection (the session does not autoflush)
+        selections = queries.selections_of(session, [tenant])
+        assert selections == {tenant: Selection(frozenset({seed.objects["s1"].id}))}
+        found = queries.visible_sets(session, seed.cloud_id, selections)[tenant]
         assert found is not None
         assert seed.objects["gc-hw"].id in found  # of a section of s1
         assert seed.objects["sec-bio"].id not in found  # s2's

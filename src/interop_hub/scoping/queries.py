@@ -1,18 +1,30 @@
-"""SQL of scoping: a tenant's visible objects computed in the database.
+"""SQL of scoping: tenants' visible objects computed in the database.
 
-:func:`visible_ids` applies the rules of :mod:`interop_hub.scoping.visibility` with set-based
-queries (the sections, persons and memberships of a large district never pass through Python
-one link at a time); only the few orgs and terms are walked up their parents in Python.
+:func:`visible_sets` applies the rules of :mod:`interop_hub.scoping.visibility` with set-based
+queries, for many tenants at once (the sections, persons and memberships of a large district
+never pass through Python one link at a time, nor once per tenant); only the few orgs and terms
+are walked up their parents in Python.
 :func:`district` loads the same inputs whole, for :func:`visibility.visible` (tests, checks).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import Select, exists, select, union
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    exists,
+    literal,
+    or_,
+    select,
+    union,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from interop_hub.kit.bulk import chunks
@@ -20,6 +32,7 @@ from interop_hub.kit.db import one_of
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.scoping.models import TenantScoping, TenantVisible
 from interop_hub.scoping.visibility import (
+    SCHOOL,
     District,
     Scope,
     Selection,
@@ -28,30 +41,25 @@ from interop_hub.scoping.visibility import (
     schools_in_scope,
     with_ancestors,
 )
+from interop_hub.tenants.models import Tenant
 
 
-def _from(
-    cloud_id: uuid.UUID, rel: str, targets: Collection[uuid.UUID] | Select[Any]
-) -> Select[Any]:
-    """Objects with a ``rel`` link to one of ``targets``."""
-    return select(RepoLink.from_id).where(
-        RepoLink.cloud_id == cloud_id, RepoLink.rel == rel, RepoLink.to_id.in_(targets)
-    )
+def visible_sets(
+    session: Session, cloud_id: uuid.UUID, selections: Mapping[uuid.UUID, Selection]
+) -> dict[uuid.UUID, frozenset[uuid.UUID] | None]:
+    """The objects each tenant sees by its selection as stored in ``tenant_scoping`` (given in
+    ``selections``, as :func:`selections_of` reads it; None: the whole district).
 
-
-def _to(cloud_id: uuid.UUID, sources: Select[Any], rel: str) -> Select[Any]:
-    """What ``sources`` link to through ``rel``."""
-    return select(RepoLink.to_id).where(
-        RepoLink.cloud_id == cloud_id, RepoLink.rel == rel, RepoLink.from_id.in_(sources)
-    )
-
-
-def visible_ids(
-    session: Session, cloud_id: uuid.UUID, selection: Selection
-) -> frozenset[uuid.UUID] | None:
-    """The objects a tenant with ``selection`` sees (None: the whole district)."""
-    if selection.whole_district:
-        return None
+    Every tenant at once: the queries below answer for all of them together (one pass over the
+    memberships, not one per tenant); only the few orgs, terms and grading categories are
+    worked out in Python.
+    """
+    found: dict[uuid.UUID, frozenset[uuid.UUID] | None] = {
+        tenant: None for tenant, selection in selections.items() if selection.whole_district
+    }
+    chosen = {t: s for t, s in selections.items() if not s.whole_district}
+    if not chosen:
+        return found
     few = session.execute(
         select(RepoObject.id, RepoObject.kind, RepoObject.subtype).where(
             RepoObject.cloud_id == cloud_id, RepoObject.kind.in_(("org", "term"))
@@ -64,62 +72,133 @@ def visible_ids(
             )
         )
     )
-    schools = schools_in_scope(
-        selection, [i for i, kind, subtype in few if (kind, subtype) == ("org", "school")]
-    )
-    orgs = with_ancestors(schools, parents)
-    courses_chosen = list(selection.courses)
-    school_list = list(schools)
+    every_school = [i for i, kind, subtype in few if (kind, subtype) == SCHOOL]
+    linked: dict[tuple[uuid.UUID, str], set[uuid.UUID]] = {
+        (tenant, what): set() for tenant in chosen for what in ("section", "term", "other")
+    }
+    for what, tenant, object_id in session.execute(_linked(cloud_id, chosen)):
+        linked[tenant, what].add(object_id)
+    course_links = _links_of(session, [c for s in chosen.values() for c in s.courses])
+    categories = _categories(session, cloud_id)
+    for tenant, selection in chosen.items():
+        schools = schools_in_scope(selection, every_school)
+        orgs = with_ancestors(schools, parents)
+        sections = linked[tenant, "section"]
+        terms = linked[tenant, "term"]
+        # The selected courses of a visible org (with their school years) are seen without a
+        # section.
+        for course in selection.courses:
+            if any(org in orgs for org in course_links.get((course, "orgs"), ())):
+                linked[tenant, "other"].add(course)
+                terms |= course_links.get((course, "school_year"), set())
+        found[tenant] = frozenset(
+            orgs
+            | sections
+            | linked[tenant, "other"]
+            | with_ancestors(terms, parents)
+            | categories_in_scope(categories, sections, schools)
+        )
+    return found
 
-    sections = _from(cloud_id, "org", school_list)
-    if courses_chosen:
-        of_course = aliased(RepoLink)
-        sections = sections.where(
-            exists().where(
-                of_course.from_id == RepoLink.from_id,
-                of_course.rel == "course",
-                of_course.to_id.in_(courses_chosen),
+
+def _linked(cloud_id: uuid.UUID, chosen: Mapping[uuid.UUID, Selection]) -> CompoundSelect[Any]:
+    """``(what, tenant, object)`` for every tenant of ``chosen`` (each with a selection): its
+    sections (``section``); the terms of those sections and the school years of its courses
+    (``term``, before their ancestors); its persons, their agents and its courses (``other``;
+    the selected courses seen without a section are left to the caller)."""
+    by_schools = [t for t, s in chosen.items() if not s.courses]
+    picked = aliased(TenantScoping)
+    school = aliased(RepoObject)
+    is_school = and_(
+        school.cloud_id == cloud_id, school.kind == SCHOOL[0], school.subtype == SCHOOL[1]
+    )
+    # S: the selected schools that exist, or every school for a tenant that selected courses only
+    schools = union_all(
+        select(picked.tenant_id, school.id.label("school_id"))
+        .join(school, school.id == picked.object_id)
+        .where(picked.tenant_id.in_(list(chosen)), picked.kind == "school", is_school),
+        select(Tenant.id.label("tenant_id"), school.id.label("school_id"))
+        .join(school, is_school)  # every school for each of these tenants
+        .where(Tenant.id.in_([t for t, s in chosen.items() if not s.schools])),
+    ).cte("scope_schools")
+    link, of_course = aliased(RepoLink), aliased(RepoLink)
+    sections = (
+        select(schools.c.tenant_id, link.from_id.label("section_id"))
+        .join(link, _link(link, cloud_id, "org", to_id=schools.c.school_id))
+        .where(
+            or_(
+                schools.c.tenant_id.in_(by_schools),
+                exists().where(
+                    of_course.from_id == link.from_id,
+                    of_course.rel == "course",
+                    picked.tenant_id == schools.c.tenant_id,
+                    picked.kind == "course",
+                    of_course.to_id == picked.object_id,
+                ),
             )
         )
-    if courses_chosen:
-        own_courses = _from(cloud_id, "orgs", list(orgs)).where(
-            RepoLink.from_id.in_(courses_chosen)
-        )
-    else:
-        own_courses = _from(cloud_id, "orgs", school_list)
-    courses = union(_to(cloud_id, sections, "course"), own_courses)
-    members = select(RepoMembership.person_id).where(
-        RepoMembership.cloud_id == cloud_id, RepoMembership.section_id.in_(sections)
+        .cte("scope_sections")
     )
-    school_persons = (
-        _from(cloud_id, "schools", school_list)
-        .join(RepoObject, RepoObject.id == RepoLink.from_id)
-        .where(RepoObject.kind == "person")
+    person = aliased(RepoObject)
+    m = RepoMembership
+    persons = union(
+        select(sections.c.tenant_id, m.person_id).join(
+            m, and_(m.section_id == sections.c.section_id, m.cloud_id == cloud_id)
+        ),
+        select(schools.c.tenant_id, link.from_id)
+        .join(link, _link(link, cloud_id, "schools", to_id=schools.c.school_id))
+        .join(person, and_(person.id == link.from_id, person.kind == "person"))
+        .where(schools.c.tenant_id.in_(by_schools)),
+    ).cte("scope_persons")
+    courses = union(
+        select(sections.c.tenant_id, link.to_id.label("course_id")).join(
+            link, _link(link, cloud_id, "course", from_id=sections.c.section_id)
+        ),
+        select(schools.c.tenant_id, link.from_id)
+        .join(link, _link(link, cloud_id, "orgs", to_id=schools.c.school_id))
+        .where(schools.c.tenant_id.in_(by_schools)),
+    ).cte("scope_courses")
+
+    def tagged(what: str, tenant: Any, object_id: Any) -> Select[Any]:
+        return select(literal(what).label("what"), tenant, object_id)
+
+    return union(
+        tagged("section", sections.c.tenant_id, sections.c.section_id),
+        tagged("other", persons.c.tenant_id, persons.c.person_id),
+        tagged("other", persons.c.tenant_id, link.to_id).join(
+            link, _link(link, cloud_id, "agents", from_id=persons.c.person_id)
+        ),
+        tagged("other", courses.c.tenant_id, courses.c.course_id),
+        tagged("term", sections.c.tenant_id, link.to_id).join(
+            link, _link(link, cloud_id, "terms", from_id=sections.c.section_id)
+        ),
+        tagged("term", courses.c.tenant_id, link.to_id).join(
+            link, _link(link, cloud_id, "school_year", from_id=courses.c.course_id)
+        ),
     )
-    persons = members if courses_chosen else union(members, school_persons)
-    person_ids = select(persons.subquery().c[0])
-    course_ids = select(courses.subquery().c[0])
-    found: set[uuid.UUID] = set(orgs)
-    section_set = set(session.scalars(sections))
-    found |= section_set
-    found |= set(session.scalars(course_ids))
-    person_set = set(session.scalars(person_ids))
-    found |= person_set
-    for batch in chunks(list(person_set)):  # the members' query runs once, not twice
-        found |= set(
-            session.scalars(
-                select(RepoLink.to_id).where(
-                    RepoLink.cloud_id == cloud_id,
-                    RepoLink.rel == "agents",
-                    one_of(session, RepoLink.from_id, batch),
-                )
+
+
+def _link(
+    link: Any, cloud_id: uuid.UUID, rel: str, *, from_id: Any = None, to_id: Any = None
+) -> ColumnElement[bool]:
+    """The join condition of a ``rel`` link from ``from_id`` or to ``to_id``."""
+    side = link.from_id == from_id if from_id is not None else link.to_id == to_id
+    return and_(side, link.rel == rel, link.cloud_id == cloud_id)
+
+
+def _links_of(
+    session: Session, courses: Collection[uuid.UUID]
+) -> dict[tuple[uuid.UUID, str], set[uuid.UUID]]:
+    """The orgs and school years of the selected ``courses``, by (course, rel)."""
+    found: dict[tuple[uuid.UUID, str], set[uuid.UUID]] = {}
+    for batch in chunks(sorted(set(courses))):
+        for source, rel, target in session.execute(
+            select(RepoLink.from_id, RepoLink.rel, RepoLink.to_id).where(
+                RepoLink.rel.in_(("orgs", "school_year")), one_of(session, RepoLink.from_id, batch)
             )
-        )
-    terms = set(session.scalars(_to(cloud_id, sections, "terms")))
-    terms |= set(session.scalars(_to(cloud_id, course_ids, "school_year")))
-    found |= with_ancestors(terms, parents)
-    found |= categories_in_scope(_categories(session, cloud_id), section_set, schools)
-    return frozenset(found)
+        ):
+            found.setdefault((source, rel), set()).add(target)
+    return found
 
 
 def _categories(
@@ -187,16 +266,27 @@ def scope_delta(
 
 
 def selection_of(session: Session, tenant_id: uuid.UUID) -> Selection:
-    rows = session.execute(
-        select(TenantScoping.kind, TenantScoping.object_id).where(
-            TenantScoping.tenant_id == tenant_id
-        )
-    )
-    schools: set[uuid.UUID] = set()
-    courses: set[uuid.UUID] = set()
-    for kind, object_id in rows:
-        (schools if kind == "school" else courses).add(object_id)
-    return Selection(frozenset(schools), frozenset(courses))
+    return selections_of(session, [tenant_id])[tenant_id]
+
+
+def selections_of(
+    session: Session, tenant_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Selection]:
+    """Each tenant's selection (an empty one: the whole district)."""
+    picked: dict[uuid.UUID, tuple[set[uuid.UUID], set[uuid.UUID]]] = {
+        tenant: (set(), set()) for tenant in tenant_ids
+    }
+    for batch in chunks(list(picked)):
+        for tenant, kind, object_id in session.execute(
+            select(TenantScoping.tenant_id, TenantScoping.kind, TenantScoping.object_id).where(
+                one_of(session, TenantScoping.tenant_id, batch)
+            )
+        ):
+            picked[tenant][0 if kind == "school" else 1].add(object_id)
+    return {
+        tenant: Selection(frozenset(schools), frozenset(courses))
+        for tenant, (schools, courses) in picked.items()
+    }
 
 
 def stored_scope(
@@ -204,13 +294,25 @@ def stored_scope(
 ) -> Scope:
     """The tenant's scope as last worked out (``tenant_visible``): everything without a
     selection (``selection``: the tenant's, when the caller has read it)."""
-    if (selection or selection_of(session, tenant_id)).whole_district:
-        return Scope(None)
-    return Scope(
-        session.scalars(
-            select(TenantVisible.object_id).where(TenantVisible.tenant_id == tenant_id)
-        ).all()
-    )
+    if selection is None:
+        selection = selection_of(session, tenant_id)
+    return stored_scopes(session, {tenant_id: selection})[tenant_id]
+
+
+def stored_scopes(
+    session: Session, selections: Mapping[uuid.UUID, Selection]
+) -> dict[uuid.UUID, Scope]:
+    """:func:`stored_scope` of each tenant of ``selections`` (their selections), read at once."""
+    scoped = [tenant for tenant, selection in selections.items() if not selection.whole_district]
+    ids: dict[uuid.UUID, list[uuid.UUID]] = {tenant: [] for tenant in scoped}
+    for batch in chunks(scoped):
+        for tenant, object_id in session.execute(
+            select(TenantVisible.tenant_id, TenantVisible.object_id).where(
+                one_of(session, TenantVisible.tenant_id, batch)
+            )
+        ):
+            ids[tenant].append(object_id)
+    return {tenant: Scope(ids.get(tenant)) for tenant in selections}
 
 
 def visible_among(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, exists, select
@@ -62,16 +62,12 @@ def refresh(
     ``before``: the scope until a change of the selection, read before the selection changed
     (:func:`queries.stored_scope` goes by the current selection); None: the stored scope.
     """
-    selection = queries.selection_of(session, tenant_id)
-    if before is None:
-        before = queries.stored_scope(session, tenant_id, selection)
-    after = Scope(queries.visible_ids(session, cloud_id, selection))
-    _store(session, tenant_id, before, after)
-    return Moved(before, after)
+    return _refresh(session, cloud_id, {tenant_id: before})[tenant_id]
 
 
 def refresh_cloud(session: Session, cloud_id: uuid.UUID) -> dict[uuid.UUID, Moved]:
-    """After a collection: the scope of every scoped tenant of the cloud, before and after."""
+    """After a collection: the scope of every scoped tenant of the cloud, before and after
+    (worked out for all of them at once)."""
     tenants = session.scalars(
         select(Tenant.id)
         .where(
@@ -81,31 +77,48 @@ def refresh_cloud(session: Session, cloud_id: uuid.UUID) -> dict[uuid.UUID, Move
         )
         .order_by(Tenant.id)
     ).all()
-    return {tenant_id: refresh(session, tenant_id, cloud_id) for tenant_id in tenants}
+    return _refresh(session, cloud_id, dict.fromkeys(tenants))
 
 
-def _store(session: Session, tenant_id: uuid.UUID, before: Scope, after: Scope) -> None:
-    if after.ids is None:
-        session.execute(delete(TenantVisible).where(TenantVisible.tenant_id == tenant_id))
-        return
-    if before.ids is None:  # rows may remain from an earlier selection
-        session.execute(delete(TenantVisible).where(TenantVisible.tenant_id == tenant_id))
-        gone: frozenset[uuid.UUID] = frozenset()
-        new = after.ids
-    else:
-        gone, new = before.ids - after.ids, after.ids - before.ids
-    for batch in chunks(list(gone)):
-        session.execute(
-            delete(TenantVisible).where(
-                TenantVisible.tenant_id == tenant_id,
-                one_of(session, TenantVisible.object_id, batch),
-            )
-        )
-    insert_many(
-        session,
-        TenantVisible.__table__,  # type: ignore[arg-type]
-        ({"tenant_id": tenant_id, "object_id": object_id} for object_id in new),
+def _refresh(
+    session: Session, cloud_id: uuid.UUID, before: Mapping[uuid.UUID, Scope | None]
+) -> dict[uuid.UUID, Moved]:
+    """:func:`refresh` of each tenant of ``before`` (its scope until now, None: the stored one)."""
+    if not before:
+        return {}
+    selections = queries.selections_of(session, list(before))
+    stored = queries.stored_scopes(
+        session, {t: selections[t] for t, scope in before.items() if scope is None}
     )
+    after = queries.visible_sets(session, cloud_id, selections)
+    moved: dict[uuid.UUID, Moved] = {}
+    for tenant_id, scope in before.items():
+        old = scope if scope is not None else stored[tenant_id]
+        new = Scope(after[tenant_id])
+        moved[tenant_id] = Moved(old, old if new == old else new)  # one Scope when it stayed
+    _store(session, moved)
+    return moved
+
+
+def _store(session: Session, moved: Mapping[uuid.UUID, Moved]) -> None:
+    """Write what moved into ``tenant_visible`` (one insert for every tenant)."""
+    new: list[dict[str, uuid.UUID]] = []
+    for tenant_id, (before, after) in moved.items():
+        if after.ids is None or before.ids is None:  # rows may remain from an earlier selection
+            session.execute(delete(TenantVisible).where(TenantVisible.tenant_id == tenant_id))
+            gone: frozenset[uuid.UUID] = frozenset()
+            came = after.ids or frozenset()
+        else:
+            gone, came = before.ids - after.ids, after.ids - before.ids
+        for batch in chunks(sorted(gone)):
+            session.execute(
+                delete(TenantVisible).where(
+                    TenantVisible.tenant_id == tenant_id,
+                    one_of(session, TenantVisible.object_id, batch),
+                )
+            )
+        new += ({"tenant_id": tenant_id, "object_id": object_id} for object_id in came)
+    insert_many(session, TenantVisible.__table__, new)  # type: ignore[arg-type]
 
 
 def _changed(session: Session, tenant: Tenant, before: Scope, now: dt.datetime) -> int:
