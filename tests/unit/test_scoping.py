@@ -27,6 +27,7 @@ from interop_hub.scoping.visibility import (
     Scope,
     Selection,
     categories_in_scope,
+    filter_ids,
     parent_map,
     schools_in_scope,
     visible,
@@ -447,3 +448,31 @@ def test_filter_with_uuid_references() -> None:
     }
     kept = SCOPE.filter(body)
     assert kept == {"$sys": {"id": oid("k1")}, "$org": None, "$students": [{"id": oid("u1")}]}
+
+
+@pytest.mark.parametrize(
+    "rels",
+    [
+        {"$org": ref("s1"), "$students": [ref("u1")], "$teachers": [], "$parent": None},
+        {"$org": ref("s2")},
+        {"$students": [ref("u1"), ref("u2")]},
+        {"$org": {"id": None}},  # a reference without an id is tested, and goes
+        {"$students": [{"id": None}, "text", ref("u1")], "$odd": {"no": "id"}},
+        {"$org": {"id": oid("s1")}, "$students": [{"id": oid("u2")}]},
+    ],
+)
+def test_has_all_of_what_filter_tests_says_whether_filter_leaves_the_body(
+    rels: dict[str, Any],
+) -> None:
+    body = obj("k1", **rels)
+    ids = filter_ids(body)
+    assert all(isinstance(i, str) for i in ids)
+    assert str(oid("k1")) not in ids  # its own $sys.id is not a reference
+    assert SCOPE.has_all(ids) == (SCOPE.filter(body) is body)
+    assert EVERYTHING.has_all(ids)
+    assert Scope([]).has_all(frozenset())
+
+
+def test_filter_ids_leave_out_sys_ext_and_plain_fields() -> None:
+    body = obj("k1", **{"$org": ref("s1"), "$terms": [ref("t1"), {"no": "id"}], "tags": ["x"]})
+    assert filter_ids(body) == {str(oid("s1")), str(oid("t1"))}

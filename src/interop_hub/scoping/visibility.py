@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -182,9 +183,17 @@ class Scope:
             return True
         if isinstance(object_id, uuid.UUID):
             return object_id in self.ids
+        return str(object_id) in self._texts()
+
+    def has_all(self, object_ids: AbstractSet[str]) -> bool:
+        """Whether the scope holds every one of ``object_ids`` (ids as text, as in JSON): one
+        set comparison where :meth:`filter` would test each reference."""
+        return self.ids is None or object_ids <= self._texts()
+
+    def _texts(self) -> frozenset[str]:
         if self._text is None:
-            self._text = frozenset(str(i) for i in self.ids)
-        return str(object_id) in self._text
+            self._text = frozenset(str(i) for i in self.ids or ())
+        return self._text
 
     def sees(self, body: Mapping[str, Any]) -> bool:
         if self.ids is None:
@@ -223,6 +232,21 @@ def references(body: Mapping[str, Any]) -> Iterator[Any]:
         for ref in value if isinstance(value, list) else (value,):
             if isinstance(ref, Mapping) and ref.get("id"):
                 yield ref["id"]
+
+
+def filter_ids(body: Mapping[str, Any]) -> frozenset[str]:
+    """The ids (as text) :meth:`Scope.filter` tests in ``body``: a scope that
+    :meth:`~Scope.has_all` of them leaves ``body`` as it is."""
+    found: set[str] = set()
+    for key, value in body.items():
+        if key[0] != "$" or key in ("$sys", "$ext"):
+            continue
+        if isinstance(value, Mapping):
+            if "id" in value:
+                found.add(str(value["id"]))
+        elif isinstance(value, list):
+            found.update(str(r["id"]) for r in value if isinstance(r, Mapping) and r.get("id"))
+    return frozenset(found)
 
 
 def _kept(ref: Any, has: Callable[[Any], bool]) -> bool:

@@ -24,7 +24,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from interop_hub.kit.bulk import chunks
-from interop_hub.scoping.visibility import EVERYTHING, Scope
+from interop_hub.scoping.visibility import EVERYTHING, Scope, filter_ids
 from interop_hub.tasks import payloads
 from interop_hub.tasks.projection import TenantView, Topic, differs, sort_key
 from interop_hub.tasks.queue import Event, SyncWriter
@@ -74,11 +74,24 @@ def decide(
     return ("DELETE", old[0]) if old is not None else None
 
 
-def scoped(scope: Scope, item: Rendered | None) -> Rendered | None:
+class References(dict[int, frozenset[str]]):
+    """The ids each rendering refers to (as text), worked out once for every tenant's scope;
+    keyed by the rendering's ``id()``, so it lives no longer than the renderings it holds."""
+
+    def of(self, item: Rendered) -> frozenset[str]:
+        found = self.get(id(item))
+        if found is None:
+            found = self[id(item)] = filter_ids(item.body)
+        return found
+
+
+def scoped(scope: Scope, item: Rendered | None, known: References | None = None) -> Rendered | None:
     """``item`` as a tenant with ``scope`` sees it: None when it is outside the scope, its
-    references outside the scope dropped."""
+    references outside the scope dropped (``known``: the references of renderings, shared)."""
     if item is None or not scope.sees(item.body):
         return None
+    if scope.everything or (known is not None and scope.has_all(known.of(item))):
+        return item
     body = scope.filter(item.body)
     if body is item.body:
         return item
@@ -140,14 +153,15 @@ class Diff:
 
     def _batch(self, batch: Sequence[Change]) -> None:
         decided: list[Decision] = []
+        known = References()
         for change in batch:
             for target in self.targets:
                 if not change.touched and not target.moving:
                     continue
                 if not (_shown(target.view, change.before) or _shown(target.view, change.after)):
                     continue  # a kind the tenant does not see: no scoping work for it
-                old = scoped(target.before, change.before)
-                new = scoped(target.after, change.after)
+                old = scoped(target.before, change.before, known)
+                new = scoped(target.after, change.after, known)
                 found = decide(target.view, old, new)
                 if found is not None:
                     decided.append(Decision(target, found[0], found[1], change, old, new))
