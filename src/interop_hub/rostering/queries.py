@@ -7,18 +7,20 @@ lists add an ``EXISTS`` on ``repo_links`` that is probed through the links' prim
 ``(from_id, rel, to_id)`` or their ``(to_id, rel)`` index, never a scan of the whole cloud.
 
 The relationships of a page are loaded afterwards by :func:`links_from`, :func:`links_to` and
-:func:`memberships`: one query each for all the objects of the page.
+:func:`memberships`: one query each for all the objects of the page, and one for the objects
+they refer to (:class:`Refs`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.orm import Session, aliased
 
+from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import one_of
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 
@@ -31,28 +33,22 @@ GRADING_CATEGORY = "grading_category"
 
 
 class Linked(NamedTuple):
-    """An object related to ``owner`` (an object of the page) through ``rel``."""
+    """An object (``id``) related to ``owner`` (an object of the page) through ``rel``."""
 
     owner: uuid.UUID
     rel: str
     id: uuid.UUID
-    kind: str
-    subtype: str | None
-    label: str
 
 
 class Member(NamedTuple):
     """A membership of ``owner`` (a person or a section of the page) and the object on its
-    other side (the section or the person)."""
+    other side (``id``: the section or the person)."""
 
     owner: uuid.UUID
     membership_id: uuid.UUID
     role: str
     data: dict[str, Any]
     id: uuid.UUID
-    kind: str
-    subtype: str | None
-    label: str
 
 
 OBJECT_COLUMNS = (
@@ -175,43 +171,63 @@ def terms_of(cloud_id: uuid.UUID, scope: Collection[uuid.UUID]) -> Select[Any]:
     return objects(cloud_id, TERM).where(referenced)
 
 
+class Ref(NamedTuple):
+    """What a reference to an object shows of it."""
+
+    id: uuid.UUID
+    kind: str
+    subtype: str | None
+    label: str
+
+
+class Refs:
+    """Objects of a cloud as references show them, by id, each read once however often it is
+    referred to (a section by each of its members, a school by each of its students) — instead
+    of a join per link or membership. One instance serves a page, or a whole full sync; what
+    is no object of the cloud stays unknown (its links and memberships are not shown)."""
+
+    def __init__(self, session: Session, cloud_id: uuid.UUID) -> None:
+        self.session, self.cloud_id = session, cloud_id
+        self.found: dict[uuid.UUID, Ref] = {}
+
+    def load(self, ids: Iterable[uuid.UUID], *, always: bool = False) -> None:
+        """Read those of ``ids`` not read yet (``always``: with one query even when there are
+        none, so that a page costs the same number of queries whatever it shows)."""
+        found = self.found
+        wanted = sorted({object_id for object_id in ids if object_id not in found})
+        for batch in chunks(wanted) if wanted or not always else [[]]:
+            rows = self.session.execute(
+                select(RepoObject.id, RepoObject.kind, RepoObject.subtype, RepoObject.label).where(
+                    one_of(self.session, RepoObject.id, batch), RepoObject.cloud_id == self.cloud_id
+                )
+            )
+            for row in rows:
+                found[row[0]] = Ref(*row)
+
+
 def links_from(
-    session: Session, cloud_id: uuid.UUID, owners: Sequence[uuid.UUID], rels: Collection[str]
+    session: Session, owners: Sequence[uuid.UUID], rels: Collection[str]
 ) -> list[Linked]:
     """The ``rels`` links of ``owners``, in the source's order (``position``)."""
     if not owners or not rels:
         return []
-    target = aliased(RepoObject)
     stmt = (
-        select(RepoLink.from_id, RepoLink.rel, target.id, target.kind, target.subtype, target.label)
-        .join(target, target.id == RepoLink.to_id)
-        .where(
-            one_of(session, RepoLink.from_id, owners),
-            RepoLink.rel.in_(rels),
-            target.cloud_id == cloud_id,
-        )
-        .order_by(RepoLink.from_id, RepoLink.rel, RepoLink.position, target.id)
+        select(RepoLink.from_id, RepoLink.rel, RepoLink.to_id)
+        .where(one_of(session, RepoLink.from_id, owners), RepoLink.rel.in_(rels))
+        .order_by(RepoLink.from_id, RepoLink.rel, RepoLink.position, RepoLink.to_id)
     )
     return [Linked(*row) for row in session.execute(stmt)]
 
 
-def links_to(
-    session: Session, cloud_id: uuid.UUID, owners: Sequence[uuid.UUID], rels: Collection[str]
-) -> list[Linked]:
+def links_to(session: Session, owners: Sequence[uuid.UUID], rels: Collection[str]) -> list[Linked]:
     """The objects whose ``rels`` links point at ``owners`` (``$children``, a course's
     ``$sections``), by id."""
     if not owners or not rels:
         return []
-    source = aliased(RepoObject)
     stmt = (
-        select(RepoLink.to_id, RepoLink.rel, source.id, source.kind, source.subtype, source.label)
-        .join(source, source.id == RepoLink.from_id)
-        .where(
-            one_of(session, RepoLink.to_id, owners),
-            RepoLink.rel.in_(rels),
-            source.cloud_id == cloud_id,
-        )
-        .order_by(RepoLink.to_id, RepoLink.rel, source.id)
+        select(RepoLink.to_id, RepoLink.rel, RepoLink.from_id)
+        .where(one_of(session, RepoLink.to_id, owners), RepoLink.rel.in_(rels))
+        .order_by(RepoLink.to_id, RepoLink.rel, RepoLink.from_id)
     )
     return [Linked(*row) for row in session.execute(stmt)]
 
@@ -223,29 +239,18 @@ def memberships(
     side: Literal["person", "section"],
     roles: Collection[str] | None = None,
 ) -> list[Member]:
-    """The memberships of persons (``side="person"``) or of sections, with the object on the
-    other side, ordered by that object's id."""
+    """The memberships of persons (``side="person"``) or of sections, with the id of the
+    object on the other side, ordered by that id."""
     if not owners:
         return []
     if side == "person":
         mine, theirs = RepoMembership.person_id, RepoMembership.section_id
     else:
         mine, theirs = RepoMembership.section_id, RepoMembership.person_id
-    other = aliased(RepoObject)
     stmt = (
-        select(
-            mine,
-            RepoMembership.id,
-            RepoMembership.role,
-            RepoMembership.data,
-            other.id,
-            other.kind,
-            other.subtype,
-            other.label,
-        )
-        .join(other, other.id == theirs)
+        select(mine, RepoMembership.id, RepoMembership.role, RepoMembership.data, theirs)
         .where(one_of(session, mine, owners), RepoMembership.cloud_id == cloud_id)
-        .order_by(mine, other.id, RepoMembership.id)
+        .order_by(mine, theirs, RepoMembership.id)
     )
     if roles is not None:
         stmt = stmt.where(RepoMembership.role.in_(roles))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from interop_hub.rostering.queries import (
     TERM,
     Linked,
     Member,
+    Ref,
 )
 
 KIND_TYPES = {
@@ -96,13 +97,9 @@ def reference(object_id: uuid.UUID, kind: str, subtype: str | None, label: str) 
     return ref
 
 
-def _ref(row: Linked | Member) -> dict[str, Any]:
-    return reference(row.id, row.kind, row.subtype, row.label)
-
-
-def _member_ref(row: Member) -> dict[str, Any]:
+def _member_ref(ref: dict[str, Any], row: Member) -> dict[str, Any]:
     return {
-        **_ref(row),
+        **ref,
         "membership": {
             "id": row.membership_id,
             "role": row.role,
@@ -146,15 +143,31 @@ class Relations:
 
     @classmethod
     def of(
-        cls, out: Iterable[Linked], into: Iterable[Linked], members: Iterable[Member]
+        cls,
+        out: Iterable[Linked],
+        into: Iterable[Linked],
+        members: Iterable[Member],
+        objects: Mapping[uuid.UUID, Ref],
     ) -> Relations:
+        """Group what was loaded, each related object shown as ``objects`` says (those it
+        lacks are left out). An object's reference is made once and shared by every body
+        that shows it: bodies are read, never changed."""
         relations = cls()
-        for link in out:
-            relations.out[link.owner, link.rel].append(_ref(link))
-        for link in into:
-            relations.into[link.owner, link.rel].append(_ref(link))
+        refs: dict[uuid.UUID, dict[str, Any]] = {}
+
+        def ref(object_id: uuid.UUID) -> dict[str, Any] | None:
+            found = refs.get(object_id)
+            if found is None and (known := objects.get(object_id)) is not None:
+                found = refs[object_id] = reference(*known)
+            return found
+
+        for rows, grouped in ((out, relations.out), (into, relations.into)):
+            for link in rows:
+                if (shown := ref(link.id)) is not None:
+                    grouped[link.owner, link.rel].append(shown)
         for member in members:
-            relations.members[member.owner].append((member.role, _member_ref(member)))
+            if (shown := ref(member.id)) is not None:
+                relations.members[member.owner].append((member.role, _member_ref(shown, member)))
         return relations
 
     def many(self, owner: uuid.UUID, rel: str) -> list[dict[str, Any]]:

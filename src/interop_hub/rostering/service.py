@@ -126,9 +126,15 @@ def reader_of(session: Session, principal: Principal) -> Reader:
 
 @paused_gc()
 def render_all(
-    session: Session, cloud_id: uuid.UUID, objects: Sequence[ObjectRow]
+    session: Session,
+    cloud_id: uuid.UUID,
+    objects: Sequence[ObjectRow],
+    refs: queries.Refs | None = None,
 ) -> list[dict[str, Any]]:
-    """The JSON of ``objects`` with their relationships, loaded for all of them at once."""
+    """The JSON of ``objects`` with their relationships, loaded for all of them at once (the
+    objects they refer to through ``refs``, when one is kept across calls)."""
+    page = refs is None and bool(objects)  # a page reads its references in one query
+    refs = refs or queries.Refs(session, cloud_id)
     ids = [obj.id for obj in objects]
     kinds = {obj.kind for obj in objects}
     out_rels = {rel for kind in kinds for rel in OUT_RELS.get(kind, ())}
@@ -140,11 +146,10 @@ def render_all(
         members += queries.memberships(
             session, cloud_id, _ids(objects, SECTION), "section", SECTION_ROLES
         )
-    relations = Relations.of(
-        queries.links_from(session, cloud_id, ids, out_rels),
-        queries.links_to(session, cloud_id, ids, in_rels),
-        members,
-    )
+    out = queries.links_from(session, ids, out_rels)
+    into = queries.links_to(session, ids, in_rels)
+    refs.load((row.id for rows in (out, into, members) for row in rows), always=page)
+    relations = Relations.of(out, into, members, refs.found)
     return [render(obj, relations) for obj in objects]
 
 

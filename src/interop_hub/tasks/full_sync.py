@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from interop_hub.kit.gc import paused_gc
 from interop_hub.repository.models import RepoMembership, RepoObject
+from interop_hub.rostering.queries import Refs
 from interop_hub.scoping.models import TenantVisible
 from interop_hub.scoping.visibility import EVERYTHING, Scope
 from interop_hub.tasks import payloads, render
@@ -102,15 +103,15 @@ def _visible(
     """What the tenant sees, in dependency order, in batches of one kind (``scoped``: the
     tenant, when its stored scope narrows what it sees), each with the renderings of what no
     payload stands for."""
+    refs = Refs(session, cloud_id)  # what renderings refer to, read once for the whole sync
     for kind, subtype in _kinds_seen(session, cloud_id, view):
         if kind == "membership":
-            yield from (
-                (kind, *batch) for batch in _memberships(session, cloud_id, view, epoch, scoped)
-            )
+            for batch in _memberships(session, cloud_id, view, epoch, scoped, refs):
+                yield kind, *batch
             continue
         for rows in _object_index(session, cloud_id, kind, subtype, epoch, scoped):
             missing = [row.id for row in rows if row.payload_id is None]
-            fresh = list(render.object_bytes(session, cloud_id, missing)) if missing else []
+            fresh = list(render.object_bytes(session, cloud_id, missing, refs)) if missing else []
             yield kind, rows, fresh
 
 
@@ -184,11 +185,16 @@ def _object_index(
 
 
 def _memberships(
-    session: Session, cloud_id: uuid.UUID, view: TenantView, epoch: int, scoped: uuid.UUID | None
+    session: Session,
+    cloud_id: uuid.UUID,
+    view: TenantView,
+    epoch: int,
+    scoped: uuid.UUID | None,
+    refs: Refs,
 ) -> Iterator[tuple[list[Visible], list[Raw]]]:
     """The section memberships the tenant sees, in batches, each with the renderings of those
     no payload stands for — rendered from the same rows (see :class:`render.Sides`)."""
-    sides = render.Sides(session)
+    sides = render.Sides(refs)
     after: uuid.UUID | None = None
     while True:
         stmt = select(

@@ -12,7 +12,7 @@ needs nothing else. The fan-out, which compares renderings, also gets them as pl
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import one_of
 from interop_hub.repository.models import RepoMembership, RepoObject
-from interop_hub.rostering.queries import OBJECT_COLUMNS
+from interop_hub.rostering.queries import OBJECT_COLUMNS, Refs
 from interop_hub.rostering.serialize import reference
 from interop_hub.rostering.service import render_all
 
@@ -81,16 +81,21 @@ def objects(
 
 
 def object_bytes(
-    session: Session, cloud_id: uuid.UUID, ids: Collection[uuid.UUID]
+    session: Session,
+    cloud_id: uuid.UUID,
+    ids: Collection[uuid.UUID],
+    refs: Refs | None = None,
 ) -> Iterator[Raw]:
-    """The objects among ``ids`` that exist, rendered as bytes (in id order per batch)."""
+    """The objects among ``ids`` that exist, rendered as bytes (in id order per batch; ``refs``
+    to keep what they refer to across calls)."""
+    refs = refs or Refs(session, cloud_id)
     for batch in chunks(ids, BATCH):
         rows = session.execute(
             select(*OBJECT_COLUMNS)
             .where(one_of(session, RepoObject.id, batch), RepoObject.cloud_id == cloud_id)
             .order_by(RepoObject.id)
         ).all()
-        yield from _object_bytes(session, cloud_id, rows)
+        yield from _object_bytes(session, cloud_id, rows, refs)
 
 
 def all_objects(
@@ -98,6 +103,7 @@ def all_objects(
 ) -> Iterator[Rendered]:
     """Every object of ``kind`` and ``subtype`` (None: a kind without subtypes), rendered in id
     order."""
+    refs = Refs(session, cloud_id)
     after: uuid.UUID | None = None
     while True:
         stmt = select(*OBJECT_COLUMNS).where(
@@ -110,12 +116,14 @@ def all_objects(
         rows = session.execute(stmt.order_by(RepoObject.id).limit(BATCH)).all()
         if not rows:
             return
-        yield from map(_rendered, _object_bytes(session, cloud_id, rows))
+        yield from map(_rendered, _object_bytes(session, cloud_id, rows, refs))
         after = rows[-1].id
 
 
-def _object_bytes(session: Session, cloud_id: uuid.UUID, rows: Sequence[Row[Any]]) -> Iterator[Raw]:
-    for row, body in zip(rows, render_all(session, cloud_id, rows), strict=True):
+def _object_bytes(
+    session: Session, cloud_id: uuid.UUID, rows: Sequence[Row[Any]], refs: Refs
+) -> Iterator[Raw]:
+    for row, body in zip(rows, render_all(session, cloud_id, rows, refs), strict=True):
         yield Raw(row.id, row.kind, row.subtype, row.label, dumps(body))
 
 
@@ -124,47 +132,49 @@ def membership_label(person_label: str, section_label: str) -> str:
 
 
 class Sides:
-    """The objects on the sides of section memberships (persons, sections, schools), each
-    loaded once by id and kept with its reference JSON serialized once.
+    """The objects on the sides of section memberships (persons, sections, schools) as
+    references show them (:class:`Refs`), each serialized once.
 
     A membership's row then renders without joins: the person and the section of a district's
     memberships repeat (each student is in several sections, each section has tens of
-    members), so a sync loads a small fraction of the rows a join per membership would read.
+    members), so a sync reads a small fraction of the rows a join per membership would read.
     """
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.known: dict[uuid.UUID, tuple[str, orjson.Fragment]] = {}
+    def __init__(self, refs: Refs) -> None:
+        self.refs = refs
+        self.fragments: dict[uuid.UUID, orjson.Fragment] = {}
 
-    def load(self, rows: Iterable[Row[Any]]) -> None:
-        """Load the sides of ``rows`` (of :data:`MEMBERSHIP_COLUMNS`) not loaded yet."""
-        known = self.known
-        wanted = {
+    def load(self, rows: Sequence[Row[Any]]) -> None:
+        """Read the sides of ``rows`` (of :data:`MEMBERSHIP_COLUMNS`) not read yet."""
+        self.refs.load(
             side
             for row in rows
             for side in (row.person_id, row.section_id, row.school_id)
-            if side is not None and side not in known
-        }
-        for batch in chunks(sorted(wanted)):
-            found = self.session.execute(
-                select(RepoObject.id, RepoObject.kind, RepoObject.subtype, RepoObject.label).where(
-                    one_of(self.session, RepoObject.id, batch)
-                )
-            )
-            for object_id, kind, subtype, label in found:
-                ref = orjson.dumps(reference(object_id, kind, subtype, label))
-                known[object_id] = (label, orjson.Fragment(ref))
+            if side is not None
+        )
 
     def label(self, row: Row[Any]) -> str | None:
         """The membership's label (None when its person or section does not exist)."""
-        person, section = self.known.get(row.person_id), self.known.get(row.section_id)
+        found = self.refs.found
+        person, section = found.get(row.person_id), found.get(row.section_id)
         if person is None or section is None:
             return None
-        return membership_label(person[0], section[0])
+        return membership_label(person.label, section.label)
+
+    def _fragment(self, object_id: uuid.UUID | None) -> orjson.Fragment | None:
+        """The reference JSON of a loaded object (None for None or an unknown id)."""
+        if object_id is None:
+            return None
+        fragment = self.fragments.get(object_id)
+        if fragment is None:
+            ref = self.refs.found.get(object_id)
+            if ref is None:
+                return None
+            fragment = orjson.Fragment(orjson.dumps(reference(*ref)))
+            self.fragments[object_id] = fragment
+        return fragment
 
     def render(self, row: Row[Any], label: str) -> Raw:
-        known = self.known
-        school = known.get(row.school_id) if row.school_id is not None else None
         data = row.data or {}
         body: dict[str, Any] = {
             "$sys": {
@@ -181,9 +191,9 @@ class Sides:
             "primary": data.get("primary"),
             "begin_date": data.get("begin_date"),
             "end_date": data.get("end_date"),
-            "$person": known[row.person_id][1],
-            "$section": known[row.section_id][1],
-            "$school": None if school is None else school[1],
+            "$person": self._fragment(row.person_id),
+            "$section": self._fragment(row.section_id),
+            "$school": self._fragment(row.school_id),
         }
         return Raw(row.id, "membership", row.role, label, dumps(body))
 
@@ -200,7 +210,7 @@ def memberships(
     session: Session, cloud_id: uuid.UUID, ids: Collection[uuid.UUID]
 ) -> Iterator[Rendered]:
     """The section memberships among ``ids`` that exist, rendered."""
-    sides = Sides(session)
+    sides = Sides(Refs(session, cloud_id))
     for batch in chunks(ids, BATCH):
         rows = _membership_rows(session, cloud_id, one_of(session, RepoMembership.id, batch))
         yield from map(_rendered, sides.rendered(rows))
@@ -209,7 +219,7 @@ def memberships(
 def all_memberships(
     session: Session, cloud_id: uuid.UUID, roles: Collection[str]
 ) -> Iterator[Rendered]:
-    sides = Sides(session)
+    sides = Sides(Refs(session, cloud_id))
     after: uuid.UUID | None = None
     while True:
         condition: ColumnElement[bool] = RepoMembership.role.in_(list(roles))
