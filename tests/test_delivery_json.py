@@ -126,16 +126,31 @@ def test_postgresql_writes_the_data_events_whose_body_is_kept(queued: Env, hub: 
         rows = delivery.lease(
             session, tenant_id, [None], 1000, now, now + dt.timedelta(minutes=1), whole
         )
+        tasks = {
+            task.sequence: SimpleNamespace(
+                **{name: getattr(task, name) for name in delivery.COLUMNS}
+            )
+            for task in session.scalars(select(Task).where(Task.tenant_id == tenant_id))
+        }
         stored = dict(session.execute(select(TaskPayload.id, cast(TaskPayload.body, Text))).all())
+        app_ids = dict(session.execute(select(TenantAppId.object_id, TenantAppId.app_id)).all())
         session.rollback()
-    written = {row.object_type for row in rows if row.task is not None}
+    written = {tasks[row.sequence].object_type for row in rows if row.task is not None}
     by_python = {row.object_type for row in rows if row.task is None and row.type == "data_event"}
     assert {"School", "Student", "Term"} <= written
     assert by_python == {"Course"}
     for row in rows:
-        if row.task is not None:
-            assert row.body is None  # not sent twice
-            as_python = SimpleNamespace(**{**row._asdict(), "task": None})
-            as_python.body = stored[row.payload_id]
-            python = delivery.encode([cast_as(Any, as_python)], {tenant_id: view}, "nested", None)
-            assert row.task.encode() == orjson.dumps(python[0], option=orjson.OPT_UTC_Z)
+        if row.task is None:
+            continue
+        assert row.body is None  # only what the poll reads
+        assert row.id is None
+        task = tasks[row.sequence]
+        as_python = SimpleNamespace(
+            **vars(task),
+            body=stored[task.payload_id],
+            prior_body=None,
+            app_id=app_ids.get(task.object_id),
+            task=None,
+        )
+        python = delivery.encode([cast_as(Any, as_python)], {tenant_id: view}, "nested", None)
+        assert row.task.encode() == orjson.dumps(python[0], option=orjson.OPT_UTC_Z)
