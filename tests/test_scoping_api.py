@@ -21,7 +21,7 @@ from interop_hub.kit.db import transaction
 from interop_hub.runtime import Hub
 from interop_hub.scoping import queries
 from interop_hub.scoping.models import TenantScoping
-from interop_hub.scoping.visibility import Selection
+from interop_hub.scoping.visibility import Selection, visible
 from tests.factories import (
     add_version,
     bearer,
@@ -1011,3 +1011,55 @@ def test_sql_a_category_of_an_invisible_section_stays_invisible(env: Env) -> Non
         assert seed.objects["gc-hw"].id in found  # of a section of s1
         assert seed.objects["sec-bio"].id not in found  # s2's
         assert seed.objects["gc-bio"].id not in found
+
+
+def tenant_of_new_integration(env: Env, name: str) -> uuid.UUID:
+    """A tenant (in setup) of a new integration of the world's vendor, in the world's cloud."""
+    vendor = env.world.vendor.headers
+    created = data(env.client.post("/v2/interop/integrations", json={"name": name}, headers=vendor))
+    data(
+        env.client.post(
+            f"/v2/interop/integrations/{created['id']}/versions",
+            content=full_blueprint("1.0"),
+            headers={**vendor, "Content-Type": "application/xml"},
+        )
+    )
+    body = {"cloud_id": env.world.cloud_id, "integration_id": created["id"]}
+    response = env.client.post(
+        "/v2/platform/tenants", json=body, headers=env.world.operator.headers
+    )
+    return uuid.UUID(data(response, 201)["id"])
+
+
+def test_sql_many_tenants_at_once_each_see_their_own_selection(env: Env) -> None:
+    """The visible sets of several tenants are worked out together (one set of queries): each
+    equals what the pure rules give its own selection — schools, courses only (every school),
+    both, a school that is gone — and nothing leaks from one tenant's selection into another's."""
+    tenants = [tenant_of_new_integration(env, f"many-{n}") for n in range(5)]
+    with transaction(env.hub.sessions) as session:
+        seed = seed_district(session, env.world.other_cloud_id)
+        o = seed.objects
+        picked = [
+            [("school", o["s1"].id)],
+            [("school", o["s2"].id)],
+            [("course", o["c-art"].id)],  # courses only: every school
+            [("school", o["s1"].id), ("course", o["c-bio"].id), ("course", o["c-math"].id)],
+            [("school", uuid.UUID(UNKNOWN_ID))],  # a school that is not (or no longer) there
+        ]
+        for tenant, selection in zip(tenants, picked, strict=True):
+            session.add_all(
+                TenantScoping(tenant_id=tenant, kind=kind, object_id=object_id)
+                for kind, object_id in selection
+            )
+        session.flush()
+        selections = queries.selections_of(session, tenants)
+        found = queries.visible_sets(session, seed.cloud_id, selections)
+        district = queries.district(session, seed.cloud_id)
+        for tenant in tenants:
+            assert found[tenant] == visible(district, selections[tenant]), tenant
+        first, second, by_course = (found[t] or frozenset() for t in tenants[:3])
+        assert o["s1"].id in first
+        assert o["s2"].id not in first
+        assert o["s2"].id in second
+        assert o["s1"].id not in second
+        assert {o["s1"].id, o["s2"].id, o["c-art"].id} <= by_course

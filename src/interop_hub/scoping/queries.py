@@ -10,7 +10,7 @@ are walked up their parents in Python.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -18,8 +18,8 @@ from sqlalchemy import (
     CompoundSelect,
     Select,
     and_,
+    case,
     exists,
-    literal,
     or_,
     select,
     union,
@@ -73,39 +73,45 @@ def visible_sets(
         )
     )
     every_school = [i for i, kind, subtype in few if (kind, subtype) == SCHOOL]
-    linked: dict[tuple[uuid.UUID, str], set[uuid.UUID]] = {
-        (tenant, what): set() for tenant in chosen for what in ("section", "term", "other")
-    }
-    for what, tenant, object_id in session.execute(_linked(cloud_id, chosen)):
-        linked[tenant, what].add(object_id)
+    order = list(chosen)
+    linked: list[set[uuid.UUID]] = [set() for _ in range(len(order) * len(WHAT))]
+    for code, object_id in session.execute(_linked(cloud_id, chosen, order)).all():
+        linked[code].add(object_id)
     course_links = _links_of(session, [c for s in chosen.values() for c in s.courses])
     categories = _categories(session, cloud_id)
-    for tenant, selection in chosen.items():
+    for number, (tenant, selection) in enumerate(chosen.items()):
         schools = schools_in_scope(selection, every_school)
         orgs = with_ancestors(schools, parents)
-        sections = linked[tenant, "section"]
-        terms = linked[tenant, "term"]
+        sections, terms, other = linked[number * len(WHAT) : (number + 1) * len(WHAT)]
         # The selected courses of a visible org (with their school years) are seen without a
         # section.
         for course in selection.courses:
             if any(org in orgs for org in course_links.get((course, "orgs"), ())):
-                linked[tenant, "other"].add(course)
+                other.add(course)
                 terms |= course_links.get((course, "school_year"), set())
         found[tenant] = frozenset(
             orgs
             | sections
-            | linked[tenant, "other"]
+            | other
             | with_ancestors(terms, parents)
             | categories_in_scope(categories, sections, schools)
         )
     return found
 
 
-def _linked(cloud_id: uuid.UUID, chosen: Mapping[uuid.UUID, Selection]) -> CompoundSelect[Any]:
-    """``(what, tenant, object)`` for every tenant of ``chosen`` (each with a selection): its
-    sections (``section``); the terms of those sections and the school years of its courses
-    (``term``, before their ancestors); its persons, their agents and its courses (``other``;
-    the selected courses seen without a section are left to the caller)."""
+WHAT = ("section", "term", "other")
+"""What :func:`_linked` finds, in the order of its codes."""
+
+
+def _linked(
+    cloud_id: uuid.UUID, chosen: Mapping[uuid.UUID, Selection], order: Sequence[uuid.UUID]
+) -> CompoundSelect[Any]:
+    """``(code, object)`` for every tenant of ``chosen`` (each with a selection), where
+    ``code`` is the tenant's place in ``order`` times ``len(WHAT)`` plus what the object is
+    (:data:`WHAT`; small numbers, not ids, come back with each row): the tenant's sections;
+    the terms of those sections and the school years of its courses (before their ancestors);
+    its persons, their agents and its courses (the selected courses seen without a section
+    are left to the caller)."""
     by_schools = [t for t, s in chosen.items() if not s.courses]
     picked = aliased(TenantScoping)
     school = aliased(RepoObject)
@@ -160,7 +166,9 @@ def _linked(cloud_id: uuid.UUID, chosen: Mapping[uuid.UUID, Selection]) -> Compo
     ).cte("scope_courses")
 
     def tagged(what: str, tenant: Any, object_id: Any) -> Select[Any]:
-        return select(literal(what).label("what"), tenant, object_id)
+        tag = WHAT.index(what)
+        code = case({t: n * len(WHAT) + tag for n, t in enumerate(order)}, value=tenant)
+        return select(code.label("code"), object_id)
 
     return union(
         tagged("section", sections.c.tenant_id, sections.c.section_id),
@@ -302,17 +310,17 @@ def stored_scope(
 def stored_scopes(
     session: Session, selections: Mapping[uuid.UUID, Selection]
 ) -> dict[uuid.UUID, Scope]:
-    """:func:`stored_scope` of each tenant of ``selections`` (their selections), read at once."""
-    scoped = [tenant for tenant, selection in selections.items() if not selection.whole_district]
-    ids: dict[uuid.UUID, list[uuid.UUID]] = {tenant: [] for tenant in scoped}
-    for batch in chunks(scoped):
-        for tenant, object_id in session.execute(
-            select(TenantVisible.tenant_id, TenantVisible.object_id).where(
-                one_of(session, TenantVisible.tenant_id, batch)
-            )
-        ):
-            ids[tenant].append(object_id)
-    return {tenant: Scope(ids.get(tenant)) for tenant in selections}
+    """:func:`stored_scope` of each tenant of ``selections`` (their selections)."""
+    return {
+        tenant: Scope(
+            None
+            if selection.whole_district
+            else session.scalars(
+                select(TenantVisible.object_id).where(TenantVisible.tenant_id == tenant)
+            ).all()
+        )
+        for tenant, selection in selections.items()
+    }
 
 
 def visible_among(
