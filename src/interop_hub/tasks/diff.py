@@ -155,9 +155,10 @@ class Diff:
         decided: list[Decision] = []
         known = References()
         for change in batch:
+            same = not change.touched or _same(change.before, change.after)
             for target in self.targets:
-                if not change.touched and not target.moving:
-                    continue
+                if same and not target.moving:
+                    continue  # the same JSON in the same scope: nothing to tell
                 if not (_shown(target.view, change.before) or _shown(target.view, change.after)):
                     continue  # a kind the tenant does not see: no scoping work for it
                 old = scoped(target.before, change.before, known)
@@ -223,6 +224,16 @@ class Diff:
                 )
                 found.update(zip(chosen, written, strict=True))
         return found
+
+
+def _same(before: Rendered | None, after: Rendered | None) -> bool:
+    """Whether a touched object renders as it did (the same bytes of the same kind)."""
+    return (
+        before is not None
+        and after is not None
+        and before.raw == after.raw
+        and (before.kind, before.subtype) == (after.kind, after.subtype)
+    )
 
 
 def _shown(view: TenantView, item: Rendered | None) -> bool:

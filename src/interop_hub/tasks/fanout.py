@@ -81,6 +81,8 @@ class CollectionFanout:
     object_ids: set[uuid.UUID]
     membership_ids: set[uuid.UUID]
     before: dict[uuid.UUID, Rendered] = field(default_factory=dict)
+    stored: dict[uuid.UUID, int] = field(default_factory=dict)
+    """The current payloads of the touched objects and memberships when the change began."""
 
     @classmethod
     @paused_gc()
@@ -103,6 +105,7 @@ class CollectionFanout:
         # What is stored as current *is* the object as it is (before the plan applies): read it
         # rather than render it again.
         stored = payloads.current(session, cloud_id, fanout.epoch, [*existing, *existing_members])
+        fanout.stored = stored
         for item in rendered_now(session, cloud_id, existing, existing_members, stored):
             fanout.before[item.id] = item
         return fanout
@@ -144,9 +147,11 @@ class CollectionFanout:
             extra_objects, extra_members = shown_with(session, crossing)
             extra_objects -= self.object_ids
             extra_members -= self.membership_ids
-        stored = payloads.current(
-            session, self.cloud_id, self.epoch, [*self.before, *extra_objects, *extra_members]
-        )
+        # The touched ones' were read before the change (applying it writes no payload).
+        stored = {
+            **payloads.current(session, self.cloud_id, self.epoch, extra_objects | extra_members),
+            **self.stored,
+        }
         diff = Diff(session, self.cloud_id, self.epoch, targets, stored)
         untouched = {i: stored[i] for i in (*extra_objects, *extra_members) if i in stored}
         written = diff.run(self._changes(session, extra_objects, extra_members, untouched))
