@@ -80,7 +80,6 @@ import httpx
 import orjson
 import psycopg
 from psycopg.types.string import TextLoader
-from pydantic import TypeAdapter
 from sqlalchemy import exists, func, select, text, true
 
 from bench.bench_collection import (
@@ -120,7 +119,7 @@ from interop_hub.scoping.queries import selection_of
 from interop_hub.scoping.schemas import ScopingSchoolIn
 from interop_hub.tasks import routes
 from interop_hub.tasks.projection import TenantView
-from interop_hub.tasks.schemas import AckIn
+from interop_hub.tasks.schemas import plain_successes
 from interop_hub.tenants import lifecycle
 from interop_hub.tenants.models import Tenant
 
@@ -769,13 +768,13 @@ def _drain_in_process(
     database_url: str, data_dir: str, token: str, batch_size: int, profile_out: str | None
 ) -> Drain:
     """The driver's requests without HTTP: per request a session as the app opens one for a
-    writing request, the bearer token read and its principal loaded as the app does, then the
-    route function itself (``list_tasks``, ``ack_tasks``), whose response body is parsed."""
+    writing request, the bearer token read and its principal loaded as the app does, then what
+    the route answers with (``list_tasks``; ``ack_successes``, as the fast path of
+    ``PUT /tasks/ack`` does for the driver's plain batch), whose response body is parsed."""
     settings = bench_settings(database_url, Path(data_dir)).model_copy(
         update={"task_batch_size": batch_size}
     )
     hub = build_hub(settings)
-    acks_type = TypeAdapter(list[AckIn])
     order = _Order()
     tasks = batches = 0
     polled = acked = 0.0
@@ -811,8 +810,9 @@ def _drain_in_process(
                 principal = principal_for_claims(
                     session, read_token(hub.keyring.signing_key, token, hub.now())
                 )
-                acks = acks_type.validate_json(_ack_body(ids))
-                answer = routes.ack_tasks(routes.Acks(session, hub, principal), acks)
+                plain = plain_successes(_ack_body(ids), routes.MAX_ACKS)
+                assert plain is not None
+                answer = routes.ack_successes(routes.Acks(session, hub, principal), plain)
             result = orjson.loads(answer.body)["data"]
             if result["acknowledged"] != len(ids) or result["failed"]:
                 raise BenchError(f"in-process ack: {len(ids)} sent, answer {result}")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from interop_hub.ingest.models import Ingestion
 from interop_hub.kit.db import transaction, write_transaction
 from interop_hub.runtime import Hub
 from interop_hub.tasks.models import Task, TaskAck, TaskPayload
+from interop_hub.tasks.schemas import plain_successes
 from interop_hub.worker import run_pending
 from tests.clock import FakeClock
 from tests.factories import (
@@ -605,3 +607,99 @@ def test_the_worker_drops_payloads_nothing_needs(active: Env, hub: Hub) -> None:
         if t["type"] == "data_event" and event(t)["object_type"] == "Student"
     )
     assert student["data"]["name"]["first"] == "Yan"
+
+
+# --- the fast paths of a driver's poll and acks (tasks.routes.FastPathRoute): the answers of
+# the declared routes, which every other request still takes ------------------------------------
+
+
+def mixed(batch: list[str], other: str) -> list[str]:
+    """Two of the batch's ids, one named twice, an unknown id and another tenant's task."""
+    return [batch[0], str(uuid.uuid4()), other, batch[1], batch[1]]
+
+
+def ack_ids(active: Env, task_ids: list[str], **extra: Any) -> Any:
+    body = [{"task_id": task_id, "status": "success", **extra} for task_id in task_ids]
+    return data(active.client.put(f"{TASKS}/ack", json=body, headers=active.headers))
+
+
+def failures(result: dict[str, Any]) -> list[tuple[str, int, str]]:
+    return [(f["task_id"].lower(), f["status"], f["message"].lower()) for f in result["failed"]]
+
+
+def test_plain_successes_are_what_a_driver_sends() -> None:
+    task_id = str(uuid.uuid4())
+    plain = [
+        [{"task_id": task_id, "status": "success"}],
+        [{"task_id": task_id}],
+        [{"status": None, "task_id": task_id}],
+    ]
+    for body in plain:
+        assert plain_successes(orjson.dumps(body), 10) == [task_id]
+    other = [
+        b"{",
+        b"[]",
+        b"{}",
+        orjson.dumps([{"task_id": task_id.upper()}]),  # valid, but not as the hub writes it
+        orjson.dumps([{"task_id": task_id, "status": "retry"}]),
+        orjson.dumps([{"task_id": task_id, "message": "done"}]),
+        orjson.dumps([{"task_id": task_id, "$sys.app_id": "a1"}]),
+        orjson.dumps([{"task_id": 7}]),
+        orjson.dumps([{"status": "success"}]),
+        orjson.dumps([[task_id]]),
+        orjson.dumps([{"task_id": task_id}] * 11),  # more than the most
+    ]
+    for raw in other:
+        assert plain_successes(raw, 10) is None, raw
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["fast", "declared"])
+def test_a_batch_of_successes_says_what_failed_either_way(
+    active: Env, hub: Hub, other_tenant_task: str, declared: bool
+) -> None:
+    """The same batch as a driver writes it (fast path) or with the ids in capitals (valid
+    UUIDs, but not plain: the declared route): the same outcomes and history."""
+    active.collect(renamed(_minimal_bundle()))
+    batch = ids(active.poll())
+    sent = mixed(batch, other_tenant_task)
+    result = ack_ids(active, [i.upper() for i in sent] if declared else sent)
+    assert result["acknowledged"] == 2
+    assert failures(result) == [
+        (task_id, 404, f"task {task_id} is not an outstanding task of yours.")
+        for task_id in sent[1:3] + sent[4:]
+    ]
+    with transaction(hub.sessions) as session:
+        statuses = session.scalars(
+            select(TaskAck.status).where(TaskAck.task_id.in_([uuid.UUID(i) for i in batch[:2]]))
+        ).all()
+    assert statuses == ["success", "success"]
+
+
+def test_what_is_not_plain_is_validated_as_before(active: Env) -> None:
+    active.collect(renamed(_minimal_bundle()))
+    batch = ids(active.poll())
+    body = error(
+        active.client.put(
+            f"{TASKS}/ack",
+            content=b"[{",
+            headers={**active.headers, "Content-Type": "application/json"},
+        ),
+        400,
+    )
+    assert body["details"][0]["type"] == "json_invalid"
+    wrong = error(
+        active.client.put(
+            f"{TASKS}/ack", json=[{"task_id": "nope", "status": "success"}], headers=active.headers
+        ),
+        400,
+    )
+    assert wrong["details"][0]["location"] == "body.0.task_id"
+    assert ack_ids(active, batch, message="done")["acknowledged"] == len(batch)
+
+
+def test_a_poll_with_parameters_is_validated_as_before(active: Env) -> None:
+    body = error(active.client.get(TASKS, headers=active.headers, params={"page_size": 0}), 400)
+    assert body["details"][0]["location"] == "query.page_size"
+    unauthenticated = active.client.get(TASKS)
+    assert unauthenticated.status_code == 401
+    assert "Bearer" in unauthenticated.headers["WWW-Authenticate"]

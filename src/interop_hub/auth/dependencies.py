@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -33,7 +34,8 @@ async def get_hub(request: Request) -> Hub:
     return hub_of(request)
 
 
-def get_session(request: Request) -> Iterator[Session]:
+@contextmanager
+def request_session(request: Request) -> Iterator[Session]:
     """One session per request, committed when the handler returns and rolled back otherwise."""
     hub = hub_of(request)
     with hub.sessions() as session:
@@ -45,6 +47,12 @@ def get_session(request: Request) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """:func:`request_session` as a dependency."""
+    with request_session(request) as session:
+        yield session
 
 
 # scope="function": commit before the response is sent, so a failed commit is never a 2xx.

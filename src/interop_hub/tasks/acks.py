@@ -138,6 +138,30 @@ def apply(
     return outcomes
 
 
+def finish_successes(
+    session: Session, p: Principal, ids: list[str], now: dt.datetime
+) -> tuple[int, list[AckOutcome]]:
+    """PostgreSQL: :func:`apply` to a batch of plain ``success`` acks of the tasks ``ids``
+    (canonical UUID text, as :func:`interop_hub.tasks.schemas.plain_successes` gives them),
+    without a model per ack; returns how many applied and the outcomes of the others."""
+    unique = list(dict.fromkeys(ids))  # a second ack of the same task finds nothing
+    scope, params = _scope(p)
+    params.update(ack_ids=unique, ack_status="success", by=p.subject[:64], at=now)
+    rows = session.execute(_recording(scope, False, True), params).all()
+    metrics.tasks_acknowledged(session, ((row.tenant_id, "success") for row in rows))
+    if len(rows) == len(ids):
+        return len(rows), []
+    done = {str(row.id) for row in rows}
+    failed = []
+    for task_id in ids:
+        if task_id in done:
+            done.discard(task_id)
+            continue
+        message = f"Task {task_id} is not an outstanding task of yours."
+        failed.append(AckOutcome(task_id=uuid.UUID(task_id), status=404, message=message))
+    return len(rows), failed
+
+
 def _finish_recorded(
     session: Session, p: Principal, acks: list[AckIn], admin: bool, now: dt.datetime
 ) -> Sequence[Any]:

@@ -1,27 +1,68 @@
-"""Interop Data API #52–#59: the task queue (HTTP only)."""
+"""Interop Data API #52–#59: the task queue (HTTP only).
+
+A driver's two requests — a poll without parameters and a batch of plain ``success`` acks —
+take a fast path (:class:`FastPathRoute`): one thread hop, no dependency solving, no model per
+ack. Every other request to those routes goes through FastAPI as declared, with the same
+answers.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from interop_hub.auth.dependencies import HubDep, PrincipalDep, SessionDep
+from interop_hub.auth.dependencies import (
+    HubDep,
+    PrincipalDep,
+    SessionDep,
+    get_principal,
+    hub_of,
+    request_session,
+)
 from interop_hub.auth.principal import Principal
 from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope
 from interop_hub.kit.errors import BadRequest, NotFound
 from interop_hub.kit.paging import page_request_from
 from interop_hub.runtime import Hub
 from interop_hub.tasks import service
-from interop_hub.tasks.schemas import AckIn, AckOutcome, AckResult
+from interop_hub.tasks.schemas import AckIn, AckOutcome, AckResult, plain_successes
 from interop_hub.tasks.service import DRIVERS, Poll
-from interop_hub.tasks.shapes import SCHEMAS
+from interop_hub.tasks.shapes import DEFAULT_SCHEMA, SCHEMAS
 
-router = APIRouter(prefix="/v2/interop/data", tags=["Interop Data API: tasks"])
+FastPath = Callable[[Request], Awaitable[Response | None]]
+FAST_PATHS: dict[Callable[..., Any], FastPath] = {}
+"""Route endpoint → its fast path: a response, or None to go through FastAPI."""
+
+
+class FastPathRoute(APIRoute):
+    """A route that tries its endpoint's fast path (:data:`FAST_PATHS`) first. FastAPI spends
+    ~1.5 ms per request of a driver (on the benchmark's machine) solving a route's dependencies
+    and moving between threads (the session's start and end, the principal, the endpoint):
+    as much as the hub's own work for a batch of 100."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        declared = super().get_route_handler()
+        endpoint = self.endpoint  # its fast path is registered after the route is made
+
+        async def handler(request: Request) -> Response:
+            fast = FAST_PATHS.get(endpoint)
+            response = None if fast is None else await fast(request)
+            return response if response is not None else await declared(request)
+
+        return handler
+
+
+router = APIRouter(
+    prefix="/v2/interop/data", tags=["Interop Data API: tasks"], route_class=FastPathRoute
+)
 RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
     403: {**ERROR_RESPONSES[401], "description": "Not a tenant's or its vendor's credentials"},
@@ -73,6 +114,26 @@ def list_tasks(
     )
     tasks = service.next_batch(session, principal, poll, hub.settings, hub.now(), hub.keyring)
     return _json({"data": tasks, "paging": {"next": None}})
+
+
+async def _fast_poll(request: Request) -> Response | None:
+    """A poll without parameters: the default schema, every driver's tasks, the server's
+    batch size."""
+    if request.url.query:
+        return None
+    return await run_in_threadpool(_poll, request)
+
+
+def _poll(request: Request) -> Response:
+    hub = hub_of(request)
+    poll = Poll(None, DEFAULT_SCHEMA, None, hub.settings.task_batch_size)
+    with request_session(request) as session:
+        principal = get_principal(request, session, hub)
+        tasks = service.next_batch(session, principal, poll, hub.settings, hub.now(), hub.keyring)
+    return _json({"data": tasks, "paging": {"next": None}})
+
+
+FAST_PATHS[list_tasks] = _fast_poll
 
 
 def _batch(acks: list[AckIn]) -> list[AckIn]:
@@ -165,6 +226,35 @@ def ack_tasks(acks: AcksDep, body: ManyAcks) -> Response:
     """Each ack applies on its own: one for a task that is not yours or not outstanding is
     listed in ``failed`` (status 404) and the others still apply."""
     return acks.batch(body, admin=False)
+
+
+async def _fast_ack(request: Request) -> Response | None:
+    """A JSON batch of plain ``success`` acks (:func:`plain_successes`)."""
+    if request.headers.get("content-type", "").partition(";")[0].strip() != "application/json":
+        return None
+    ids = plain_successes(await request.body(), MAX_ACKS)  # kept for FastAPI, if not plain
+    if ids is None:
+        return None
+    return await run_in_threadpool(_ack_successes, request, ids)
+
+
+def _ack_successes(request: Request, ids: list[str]) -> Response:
+    hub = hub_of(request)
+    with request_session(request) as session:
+        return ack_successes(Acks(session, hub, get_principal(request, session, hub)), ids)
+
+
+def ack_successes(acks: Acks, ids: list[str]) -> Response:
+    """What ``PUT /tasks/ack`` answers to a batch of plain ``success`` acks of ``ids``."""
+    hub = acks.hub
+    applied, failed = service.acknowledge_successes(
+        acks.session, acks.principal, ids, hub.settings, hub.now()
+    )
+    result = AckResult(acknowledged=applied, failed=failed)
+    return _json({"data": result.model_dump(mode="json")})
+
+
+FAST_PATHS[ack_tasks] = _fast_ack
 
 
 @router.put(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 AckStatus = Literal["success", "error", "retry", "reauthenticate"]
@@ -65,3 +67,31 @@ class TaskAckOut(BaseModel):
     app_id: str | None
     acked_by: str
     acked_at: dt.datetime
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_PLAIN_KEYS = frozenset({"task_id", "status"})
+
+
+def plain_successes(raw: bytes, most: int) -> list[str] | None:
+    """The task ids of a batch of at most ``most`` acks that are each ``{"task_id": <a UUID as
+    the hub writes it>, "status": "success"}`` (the status may be left out): what a driver
+    sends for a batch it processed, and what :class:`AckIn` would accept as it is. None for
+    any other body — one to validate as a list of :class:`AckIn`."""
+    try:
+        items = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if type(items) is not list or not 0 < len(items) <= most:
+        return None
+    ids = []
+    for item in items:
+        if type(item) is not dict or not _PLAIN_KEYS.issuperset(item):
+            return None
+        task_id, status = item.get("task_id"), item.get("status", "success")
+        if status not in ("success", None) or type(task_id) is not str:
+            return None
+        if _CANONICAL_UUID.fullmatch(task_id) is None:
+            return None
+        ids.append(task_id)
+    return ids

@@ -345,6 +345,20 @@ def acknowledge(
     return ack_service.apply(session, p, acks, conditions, settings, now, admin=admin)
 
 
+def acknowledge_successes(
+    session: Session, p: Principal, ids: list[str], settings: Settings, now: dt.datetime
+) -> tuple[int, list[AckOutcome]]:
+    """:func:`acknowledge` of a batch of plain ``success`` acks (the task ids as
+    :func:`interop_hub.tasks.schemas.plain_successes` gives them), as a driver sends them: how
+    many applied, and the outcomes of those that did not (404)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return ack_service.finish_successes(session, p, ids, now)
+    acks = [AckIn.model_construct(task_id=uuid.UUID(i), status="success") for i in ids]
+    outcomes = acknowledge(session, p, acks, settings, now, admin=False)
+    failed = [o for o in outcomes if o.status != 200]
+    return len(outcomes) - len(failed), failed
+
+
 # --- the admin queue ----------------------------------------------------------------------------
 
 
