@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,7 +23,7 @@ from interop_hub.rostering.queries import (
     TERM,
     Linked,
     Member,
-    Ref,
+    Refs,
 )
 
 KIND_TYPES = {
@@ -143,22 +143,18 @@ class Relations:
 
     @classmethod
     def of(
-        cls,
-        out: Iterable[Linked],
-        into: Iterable[Linked],
-        members: Iterable[Member],
-        objects: Mapping[uuid.UUID, Ref],
+        cls, out: Iterable[Linked], into: Iterable[Linked], members: Iterable[Member], refs: Refs
     ) -> Relations:
-        """Group what was loaded, each related object shown as ``objects`` says (those it
+        """Group what was loaded, each related object shown as ``refs`` has it (those it
         lacks are left out). An object's reference is made once and shared by every body
         that shows it: bodies are read, never changed."""
         relations = cls()
-        refs: dict[uuid.UUID, dict[str, Any]] = {}
+        made: dict[int, dict[str, Any]] = {}
 
         def ref(object_id: uuid.UUID) -> dict[str, Any] | None:
-            found = refs.get(object_id)
-            if found is None and (known := objects.get(object_id)) is not None:
-                found = refs[object_id] = reference(*known)
+            found = made.get(object_id.int)
+            if found is None and (known := refs.get(object_id)) is not None:
+                found = made[object_id.int] = reference(*known)
             return found
 
         for rows, grouped in ((out, relations.out), (into, relations.into)):

@@ -149,7 +149,7 @@ def render_all(
     out = queries.links_from(session, ids, out_rels)
     into = queries.links_to(session, ids, in_rels)
     refs.load((row.id for rows in (out, into, members) for row in rows), always=page)
-    relations = Relations.of(out, into, members, refs.found)
+    relations = Relations.of(out, into, members, refs)
     return [render(obj, relations) for obj in objects]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, cast
 
 import orjson
@@ -162,12 +163,12 @@ def _copy_tasks(
                 str(new_id()),
                 tenant,
                 str(sequence),
-                text_field(event.type),
-                text_field(event.action),
+                _name(event.type),
+                _name(event.action),
                 group,
                 source,
                 _uuid(event.object_id),
-                text_field(event.object_type),
+                _name(event.object_type),
                 text_field(_label(event.label)),
                 _int(event.payload_id),
                 _int(event.prior_payload_id),
@@ -180,6 +181,10 @@ def _copy_tasks(
         for sequence, event in enumerate(events, first)
     )
     copy_text(session, tasks_t, TASK_COLUMNS, lines)
+
+
+_name = lru_cache(maxsize=1024)(text_field)
+"""A field of the few values tasks share (types, actions, topics), escaped once each."""
 
 
 def _label(label: str | None) -> str | None:

@@ -142,7 +142,7 @@ class Sides:
 
     def __init__(self, refs: Refs) -> None:
         self.refs = refs
-        self.fragments: dict[uuid.UUID, orjson.Fragment] = {}
+        self.fragments: dict[int, orjson.Fragment] = {}  # by the id's integer, as in Refs
 
     def load(self, rows: Sequence[Row[Any]]) -> None:
         """Read the sides of ``rows`` (of :data:`MEMBERSHIP_COLUMNS`) not read yet."""
@@ -155,8 +155,7 @@ class Sides:
 
     def label(self, row: Row[Any]) -> str | None:
         """The membership's label (None when its person or section does not exist)."""
-        found = self.refs.found
-        person, section = found.get(row.person_id), found.get(row.section_id)
+        person, section = self.refs.get(row.person_id), self.refs.get(row.section_id)
         if person is None or section is None:
             return None
         return membership_label(person.label, section.label)
@@ -165,13 +164,13 @@ class Sides:
         """The reference JSON of a loaded object (None for None or an unknown id)."""
         if object_id is None:
             return None
-        fragment = self.fragments.get(object_id)
+        fragment = self.fragments.get(object_id.int)
         if fragment is None:
-            ref = self.refs.found.get(object_id)
+            ref = self.refs.get(object_id)
             if ref is None:
                 return None
             fragment = orjson.Fragment(orjson.dumps(reference(*ref)))
-            self.fragments[object_id] = fragment
+            self.fragments[object_id.int] = fragment
         return fragment
 
     def render(self, row: Row[Any], label: str) -> Raw:
