@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import ColumnElement, exists, func, select, true
+from sqlalchemy import ColumnElement, exists, func, null, select, true
 from sqlalchemy.orm import Session
 
 from interop_hub.kit.gc import paused_gc
@@ -52,7 +52,10 @@ def full_sync(
     epoch = payloads.epoch_of(session, cloud_id)
     sync = SyncWriter(session, tenant_id, origin, now, always=True)
     scoped = None if scope.everything else tenant_id
-    for kind, rows, fresh in _visible(session, cloud_id, view, epoch, scoped):
+    # A sync after collections nobody received finds no payload of the epoch: it then renders
+    # everything without looking for payloads (an index probe per object and membership).
+    rendered = epoch if payloads.any_current(session, cloud_id, epoch) else None
+    for kind, rows, fresh in _visible(session, cloud_id, view, rendered, scoped):
         stored = {row.id: row.payload_id for row in rows if row.payload_id is not None}
         if fresh:
             ids = payloads.write_raw(session, cloud_id, epoch, [(i.id, i.raw) for i in fresh])
@@ -98,11 +101,15 @@ class Visible(NamedTuple):
 
 
 def _visible(
-    session: Session, cloud_id: uuid.UUID, view: TenantView, epoch: int, scoped: uuid.UUID | None
+    session: Session,
+    cloud_id: uuid.UUID,
+    view: TenantView,
+    epoch: int | None,
+    scoped: uuid.UUID | None,
 ) -> Iterator[tuple[str, list[Visible], list[Raw]]]:
     """What the tenant sees, in dependency order, in batches of one kind (``scoped``: the
     tenant, when its stored scope narrows what it sees), each with the renderings of what no
-    payload stands for."""
+    payload of ``epoch`` stands for (None: of what the epoch has no payload for at all)."""
     refs = Refs(session, cloud_id)  # what renderings refer to, read once for the whole sync
     for kind, subtype in _kinds_seen(session, cloud_id, view):
         if kind == "membership":
@@ -134,8 +141,11 @@ def _kinds_seen(
             yield kind, subtype
 
 
-def _current_payload(cloud_id: uuid.UUID, epoch: int, owner: Any) -> Any:
-    """The newest payload of ``owner`` in the epoch (an index probe per row)."""
+def _current_payload(cloud_id: uuid.UUID, epoch: int | None, owner: Any) -> Any:
+    """The newest payload of ``owner`` in the epoch (an index probe per row; NULL without an
+    epoch)."""
+    if epoch is None:
+        return null()
     return (
         select(func.max(TaskPayload.id))
         .where(
@@ -158,7 +168,7 @@ def _object_index(
     cloud_id: uuid.UUID,
     kind: str,
     subtype: str | None,
-    epoch: int,
+    epoch: int | None,
     scoped: uuid.UUID | None,
 ) -> Iterator[list[Visible]]:
     after: uuid.UUID | None = None
@@ -188,7 +198,7 @@ def _memberships(
     session: Session,
     cloud_id: uuid.UUID,
     view: TenantView,
-    epoch: int,
+    epoch: int | None,
     scoped: uuid.UUID | None,
     refs: Refs,
 ) -> Iterator[tuple[list[Visible], list[Raw]]]:

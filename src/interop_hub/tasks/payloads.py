@@ -54,7 +54,8 @@ def reserve_ids(session: Session, count: int) -> list[int]:
 
     On PostgreSQL each is a ``nextval`` of the table's sequence, as a default would draw it, so
     concurrent writers never collide; they are answered as runs of consecutive ids (usually
-    one ``(first, last)`` row for the whole batch) rather than a row per id."""
+    one ``(first, last)`` row for the whole batch) rather than a row per id. The sequence is
+    looked up once (a sub-select): as ``nextval``'s argument it was looked up for every id."""
     if count == 0:
         return []
     if session.get_bind().dialect.name == "postgresql":
@@ -62,7 +63,7 @@ def reserve_ids(session: Session, count: int) -> list[int]:
             text(
                 "SELECT min(id), max(id) FROM ("
                 " SELECT id, id - row_number() OVER (ORDER BY id) AS run FROM ("
-                "  SELECT nextval(pg_get_serial_sequence('task_payloads', 'id')) AS id"
+                "  SELECT nextval((SELECT pg_get_serial_sequence('task_payloads', 'id'))) AS id"
                 "  FROM generate_series(1, :n)) AS drawn) AS numbered "
                 "GROUP BY run ORDER BY 1"
             ),
@@ -129,6 +130,15 @@ _as_text = table(
     *(column(c.name, Text() if c.name == "body" else c.type) for c in payloads_t.c),
 )
 """The payloads table with its JSON column seen as text: JSON bytes are inserted as they are."""
+
+
+def any_current(session: Session, cloud_id: uuid.UUID, epoch: int) -> bool:
+    """Whether any payload of the cloud stands for an object as it is now."""
+    return bool(
+        session.scalar(
+            select(exists().where(TaskPayload.cloud_id == cloud_id, TaskPayload.epoch == epoch))
+        )
+    )
 
 
 def current(
