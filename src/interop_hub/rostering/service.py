@@ -133,6 +133,19 @@ def render_all(
 ) -> list[dict[str, Any]]:
     """The JSON of ``objects`` with their relationships, loaded for all of them at once (the
     objects they refer to through ``refs``, when one is kept across calls)."""
+    relations = relations_of(session, cloud_id, objects, refs)
+    return [render(obj, relations) for obj in objects]
+
+
+@paused_gc()
+def relations_of(
+    session: Session,
+    cloud_id: uuid.UUID,
+    objects: Sequence[ObjectRow],
+    refs: queries.Refs | None = None,
+) -> Relations:
+    """What the JSON of ``objects`` shows of others, loaded for all of them at once: then
+    :func:`render` each (no query)."""
     page = refs is None and bool(objects)  # a page reads its references in one query
     refs = refs or queries.Refs(session, cloud_id)
     ids = [obj.id for obj in objects]
@@ -149,8 +162,7 @@ def render_all(
     out = queries.links_from(session, ids, out_rels)
     into = queries.links_to(session, ids, in_rels)
     refs.load((row.id for rows in (out, into, members) for row in rows), always=page)
-    relations = Relations.of(out, into, members, refs)
-    return [render(obj, relations) for obj in objects]
+    return Relations.of(out, into, members, refs)
 
 
 def _ids(objects: Sequence[ObjectRow], kind: str) -> list[uuid.UUID]:

@@ -27,7 +27,7 @@ from interop_hub.tasks.diff import data_event
 from interop_hub.tasks.models import TaskPayload
 from interop_hub.tasks.projection import KIND_ORDER, TenantView, sort_key
 from interop_hub.tasks.queue import SyncWriter, refresh_statistics
-from interop_hub.tasks.render import Raw, Rendered
+from interop_hub.tasks.render import Fresh, Raw, Rendered
 
 
 @paused_gc()
@@ -57,11 +57,13 @@ def full_sync(
     rendered = epoch if payloads.any_current(session, cloud_id, epoch) else None
     for kind, rows, fresh in _visible(session, cloud_id, view, rendered, scoped):
         stored = {row.id: row.payload_id for row in rows if row.payload_id is not None}
-        if fresh:
-            ids = payloads.write_raw(session, cloud_id, epoch, [(i.id, i.raw) for i in fresh])
-            stored.update(zip([i.id for i in fresh], ids, strict=True))
+        made = fresh.raws if scope.everything else list(fresh.raws)  # scoped: filtered below
+        if fresh.ids:  # rendered while the database stores those sent before
+            items = ((i.id, i.raw) for i in made)
+            ids = payloads.write_raw(session, cloud_id, epoch, items, len(fresh.ids))
+            stored.update(zip(fresh.ids, ids, strict=True))
         if not scope.everything:
-            stored.update(_scoped_payloads(session, cloud_id, scope, stored, fresh))
+            stored.update(_scoped_payloads(session, cloud_id, scope, stored, list(made)))
         for row in rows:
             topic = view.topic(kind, row.subtype)
             if topic is None or row.id not in stored:
@@ -93,6 +95,9 @@ def _scoped_payloads(
     return {object_id: pid for (object_id, _), pid in zip(filtered, ids, strict=True)}
 
 
+NONE = Fresh([], iter(()))
+
+
 class Visible(NamedTuple):
     id: uuid.UUID
     subtype: str | None
@@ -106,7 +111,7 @@ def _visible(
     view: TenantView,
     epoch: int | None,
     scoped: uuid.UUID | None,
-) -> Iterator[tuple[str, list[Visible], list[Raw]]]:
+) -> Iterator[tuple[str, list[Visible], Fresh]]:
     """What the tenant sees, in dependency order, in batches of one kind (``scoped``: the
     tenant, when its stored scope narrows what it sees), each with the renderings of what no
     payload of ``epoch`` stands for (None: of what the epoch has no payload for at all)."""
@@ -118,8 +123,11 @@ def _visible(
             continue
         for rows in _object_index(session, cloud_id, kind, subtype, epoch, scoped):
             missing = [row.id for row in rows if row.payload_id is None]
-            fresh = list(render.object_bytes(session, cloud_id, missing, refs)) if missing else []
-            yield kind, rows, fresh
+            yield (
+                kind,
+                rows,
+                render.to_render(session, cloud_id, missing, refs) if missing else NONE,
+            )
 
 
 def _kinds_seen(
@@ -201,9 +209,9 @@ def _memberships(
     epoch: int | None,
     scoped: uuid.UUID | None,
     refs: Refs,
-) -> Iterator[tuple[list[Visible], list[Raw]]]:
+) -> Iterator[tuple[list[Visible], Fresh]]:
     """The section memberships the tenant sees, in batches, each with the renderings of those
-    no payload stands for — rendered from the same rows (see :class:`render.Sides`)."""
+    no payload stands for — to be rendered from the same rows (see :class:`render.Sides`)."""
     sides = render.Sides(refs)
     after: uuid.UUID | None = None
     while True:
@@ -222,15 +230,16 @@ def _memberships(
         if not found:
             return
         sides.load(found)
-        rows, fresh = [], []
+        rows, pending = [], []
         for row in found:
             label = sides.label(row)
             if label is None:
                 continue  # its person or section is gone
             rows.append(Visible(row.id, row.role, label, row.payload_id))
             if row.payload_id is None:
-                fresh.append(sides.render(row, label))
-        yield rows, fresh
+                pending.append((row, label))
+        raws = (sides.render(row, label) for row, label in pending)
+        yield rows, Fresh([row.id for row, _ in pending], raws)
         after = found[-1].id
 
 

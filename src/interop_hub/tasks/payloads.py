@@ -7,7 +7,7 @@ first (``COPY`` returns none), then streams their JSON bytes in bulk.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -89,13 +89,20 @@ def write_raw(
     session: Session,
     cloud_id: uuid.UUID | None,
     epoch: int | None,
-    items: Sequence[tuple[uuid.UUID | None, bytes]],
+    items: Iterable[tuple[uuid.UUID | None, bytes]],
+    count: int | None = None,
 ) -> list[int]:
     """Store payloads given as (object id or None, JSON bytes); returns their ids in order.
 
     The bytes are stored as they are (the JSON column's text), so what a tenant receives is
-    what was rendered, without a round trip through Python values."""
-    ids = reserve_ids(session, len(items))
+    what was rendered, without a round trip through Python values. Given their ``count``,
+    ``items`` may be a generator that renders them (and runs no query): on PostgreSQL they are
+    then rendered while the database stores those sent before."""
+    if count is None:
+        items = list(items)
+        count = len(items)
+    ids = reserve_ids(session, count)
+    pairs = zip(ids, items, strict=True)
     if session.get_bind().dialect.name == "postgresql":
         cloud = NULL if cloud_id is None else str(cloud_id)
         era = NULL if epoch is None else str(epoch)
@@ -112,13 +119,13 @@ def write_raw(
                     era.encode(),
                     raw.replace(b"\\", b"\\\\"),  # JSON text has no tabs or line breaks
                 )
-                for payload_id, (object_id, raw) in zip(ids, items, strict=True)
+                for payload_id, (object_id, raw) in pairs
             ),
         )
     else:
         rows = (
             {"id": i, "cloud_id": cloud_id, "object_id": o, "epoch": epoch, "body": raw.decode()}
-            for i, (o, raw) in zip(ids, items, strict=True)
+            for i, (o, raw) in pairs
         )
         for batch in chunks(rows):
             session.execute(insert(_as_text), batch)

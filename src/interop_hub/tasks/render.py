@@ -24,8 +24,8 @@ from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import one_of
 from interop_hub.repository.models import RepoMembership, RepoObject
 from interop_hub.rostering.queries import OBJECT_COLUMNS, Refs
-from interop_hub.rostering.serialize import reference
-from interop_hub.rostering.service import render_all
+from interop_hub.rostering.serialize import reference, render
+from interop_hub.rostering.service import relations_of
 
 BATCH = 1000
 MEMBERSHIP_TYPES = {"student": "StudentSectionEnrollment", "teacher": "TeacherSectionEnrollment"}
@@ -80,6 +80,14 @@ def objects(
     return map(_rendered, object_bytes(session, cloud_id, ids))
 
 
+class Fresh(NamedTuple):
+    """Renderings to make: the ids, in order, and a generator that makes them (it runs no
+    query, so it may feed a ``COPY``)."""
+
+    ids: list[uuid.UUID]
+    raws: Iterator[Raw]
+
+
 def object_bytes(
     session: Session,
     cloud_id: uuid.UUID,
@@ -90,12 +98,19 @@ def object_bytes(
     to keep what they refer to across calls)."""
     refs = refs or Refs(session, cloud_id)
     for batch in chunks(ids, BATCH):
-        rows = session.execute(
-            select(*OBJECT_COLUMNS)
-            .where(one_of(session, RepoObject.id, batch), RepoObject.cloud_id == cloud_id)
-            .order_by(RepoObject.id)
-        ).all()
-        yield from _object_bytes(session, cloud_id, rows, refs)
+        yield from to_render(session, cloud_id, batch, refs).raws
+
+
+def to_render(
+    session: Session, cloud_id: uuid.UUID, ids: Collection[uuid.UUID], refs: Refs
+) -> Fresh:
+    """The objects among ``ids`` (a batch) that exist, read with all they show, to render."""
+    rows = session.execute(
+        select(*OBJECT_COLUMNS)
+        .where(one_of(session, RepoObject.id, list(ids)), RepoObject.cloud_id == cloud_id)
+        .order_by(RepoObject.id)
+    ).all()
+    return _fresh(session, cloud_id, rows, refs)
 
 
 def all_objects(
@@ -116,15 +131,16 @@ def all_objects(
         rows = session.execute(stmt.order_by(RepoObject.id).limit(BATCH)).all()
         if not rows:
             return
-        yield from map(_rendered, _object_bytes(session, cloud_id, rows, refs))
+        yield from map(_rendered, _fresh(session, cloud_id, rows, refs).raws)
         after = rows[-1].id
 
 
-def _object_bytes(
-    session: Session, cloud_id: uuid.UUID, rows: Sequence[Row[Any]], refs: Refs
-) -> Iterator[Raw]:
-    for row, body in zip(rows, render_all(session, cloud_id, rows, refs), strict=True):
-        yield Raw(row.id, row.kind, row.subtype, row.label, dumps(body))
+def _fresh(session: Session, cloud_id: uuid.UUID, rows: Sequence[Row[Any]], refs: Refs) -> Fresh:
+    relations = relations_of(session, cloud_id, rows, refs)
+    raws = (
+        Raw(row.id, row.kind, row.subtype, row.label, dumps(render(row, relations))) for row in rows
+    )
+    return Fresh([row.id for row in rows], raws)
 
 
 def membership_label(person_label: str, section_label: str) -> str:
