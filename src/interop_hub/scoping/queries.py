@@ -22,6 +22,7 @@ from sqlalchemy import (
     exists,
     or_,
     select,
+    text,
     union,
     union_all,
 )
@@ -75,7 +76,7 @@ def visible_sets(
     every_school = [i for i, kind, subtype in few if (kind, subtype) == SCHOOL]
     order = list(chosen)
     linked: list[set[uuid.UUID]] = [set() for _ in range(len(order) * len(WHAT))]
-    for code, object_id in session.execute(_linked(cloud_id, chosen, order)).all():
+    for code, object_id in _hash_joined(session, _linked(cloud_id, chosen, order)):
         linked[code].add(object_id)
     course_links = _links_of(session, [c for s in chosen.values() for c in s.courses])
     categories = _categories(session, cloud_id)
@@ -184,6 +185,24 @@ def _linked(
             link, _link(link, cloud_id, "school_year", from_id=courses.c.course_id)
         ),
     )
+
+
+def _hash_joined(session: Session, statement: CompoundSelect[Any]) -> Sequence[Any]:
+    """The rows of ``statement``, on PostgreSQL planned without nested loops.
+
+    The planner sees the selection's CTEs as a handful of rows where they are thousands of
+    sections (and hundreds of thousands of memberships): it then probes the memberships' index
+    once per section, ~2× slower than one pass over the table hashed against the sections (1.5
+    to 2.2 s against 0.9 s at 50,000 students). The setting is the transaction's, restored at
+    once.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return session.execute(statement).all()
+    before = session.scalar(text("SELECT current_setting('enable_nestloop')"))
+    session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
+    rows = session.execute(statement).all()
+    session.execute(text("SELECT set_config('enable_nestloop', :before, true)"), {"before": before})
+    return rows
 
 
 def _link(
