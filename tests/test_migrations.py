@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from interop_hub.kit import migrate
 from interop_hub.models import metadata
@@ -24,3 +26,19 @@ def test_database_is_at_head(database: Database) -> None:
 def test_upgrade_is_idempotent(database: Database) -> None:
     migrate.upgrade(database.engine)
     assert migrate.current_revision(database.engine) == migrate.head_revision()
+
+
+def test_payload_bodies_compressed_with_lz4_where_the_server_has_it(database: Database) -> None:
+    if database.backend != "postgresql":
+        pytest.skip("SQLite does not compress")
+    with database.engine.connect() as connection:
+        methods = connection.scalar(
+            text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+        )
+        method = connection.scalar(
+            text(
+                "SELECT attcompression FROM pg_attribute"
+                " WHERE attrelid = 'task_payloads'::regclass AND attname = 'body'"
+            )
+        )
+    assert method == ("l" if "lz4" in methods else "")
