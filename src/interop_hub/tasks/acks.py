@@ -118,8 +118,7 @@ def apply(
         assert ack.task_id is not None
         task = done.pop(ack.task_id, None)  # a second ack of the same task finds nothing
         if task is None:
-            message = f"Task {ack.task_id} is not an outstanding task of yours."
-            outcomes.append(AckOutcome(task_id=ack.task_id, status=404, message=message))
+            outcomes.append(not_outstanding(ack.task_id))
             continue
         status = ack.status or "success"
         applied.append((task.tenant_id, status))
@@ -145,8 +144,8 @@ def finish_successes(
     (canonical UUID text, as :func:`interop_hub.tasks.schemas.plain_successes` gives them),
     without a model per ack; returns how many applied and the outcomes of the others."""
     unique = list(dict.fromkeys(ids))  # a second ack of the same task finds nothing
-    scope, params = _scope(p)
-    params.update(ack_ids=unique, ack_status="success", by=p.subject[:64], at=now)
+    scope, params = _recorded_by(p, unique, now)
+    params.update(ack_status="success")
     rows = session.execute(_recording(scope, False, True), params).all()
     metrics.tasks_acknowledged(session, ((row.tenant_id, "success") for row in rows))
     if len(rows) == len(ids):
@@ -157,9 +156,14 @@ def finish_successes(
         if task_id in done:
             done.discard(task_id)
             continue
-        message = f"Task {task_id} is not an outstanding task of yours."
-        failed.append(AckOutcome(task_id=uuid.UUID(task_id), status=404, message=message))
+        failed.append(not_outstanding(uuid.UUID(task_id)))
     return len(rows), failed
+
+
+def not_outstanding(task_id: uuid.UUID) -> AckOutcome:
+    """The outcome of an ack for a task that is not the caller's or not in the queue."""
+    message = f"Task {task_id} is not an outstanding task of yours."
+    return AckOutcome(task_id=task_id, status=404, message=message)
 
 
 def _finish_recorded(
@@ -167,13 +171,12 @@ def _finish_recorded(
 ) -> Sequence[Any]:
     """PostgreSQL: delete the acknowledged tasks and write their history in one statement;
     returns each removed task's ``id``, ``tenant_id`` and ``object_id``."""
-    scope, params = _scope(p)
+    scope, params = _recorded_by(p, [a.task_id for a in acks], now)
     statuses = {a.status or "success" for a in acks}
     plain = len(statuses) == 1 and not any(
         a.message is not None or a.error is not None or a.params is not None or a.app_id is not None
         for a in acks
     )
-    params.update(ack_ids=[a.task_id for a in acks], by=p.subject[:64], at=now)
     if plain:  # the usual batch: one status, nothing else; no arrays of nulls to send
         params.update(ack_status=statuses.pop())
     else:
@@ -185,6 +188,15 @@ def _finish_recorded(
             ack_app_ids=[a.app_id for a in acks],
         )
     return session.execute(_recording(scope, admin, plain), params).all()
+
+
+def _recorded_by(
+    p: Principal, task_ids: Sequence[Any], now: dt.datetime
+) -> tuple[str, dict[str, Any]]:
+    """:func:`_scope` with the values every ack statement binds: the tasks, who and when."""
+    scope, params = _scope(p)
+    params.update(ack_ids=task_ids, by=p.subject[:64], at=now)
+    return scope, params
 
 
 def _scope(p: Principal) -> tuple[str, dict[str, Any]]:

@@ -216,11 +216,11 @@ class Diff:
             keys = list(to_write)
             for epoch in {epoch for _, epoch in to_write.values()}:
                 chosen = [key for key in keys if to_write[key][1] == epoch]
-                written = payloads.write(
+                written = payloads.write_raw(
                     self.session,
                     self.cloud_id,
                     epoch,
-                    [(to_write[k][0].id, to_write[k][0].body, to_write[k][0].raw) for k in chosen],
+                    [(to_write[k][0].id, to_write[k][0].raw) for k in chosen],
                 )
                 found.update(zip(chosen, written, strict=True))
         return found

@@ -7,7 +7,7 @@ first (``COPY`` returns none), then streams their JSON bytes in bulk.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -72,17 +72,6 @@ def reserve_ids(session: Session, count: int) -> list[int]:
         return [i for first, last in runs for i in range(first, last + 1)]
     last = int(session.scalar(select(func.max(TaskPayload.id))) or 0)
     return list(range(last + 1, last + 1 + count))
-
-
-def write(
-    session: Session,
-    cloud_id: uuid.UUID | None,
-    epoch: int | None,
-    items: Sequence[tuple[uuid.UUID | None, dict[str, Any], bytes]],
-) -> list[int]:
-    """Store payloads (object id or None, body, the body as JSON bytes); returns their ids in
-    order. Only the bytes are stored: see :func:`write_raw`."""
-    return write_raw(session, cloud_id, epoch, [(object_id, raw) for object_id, _, raw in items])
 
 
 def write_raw(
