@@ -273,19 +273,19 @@ def measure_layout(
             step("stage (COPY)")
             for _, select in OBJECTS:
                 conn.execute(
-                    f"INSERT INTO repo_objects ({OBJECT_COLUMNS}) {select}",  # type: ignore[arg-type]
+                    f"INSERT INTO repo_objects ({OBJECT_COLUMNS}) {select}",
                     params,
                 )
             step("objects")
-            conn.execute(LINKS, params)  # type: ignore[arg-type]
+            conn.execute(LINKS, params)
             step("links")
-            conn.execute(MEMBERSHIPS, params)  # type: ignore[arg-type]
+            conn.execute(MEMBERSHIPS, params)
             step("memberships")
             conn.execute(CHANGES, params)
             step("change set")
             if indexes_after:
                 for _, definition, _ in indexes:  # unique indexes stand for their constraints
-                    conn.execute(definition)  # type: ignore[arg-type]
+                    conn.execute(definition)
                 step("building indexes")
             conn.commit()
             step("commit")
