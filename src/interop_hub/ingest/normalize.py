@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from interop_hub.ingest.records import SourceMembership, SourceObject
-from interop_hub.repository.models import membership_id, object_id
+from interop_hub.repository.ids import CachedIds, IdMaker
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,24 +56,60 @@ def _digest(value: Any) -> str:
     return hashlib.blake2b(encoded, digest_size=16).hexdigest()
 
 
-def object_row(cloud_id: uuid.UUID, record: SourceObject) -> ObjectRow:
-    positions: dict[str, int] = {}
-    links = []
-    # A source may name the same target twice in one list ("s1,s1"): it is one relationship.
-    for ref in dict.fromkeys(record.refs):
-        position = positions.get(ref.rel, 0)
-        positions[ref.rel] = position + 1
-        links.append((ref.rel, object_id(cloud_id, ref.kind, ref.source_id), position))
-    return make_object_row(
-        object_id(cloud_id, record.kind, record.source_id),
-        record.kind,
-        record.subtype,
-        record.source_id,
-        record.label,
-        record.school_year,
-        record.data,
-        tuple(links),
-    )
+class Normalizer:
+    """Builds one collection's rows; holds its ids (:class:`CachedIds`) while it runs."""
+
+    def __init__(self, cloud_id: uuid.UUID) -> None:
+        self.cloud_id = cloud_id
+        self.ids = CachedIds(cloud_id)
+        self.membership_id = IdMaker(cloud_id, "membership")
+        self._persons = self.ids.cache("person")
+        self._sections = self.ids.cache("section")
+        self._orgs = self.ids.cache("org")
+
+    def object_id(self, kind: str, source_id: str) -> uuid.UUID:
+        return self.ids.get(kind, source_id)
+
+    def object_row(self, record: SourceObject) -> ObjectRow:
+        get = self.ids.get
+        positions: dict[str, int] = {}
+        links = []
+        # A source may name the same target twice in one list ("s1,s1"): it is one relationship.
+        for ref in dict.fromkeys(record.refs):
+            position = positions.get(ref.rel, 0)
+            positions[ref.rel] = position + 1
+            links.append((ref.rel, get(ref.kind, ref.source_id), position))
+        return make_object_row(
+            get(record.kind, record.source_id),
+            record.kind,
+            record.subtype,
+            record.source_id,
+            record.label,
+            record.school_year,
+            record.data,
+            tuple(links),
+        )
+
+    def membership_row(self, record: SourceMembership) -> MembershipRow:
+        get = self.ids.get
+        person = self._persons.get(record.person_source_id) or get(
+            "person", record.person_source_id
+        )
+        section = self._sections.get(record.section_source_id) or get(
+            "section", record.section_source_id
+        )
+        school_sid = record.school_source_id
+        school = (self._orgs.get(school_sid) or get("org", school_sid)) if school_sid else None
+        return MembershipRow(
+            id=self.membership_id(record.source_id),
+            source_id=record.source_id,
+            person_id=person,
+            section_id=section,
+            school_id=school,
+            role=record.role,
+            data=record.data,
+            digest=_digest([str(person), str(section), str(school), record.role, record.data]),
+        )
 
 
 def make_object_row(
@@ -90,24 +126,6 @@ def make_object_row(
     links = tuple(sorted(links, key=lambda link: (link[0], link[2])))
     digest = _digest([subtype, label, school_year, data, _link_key(links)])
     return ObjectRow(row_id, kind, subtype, source_id, label, school_year, data, links, digest)
-
-
-def membership_row(cloud_id: uuid.UUID, record: SourceMembership) -> MembershipRow:
-    person = object_id(cloud_id, "person", record.person_source_id)
-    section = object_id(cloud_id, "section", record.section_source_id)
-    school = (
-        object_id(cloud_id, "org", record.school_source_id) if record.school_source_id else None
-    )
-    return MembershipRow(
-        id=membership_id(cloud_id, record.source_id),
-        source_id=record.source_id,
-        person_id=person,
-        section_id=section,
-        school_id=school,
-        role=record.role,
-        data=record.data,
-        digest=_digest([str(person), str(section), str(school), record.role, record.data]),
-    )
 
 
 def _link_key(links: tuple[tuple[str, uuid.UUID, int], ...]) -> list[list[Any]]:

@@ -34,19 +34,13 @@ from interop_hub.ingest.apply import (
 from interop_hub.ingest.diff import plan
 from interop_hub.ingest.liveness import Heartbeat, this_runner
 from interop_hub.ingest.models import Ingestion, IngestionError
-from interop_hub.ingest.normalize import ObjectRow, make_object_row, membership_row, object_row
+from interop_hub.ingest.normalize import Normalizer, ObjectRow, make_object_row
 from interop_hub.ingest.oneroster import read_bundle
 from interop_hub.ingest.records import FILE_KINDS, Bundle, BundleError, Kind
 from interop_hub.kit import metrics
 from interop_hub.kit.db import analyze, write_transaction
 from interop_hub.kit.errors import BadRequest, Conflict, NotFound
-from interop_hub.repository.models import (
-    RepoLink,
-    RepoMembership,
-    RepoObject,
-    membership_id,
-    object_id,
-)
+from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.runtime import Hub
 from interop_hub.scoping import service as scoping
 from interop_hub.tasks.fanout import CollectionFanout
@@ -249,9 +243,11 @@ def _plan(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPl
         kind = FILE_KINDS.get(error.file.removesuffix(".csv"))
         if kind is not None and error.source_id:
             rejected.setdefault(kind, set()).add(error.source_id)
+    normalizer = Normalizer(cloud_id)
+    object_id, membership_id = normalizer.object_id, normalizer.membership_id
     by_kind: dict[Kind, list[ObjectRow]] = {}
     for record in bundle.objects:
-        by_kind.setdefault(record.kind, []).append(object_row(cloud_id, record))
+        by_kind.setdefault(record.kind, []).append(normalizer.object_row(record))
     deleted_by_kind: dict[Kind, list[str]] = {}
     for kind, source_id in bundle.deleted:
         deleted_by_kind.setdefault(kind, []).append(source_id)
@@ -269,21 +265,21 @@ def _plan(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPl
             current,
             rows,
             full_state=mode == "bulk",
-            deleted=[object_id(cloud_id, kind, s) for s in deleted_by_kind.get(kind, [])],
-            keep=[object_id(cloud_id, kind, s) for s in rejected.get(kind, set())],
+            deleted=[object_id(kind, s) for s in deleted_by_kind.get(kind, [])],
+            keep=[object_id(kind, s) for s in rejected.get(kind, set())],
         )
     mode = bundle.modes.get("enrollments", "absent")
     if mode != "absent":
         rejected_members = {
-            membership_id(cloud_id, e.source_id)
+            membership_id(e.source_id)
             for e in bundle.errors
             if e.file.removesuffix(".csv") == "enrollments" and e.source_id
         }
         result.memberships = plan(
             current_membership_digests(session, cloud_id),
-            [membership_row(cloud_id, m) for m in bundle.memberships],
+            [normalizer.membership_row(m) for m in bundle.memberships],
             full_state=mode == "bulk",
-            deleted=[membership_id(cloud_id, s) for s in bundle.deleted_memberships],
+            deleted=[membership_id(s) for s in bundle.deleted_memberships],
             keep=rejected_members,
         )
     return result

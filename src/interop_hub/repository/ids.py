@@ -1,0 +1,93 @@
+"""Repository ids, computed cheaply: the same UUIDs as :func:`uuid.uuid5`, about 6x faster.
+
+An id is ``uuid5(REPOSITORY_NAMESPACE, f"{cloud_id}/{kind}/{source_id}")`` (memberships:
+``f"{cloud_id}/membership/{source_id}"``), as :func:`interop_hub.repository.models.object_id`
+and :func:`~interop_hub.repository.models.membership_id` define it. A collection computes one
+per row and per reference (about 2M for 100,000 students), and :func:`uuid.uuid5` spends most
+of its time outside SHA-1: concatenating the namespace, ``UUID.__init__``'s checks and bit
+twiddling. Here the namespace and the ``cloud/kind/`` prefix are hashed once
+(:meth:`IdMaker.__init__`); each id copies that state, hashes the source id and builds the
+UUID without ``__init__`` (setting its two slots as ``UUID.__init__`` itself does).
+
+``tests/unit/test_repository_ids.py`` proves the equality with :func:`uuid.uuid5`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Final
+
+NAMESPACE: Final = uuid.UUID("8d3f2a8e-5b7c-4c61-9e0a-3f7d1c2b4a59")
+"""``repository.models.REPOSITORY_NAMESPACE`` (the test checks they are the same)."""
+
+_MASK: Final = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_BITS: Final = (0x5000 << 64) | (0x8000 << 48)  # version 5, RFC 4122 variant
+_new = object.__new__
+_set = object.__setattr__
+_from_bytes = int.from_bytes
+_UNKNOWN: Final = uuid.SafeUUID.unknown
+
+
+class IdMaker:
+    """The ids of one ``(cloud, kind)``: ``maker(source_id)`` is the source object's id.
+
+    ``kind`` is an object kind (``person``, ``section``, ...) or ``membership``.
+    """
+
+    __slots__ = ("_prefix",)
+
+    def __init__(self, cloud_id: uuid.UUID, kind: str) -> None:
+        self._prefix = hashlib.sha1(
+            NAMESPACE.bytes + f"{cloud_id}/{kind}/".encode(), usedforsecurity=False
+        )
+
+    def __call__(self, source_id: str) -> uuid.UUID:
+        h = self._prefix.copy()
+        h.update(source_id.encode("utf-8"))
+        value: uuid.UUID = _new(uuid.UUID)
+        _set(value, "int", (_from_bytes(h.digest()[:16], "big") & _MASK) | _BITS)
+        _set(value, "is_safe", _UNKNOWN)
+        return value
+
+
+class CachedIds:
+    """:class:`IdMaker` per kind with a cache: a collection names the same person or section
+    once per membership. Holds one entry per distinct source id asked for (one collection's)."""
+
+    __slots__ = ("_caches", "_cloud_id", "_makers")
+
+    def __init__(self, cloud_id: uuid.UUID) -> None:
+        self._cloud_id = cloud_id
+        self._makers: dict[str, IdMaker] = {}
+        self._caches: dict[str, dict[str, uuid.UUID]] = {}
+
+    def maker(self, kind: str) -> IdMaker:
+        found = self._makers.get(kind)
+        if found is None:
+            found = self._makers[kind] = IdMaker(self._cloud_id, kind)
+        return found
+
+    def cache(self, kind: str) -> dict[str, uuid.UUID]:
+        """The (live) cache of ``kind``: source id → id; fill misses with :meth:`get`."""
+        found = self._caches.get(kind)
+        if found is None:
+            found = self._caches[kind] = {}
+        return found
+
+    def get(self, kind: str, source_id: str) -> uuid.UUID:
+        cache = self.cache(kind)
+        found = cache.get(source_id)
+        if found is None:
+            found = cache[source_id] = self.maker(kind)(source_id)
+        return found
+
+
+def object_id(cloud_id: uuid.UUID, kind: str, source_id: str) -> uuid.UUID:
+    """The same as ``repository.models.object_id`` (uncached; use :class:`CachedIds` in loops)."""
+    return IdMaker(cloud_id, kind)(source_id)
+
+
+def membership_id(cloud_id: uuid.UUID, source_id: str) -> uuid.UUID:
+    """The same as ``repository.models.membership_id``."""
+    return IdMaker(cloud_id, "membership")(source_id)
