@@ -137,15 +137,17 @@ SELECT {_id("org", "o.sourcedid")}, 'parent', {_id("org", "o.parentsourcedid")},
        %(cloud)s::uuid, 0 FROM stage_orgs o WHERE o.parentsourcedid <> ''
 """
 
-MEMBERSHIPS = f"""
-INSERT INTO repo_memberships
-    (id, cloud_id, source_id, person_id, section_id, school_id, role, data, digest,
-     created_at, updated_at)
+MEMBERSHIP_COLUMNS = (
+    "id, cloud_id, source_id, person_id, section_id, school_id, role, data, digest, created_at, "
+    "updated_at"
+)
+MEMBERSHIP_ROWS = f"""
 SELECT {_id("membership", "e.sourcedid")}, %(cloud)s::uuid, e.sourcedid,
        {_id("person", "e.usersourcedid")}, {_id("section", "e.classsourcedid")},
        {_id("org", "e.schoolsourcedid")}, e.role, to_json(e), md5(e::text), now(), now()
 FROM stage_enrollments e
 """
+MEMBERSHIPS = f"INSERT INTO repo_memberships ({MEMBERSHIP_COLUMNS}) {MEMBERSHIP_ROWS}"
 
 CHANGES = """
 INSERT INTO repo_changes (ingestion_id, cloud_id, seq, entity, object_id, kind, subtype, action)
@@ -156,6 +158,66 @@ FROM (SELECT 'object' AS entity, id, kind, subtype FROM repo_objects WHERE cloud
       WHERE cloud_id = %(cloud)s) AS added
 """
 
+# The nightly, set-based: what arrived (``incoming_*``, the rows as the initial computed them),
+# what differs from the Repository by digest, then the writes and the change set. The links of
+# changed objects are not re-derived (a lower bound leaves out what it can).
+NIGHTLY_INCOMING = [
+    "CREATE TEMP TABLE incoming_objects (LIKE repo_objects)",
+    *(f"INSERT INTO incoming_objects ({OBJECT_COLUMNS}) {select}" for _, select in OBJECTS),
+    "CREATE TEMP TABLE incoming_memberships (LIKE repo_memberships)",
+    f"INSERT INTO incoming_memberships ({MEMBERSHIP_COLUMNS}) {MEMBERSHIP_ROWS}",
+]
+NIGHTLY_DIFF = [
+    f"""CREATE TEMP TABLE changed_{table} AS
+    SELECT i.*, CASE WHEN r.id IS NULL THEN 'ADD' ELSE 'UPDATE' END AS action
+    FROM incoming_{table} i LEFT JOIN repo_{table} r ON r.id = i.id
+    WHERE r.id IS NULL OR r.digest <> i.digest"""
+    for table in ("objects", "memberships")
+] + [
+    f"""CREATE TEMP TABLE gone_{table} AS
+    SELECT r.id, r.data FROM repo_{table} r WHERE r.cloud_id = %(cloud)s
+    AND NOT EXISTS (SELECT FROM incoming_{table} i WHERE i.id = r.id)"""
+    for table in ("objects", "memberships")
+]
+NIGHTLY_WRITES = [
+    statement
+    for table, columns in (("objects", OBJECT_COLUMNS), ("memberships", MEMBERSHIP_COLUMNS))
+    for statement in (
+        f"""UPDATE repo_{table} r SET data = c.data, digest = c.digest, updated_at = now()
+        FROM changed_{table} c WHERE c.action = 'UPDATE' AND r.id = c.id""",
+        f"""INSERT INTO repo_{table} ({columns})
+        SELECT {columns} FROM changed_{table} WHERE action = 'ADD'""",
+        f"DELETE FROM repo_{table} r USING gone_{table} g WHERE r.id = g.id",
+    )
+]
+NIGHTLY_CHANGES = """
+INSERT INTO repo_changes
+    (ingestion_id, cloud_id, seq, entity, object_id, kind, subtype, action, prior)
+SELECT %(ingestion)s::uuid, %(cloud)s::uuid, row_number() OVER (), entity, id, kind, subtype,
+       action, prior
+FROM (SELECT 'object' AS entity, c.id, c.kind, c.subtype, c.action, r.data AS prior
+      FROM changed_objects c LEFT JOIN repo_objects r ON r.id = c.id
+      UNION ALL
+      SELECT 'membership', id, 'membership', role, action, NULL FROM changed_memberships
+      UNION ALL
+      SELECT 'object', id, 'object', NULL, 'DELETE', data FROM gone_objects
+      UNION ALL
+      SELECT 'membership', id, 'membership', NULL, 'DELETE', data FROM gone_memberships) AS c
+"""
+
+
+@dataclass
+class NightlyResult:
+    steps: dict[str, float] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)
+    """Objects and memberships added or updated, and deleted."""
+    stored: int = 0
+    """Objects and memberships in the Repository afterwards."""
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.steps.values())
+
 
 @dataclass
 class LayoutResult:
@@ -165,6 +227,7 @@ class LayoutResult:
     """Rows of each Repository table afterwards: what the steps wrote."""
     indexes: int = 0
     """Indexes on the Repository tables afterwards (the same in both layouts)."""
+    nightly: NightlyResult | None = None
 
     @property
     def seconds(self) -> float:
@@ -232,7 +295,10 @@ def measure_layout(
     *,
     indexes_after: bool,
     keep_foreign_keys: bool,
+    nightly: Path | None = None,
 ) -> LayoutResult:
+    """The initial collection's database work in one layout; then, given the ``nightly``
+    bundle, the nightly's (into the layout as it then is: indexed)."""
     name = new_database_name("bound")
     create_database(admin_url, name)
     result = LayoutResult("indexes after" if indexes_after else "as migrated")
@@ -295,8 +361,57 @@ def measure_layout(
                 ).fetchone()
                 result.rows[table] = int(count[0]) if count else 0
             result.indexes = len(_index_definitions(conn))
+            if nightly is not None:
+                result.nightly = _measure_nightly(conn, nightly, params)
     finally:
         drop_database(admin_url, name)
+    return result
+
+
+def _measure_nightly(
+    conn: psycopg.Connection, bundle: Path, params: dict[str, str]
+) -> NightlyResult:
+    for (name,) in conn.execute(
+        "SELECT tablename FROM pg_tables WHERE tablename LIKE 'stage\\_%%'"
+    ).fetchall():
+        conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+    conn.commit()
+    result = NightlyResult()
+    started = time.perf_counter()
+
+    def step(label: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        result.steps[label] = now - started
+        started = now
+
+    _stage(conn, bundle)
+    step("stage (COPY)")
+    for statement in NIGHTLY_INCOMING:
+        conn.execute(statement, params)
+    step("incoming rows")
+    for statement in NIGHTLY_DIFF:
+        conn.execute(statement, params)
+    step("diff")
+    conn.execute(NIGHTLY_CHANGES, params)
+    step("change set")
+    for statement in NIGHTLY_WRITES:
+        conn.execute(statement, params)
+    step("writes")
+    conn.commit()
+    step("commit")
+    for label, query in (
+        ("added or updated", "SELECT (SELECT count(*) FROM changed_objects) "
+         "+ (SELECT count(*) FROM changed_memberships)"),
+        ("deleted", "SELECT (SELECT count(*) FROM gone_objects) "
+         "+ (SELECT count(*) FROM gone_memberships)"),
+    ):  # fmt: skip
+        found = conn.execute(query).fetchone()
+        result.changed[label] = int(found[0]) if found else 0
+    stored = conn.execute(
+        "SELECT (SELECT count(*) FROM repo_objects) + (SELECT count(*) FROM repo_memberships)"
+    ).fetchone()
+    result.stored = int(stored[0]) if stored else 0
     return result
 
 
@@ -309,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--floor-runs", type=int, default=3)
     parser.add_argument("--keep-foreign-keys", action="store_true")
     args = parser.parse_args(argv)
-    bundle, _ = prepare_bundles(args.workdir, args.students, args.seed)
+    bundle, nightly = prepare_bundles(args.workdir, args.students, args.seed)
     data_dir = args.workdir / "bound-data"
     data_dir.mkdir(parents=True, exist_ok=True)
     floor = measure_floor(bundle, args.postgres_url, runs=args.floor_runs)
@@ -321,10 +436,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             data_dir,
             indexes_after=indexes_after,
             keep_foreign_keys=args.keep_foreign_keys,
+            nightly=None if indexes_after else nightly,
         )
         print(f"\n{result.layout}: {result.seconds:.2f} s = {result.seconds / floor.seconds:.1f}x")
         for label, seconds in result.steps.items():
             print(f"  {label:<18} {seconds:7.2f} s  {seconds / floor.seconds:5.1f}x")
+        if result.nightly is not None:
+            night = result.nightly
+            print(f"\nnightly: {night.seconds:.2f} s = {night.seconds / floor.seconds:.1f}x")
+            for label, seconds in night.steps.items():
+                print(f"  {label:<18} {seconds:7.2f} s  {seconds / floor.seconds:5.1f}x")
+            print("  " + ", ".join(f"{count:,} {label}" for label, count in night.changed.items()))
     return 0
 
 

@@ -20,22 +20,27 @@ SEED = 5
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    initial, _ = bench_collection.prepare_bundles(tmp_path_factory.mktemp("bound"), STUDENTS, SEED)
-    return initial
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return bench_collection.prepare_bundles(tmp_path_factory.mktemp("bound"), STUDENTS, SEED)
 
 
 def test_both_layouts_write_every_row_and_the_same_indexes(
     admin_url: str,  # noqa: F811 - the fixture
-    bundle: Path,
+    bundles: tuple[Path, Path],
     tmp_path: Path,
 ) -> None:
+    bundle, nightly = bundles
     rows = bench_collection.file_rows(bundle)
     added = bench_collection.expected_objects(rows)  # objects and memberships
     objects = added - rows["enrollments"]
     results = [
         bench_write_bound.measure_layout(
-            admin_url, bundle, tmp_path, indexes_after=after, keep_foreign_keys=False
+            admin_url,
+            bundle,
+            tmp_path,
+            indexes_after=after,
+            keep_foreign_keys=False,
+            nightly=None if after else nightly,
         )
         for after in (False, True)
     ]
@@ -50,3 +55,11 @@ def test_both_layouts_write_every_row_and_the_same_indexes(
     assert indexes_after.rows == as_migrated.rows
     assert indexes_after.indexes == as_migrated.indexes > 0
     assert "building indexes" in indexes_after.steps
+    # the nightly (measured after the first layout) leaves the nightly bundle's rows, having
+    # changed and deleted some
+    assert as_migrated.nightly is not None
+    assert indexes_after.nightly is None
+    night = as_migrated.nightly
+    assert night.stored == bench_collection.expected_objects(bench_collection.file_rows(nightly))
+    assert night.changed["added or updated"] > 0
+    assert night.changed["deleted"] > 0
