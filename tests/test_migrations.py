@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from interop_hub.kit import migrate
 from interop_hub.models import metadata
-from tests.conftest import Database
+from tests.conftest import Database, DatabaseFactory
 
 
 def test_models_match_migrations(database: Database) -> None:
@@ -42,3 +45,80 @@ def test_payload_bodies_compressed_with_lz4_where_the_server_has_it(database: Da
             )
         )
     assert method == ("l" if "lz4" in methods else "")
+
+
+BULK_KEYS = {
+    "repo_links": {("from_id", "repo_objects"), ("to_id", "repo_objects"), ("cloud_id", "clouds")},
+    "repo_memberships": {
+        ("person_id", "repo_objects"),
+        ("section_id", "repo_objects"),
+        ("school_id", "repo_objects"),
+        ("cloud_id", "clouds"),
+    },
+    "repo_changes": {("ingestion_id", "ingestions"), ("cloud_id", "clouds")},
+}
+
+
+def _foreign_keys(engine: Engine) -> dict[str, set[tuple[str, str]]]:
+    found = inspect(engine)
+    return {
+        table: {
+            (column, key["referred_table"])
+            for key in found.get_foreign_keys(table)
+            for column in key["constrained_columns"]
+        }
+        for table in BULK_KEYS
+    }
+
+
+def _orphans(connection: Connection) -> None:
+    """A row of each bulk table that refers to nothing (possible since 0009)."""
+    values = {"cloud_id": uuid.uuid4().hex, "id": uuid.uuid4().hex}
+    ids = {name: uuid.uuid4().hex for name in ("a", "b", "c", "d")}
+    connection.execute(
+        text(
+            "INSERT INTO repo_links (from_id, rel, to_id, cloud_id, position)"
+            " VALUES (:a, 'orgs', :b, :cloud_id, 0)"
+        ),
+        {**values, **ids},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO repo_memberships (id, cloud_id, source_id, person_id, section_id,"
+            " school_id, role, data, digest, created_at, updated_at) VALUES (:id, :cloud_id,"
+            " 'm1', :a, :b, :c, 'student', '{}', 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ),
+        {**values, **ids},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO repo_changes (ingestion_id, cloud_id, seq, entity, object_id, kind,"
+            " action) VALUES (:d, :cloud_id, 1, 'object', :a, 'org', 'ADD')"
+        ),
+        {**values, **ids},
+    )
+
+
+def _count(connection: Connection, table: str) -> int:
+    return int(connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+
+
+def test_bulk_tables_have_no_foreign_keys_and_the_downgrade_restores_them(
+    database: Database, databases: DatabaseFactory
+) -> None:
+    fresh = databases.create(database.backend)
+    engine = fresh.engine
+    assert _foreign_keys(engine) == {table: set() for table in BULK_KEYS}
+    with engine.begin() as connection:
+        _orphans(connection)
+    config = migrate.alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0008")
+    assert _foreign_keys(engine) == BULK_KEYS
+    with engine.connect() as connection:
+        # the rows the restored keys refuse are gone (what the cascades would have deleted)
+        assert [_count(connection, table) for table in BULK_KEYS] == [0, 0, 0]
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    assert _foreign_keys(engine) == {table: set() for table in BULK_KEYS}

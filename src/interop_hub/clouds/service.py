@@ -13,6 +13,7 @@ from interop_hub.auth.access import actors_visible, clouds_visible
 from interop_hub.auth.principal import Principal
 from interop_hub.clouds.models import CONNECTOR_TYPES, Actor, Cloud
 from interop_hub.clouds.schemas import ActorAuth, ActorOut, CloudCreate, CloudOut
+from interop_hub.ingest.apply import purge_cloud
 from interop_hub.integrations.models import Integration
 from interop_hub.kit import crypto
 from interop_hub.kit.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -105,6 +106,7 @@ def delete_cloud(session: Session, p: Principal, cloud_id: uuid.UUID) -> None:
             f"Interop Cloud {cloud.id} has {installed} installed tenant(s); uninstall them first.",
             details={"installed_tenants": installed},
         )
+    purge_cloud(session, cloud.id)  # what has no foreign key to cascade from the cloud
     session.delete(cloud)
     session.flush()
 

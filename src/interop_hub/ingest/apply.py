@@ -17,7 +17,7 @@ from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from interop_hub.ingest.diff import Plan
-from interop_hub.ingest.models import RepoChange
+from interop_hub.ingest.models import Ingestion, RepoChange
 from interop_hub.ingest.normalize import (
     MembershipRow,
     ObjectRow,
@@ -195,8 +195,19 @@ def apply_plan(
     for kind in reversed(order):
         for object_id, view in deleted[kind].items():
             log.add("object", object_id, kind, view.get("$subtype"), "DELETE", view)
-        _delete(session, objects_t, list(deleted[kind]))
+        _delete_objects(session, list(deleted[kind]))
     log.write(session)
+
+
+def purge_cloud(session: Session, cloud_id: uuid.UUID) -> None:
+    """Delete a cloud's links, memberships and change sets, which have no foreign keys to cascade
+    from it (migration 0009); called before the cloud itself is deleted (its objects and
+    ingestions still cascade)."""
+    session.execute(delete(links_t).where(links_t.c.cloud_id == cloud_id))
+    session.execute(delete(memberships_t).where(memberships_t.c.cloud_id == cloud_id))
+    ingestions = select(Ingestion.id).where(Ingestion.cloud_id == cloud_id)
+    # By ingestion: ``repo_changes`` is indexed by it, not by cloud.
+    session.execute(delete(changes_t).where(changes_t.c.ingestion_id.in_(ingestions)))
 
 
 def _object_values(row: ObjectRow) -> dict[str, Any]:
@@ -312,3 +323,18 @@ def _update_memberships(session: Session, rows: list[MembershipRow], now: dt.dat
 def _delete(session: Session, table: Table, ids: list[uuid.UUID]) -> None:
     for batch in chunks(ids):
         session.execute(delete(table).where(table.c.id.in_(batch)))
+
+
+def _delete_objects(session: Session, ids: list[uuid.UUID]) -> None:
+    """Delete objects with what referred to them, as the foreign keys' cascades did before
+    migration 0009: their links (both ways) and their memberships go, and memberships naming a
+    deleted school keep no school. Each statement uses an index (``repo_links`` by ``from_id``
+    and ``to_id``, ``repo_memberships`` by person, section and school)."""
+    m = memberships_t
+    for batch in chunks(ids):
+        session.execute(delete(links_t).where(links_t.c.from_id.in_(batch)))
+        session.execute(delete(links_t).where(links_t.c.to_id.in_(batch)))
+        session.execute(delete(m).where(m.c.person_id.in_(batch)))
+        session.execute(delete(m).where(m.c.section_id.in_(batch)))
+        session.execute(update(m).where(m.c.school_id.in_(batch)).values(school_id=None))
+        session.execute(delete(objects_t).where(objects_t.c.id.in_(batch)))

@@ -99,6 +99,10 @@ class RepoChange(Base):
 
     ``prior`` holds the prior values of the fields that changed (updates) or the whole prior
     object (deletes); adds have none.
+
+    No foreign keys (migration 0009: a collection writes one row per change, ~870,000 for an
+    initial one); the rows of a deleted cloud's ingestions are deleted with it
+    (:func:`interop_hub.ingest.apply.purge_cloud`).
     """
 
     __tablename__ = "repo_changes"
@@ -108,8 +112,8 @@ class RepoChange(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    ingestion_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ingestions.id", ondelete="CASCADE"))
-    cloud_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clouds.id", ondelete="CASCADE"))
+    ingestion_id: Mapped[uuid.UUID] = mapped_column()
+    cloud_id: Mapped[uuid.UUID] = mapped_column()
     seq: Mapped[int] = mapped_column(Integer)
     entity: Mapped[str] = mapped_column(String(16))  # "object" | "membership"
     object_id: Mapped[uuid.UUID] = mapped_column()

@@ -8,6 +8,13 @@ have their own table because they carry their own source id, role and dates.
 
 Ids are derived from the cloud and the source id (:func:`object_id`), so the same source object
 keeps its ``$sys.id`` across collections and a reference can be resolved without a lookup.
+
+``repo_links`` and ``repo_memberships`` have no foreign keys (migration 0009): a collection
+writes them by the hundred thousand and a per-row check cost more than the rows. What the
+cascades did is done set-based where objects and clouds are deleted
+(:func:`interop_hub.ingest.apply.apply_plan`, :func:`interop_hub.ingest.apply.purge_cloud`):
+links from or to a deleted object and memberships of a deleted person or section go with it, and
+a membership whose school is deleted keeps no ``school_id``.
 """
 
 from __future__ import annotations
@@ -72,16 +79,10 @@ class RepoLink(Base):
     __tablename__ = "repo_links"
     __table_args__ = (Index("ix_repo_links_to", "to_id", "rel", "from_id"),)
 
-    from_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("repo_objects.id", ondelete="CASCADE"), primary_key=True
-    )
+    from_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     rel: Mapped[str] = mapped_column(String(24), primary_key=True)
-    to_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("repo_objects.id", ondelete="CASCADE"), primary_key=True
-    )
-    cloud_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("clouds.id", ondelete="CASCADE"), index=True
-    )
+    to_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    cloud_id: Mapped[uuid.UUID] = mapped_column(index=True)
     position: Mapped[int] = mapped_column(SmallInteger, default=0)
 
 
@@ -99,13 +100,11 @@ class RepoMembership(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    cloud_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clouds.id", ondelete="CASCADE"))
+    cloud_id: Mapped[uuid.UUID] = mapped_column()
     source_id: Mapped[str] = mapped_column(String(255))
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("repo_objects.id", ondelete="CASCADE"))
-    section_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("repo_objects.id", ondelete="CASCADE"))
-    school_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("repo_objects.id", ondelete="SET NULL")
-    )
+    person_id: Mapped[uuid.UUID] = mapped_column()
+    section_id: Mapped[uuid.UUID] = mapped_column()
+    school_id: Mapped[uuid.UUID | None] = mapped_column()
     role: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     digest: Mapped[str] = mapped_column(String(32))
