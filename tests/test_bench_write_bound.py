@@ -63,3 +63,8 @@ def test_both_layouts_write_every_row_and_the_same_indexes(
     assert night.stored == bench_collection.expected_objects(bench_collection.file_rows(nightly))
     assert night.changed["added or updated"] > 0
     assert night.changed["deleted"] > 0
+
+
+def test_python_reading_splits_every_record_of_every_file(bundles: tuple[Path, Path]) -> None:
+    _, records = bench_write_bound.python_read(bundles[0])
+    assert records == sum(bench_collection.file_rows(bundles[0]).values())
