@@ -1,7 +1,17 @@
 """Source records → Repository rows: stable ids, links and a digest of what the source says.
 
 The digest covers everything the source states about an object (type, label, school year,
-fields and references), so comparing digests finds changed objects without loading them.
+fields and references) or a membership (person, section, school, role, fields), so comparing
+digests finds changed rows without loading them.
+
+It is computed from the source record itself, references as ``(kind, source id)``
+(:func:`object_digest`, :func:`membership_digest`), so a nightly recognizes an unchanged row
+before building it: no ids, no links, no row. The record is the reader's output, after
+everything a row depends on beyond its own CSV line was folded in (demographics, 1.2 roles,
+school years rolled up from terms and courses), so equal digests mean equal rows. These digests
+start with :data:`DIGEST_PREFIX`; a stored digest without it was computed the way earlier
+versions did, over the built row with ids (:func:`legacy_object_digest`,
+:func:`legacy_membership_digest`), and is compared that way.
 """
 
 from __future__ import annotations
@@ -9,12 +19,22 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, Final
 
 import orjson
 
 from interop_hub.ingest.records import SourceMembership, SourceObject
 from interop_hub.repository.ids import CachedIds, IdMaker
+
+DIGEST_PREFIX: Final = "r1"
+"""Marks a digest of the source record (version 1); legacy digests are 32 hex digits, so they
+never start with ``r``. The column holds 32 characters: the prefix and 15 bytes in hex."""
+
+_OPTIONS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+_dumps = orjson.dumps
+_blake2b = hashlib.blake2b
+_by_rel_position = itemgetter(0, 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +71,62 @@ class MembershipRow:
         )
 
 
-def _digest(value: Any) -> str:
-    encoded = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-    return hashlib.blake2b(encoded, digest_size=16).hexdigest()
+def is_record_digest(digest: str) -> bool:
+    """Whether a stored digest is a record digest (else it is a legacy one)."""
+    return digest.startswith(DIGEST_PREFIX)
+
+
+def _record_digest(value: Any) -> str:
+    return DIGEST_PREFIX + _blake2b(_dumps(value, option=_OPTIONS), digest_size=15).hexdigest()
+
+
+def object_digest(record: SourceObject) -> str:
+    """The digest of what ``record`` states: its fields and its links by source id.
+
+    Links as the built row has them: one per distinct reference, numbered in order within
+    their relationship, sorted by relationship then position.
+    """
+    refs = record.refs
+    links: list[tuple[str, str, str, int]] = []
+    if len(refs) == 1:
+        ref = refs[0]
+        links.append((ref.rel, ref.kind, ref.source_id, 0))
+    elif refs:
+        positions: dict[str, int] = {}
+        for ref in dict.fromkeys(refs):
+            position = positions.get(ref.rel, 0)
+            positions[ref.rel] = position + 1
+            links.append((ref.rel, ref.kind, ref.source_id, position))
+        links.sort(key=_by_rel_position)
+    return _record_digest([record.subtype, record.label, record.school_year, record.data, links])
+
+
+def membership_digest(record: SourceMembership) -> str:
+    """The digest of what ``record`` states (its references by source id)."""
+    return _record_digest(
+        [
+            record.person_source_id,
+            record.section_source_id,
+            record.school_source_id,
+            record.role,
+            record.data,
+        ]
+    )
+
+
+def _legacy_digest(value: Any) -> str:
+    return _blake2b(_dumps(value, option=_OPTIONS), digest_size=16).hexdigest()
+
+
+def legacy_object_digest(row: ObjectRow) -> str:
+    """The digest earlier versions stored for ``row`` (over its ids; links in row order)."""
+    return _legacy_digest([row.subtype, row.label, row.school_year, row.data, _link_key(row.links)])
+
+
+def legacy_membership_digest(row: MembershipRow) -> str:
+    """The digest earlier versions stored for ``row``."""
+    school = str(row.school_id) if row.school_id is not None else "None"
+    return _legacy_digest([str(row.person_id), str(row.section_id), school, row.role, row.data])
 
 
 class Normalizer:
@@ -70,7 +143,8 @@ class Normalizer:
     def object_id(self, kind: str, source_id: str) -> uuid.UUID:
         return self.ids.get(kind, source_id)
 
-    def object_row(self, record: SourceObject) -> ObjectRow:
+    def object_row(self, record: SourceObject, digest: str) -> ObjectRow:
+        """The row of ``record``, whose digest (:func:`object_digest`) the caller has."""
         get = self.ids.get
         positions: dict[str, int] = {}
         links = []
@@ -79,7 +153,9 @@ class Normalizer:
             position = positions.get(ref.rel, 0)
             positions[ref.rel] = position + 1
             links.append((ref.rel, get(ref.kind, ref.source_id), position))
-        return make_object_row(
+        if len(links) > 1:
+            links.sort(key=_by_rel_and_position)
+        return ObjectRow(
             get(record.kind, record.source_id),
             record.kind,
             record.subtype,
@@ -88,9 +164,11 @@ class Normalizer:
             record.school_year,
             record.data,
             tuple(links),
+            digest,
         )
 
-    def membership_row(self, record: SourceMembership) -> MembershipRow:
+    def membership_row(self, record: SourceMembership, digest: str) -> MembershipRow:
+        """The row of ``record``, whose digest (:func:`membership_digest`) the caller has."""
         get = self.ids.get
         person = self._persons.get(record.person_source_id) or get(
             "person", record.person_source_id
@@ -108,24 +186,11 @@ class Normalizer:
             school_id=school,
             role=record.role,
             data=record.data,
-            digest=_digest([str(person), str(section), str(school), record.role, record.data]),
+            digest=digest,
         )
 
 
-def make_object_row(
-    row_id: uuid.UUID,
-    kind: str,
-    subtype: str | None,
-    source_id: str,
-    label: str,
-    school_year: int | None,
-    data: dict[str, Any],
-    links: tuple[tuple[str, uuid.UUID, int], ...],
-) -> ObjectRow:
-    """An object row with its digest (links in a canonical order)."""
-    links = tuple(sorted(links, key=lambda link: (link[0], link[2])))
-    digest = _digest([subtype, label, school_year, data, _link_key(links)])
-    return ObjectRow(row_id, kind, subtype, source_id, label, school_year, data, links, digest)
+_by_rel_and_position = itemgetter(0, 2)
 
 
 def _link_key(links: tuple[tuple[str, uuid.UUID, int], ...]) -> list[list[Any]]:

@@ -13,6 +13,7 @@ ingestion's outcome — in one transaction.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 import logging
 import time
@@ -23,22 +24,22 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from interop_hub.clouds.models import Actor, Cloud
-from interop_hub.ingest.apply import (
-    ChangeLog,
-    CollectionPlan,
-    apply_plan,
-    current_membership_digests,
-    current_object_digests,
-)
-from interop_hub.ingest.diff import plan
+from interop_hub.ingest.apply import ChangeLog, CollectionPlan, apply_plan
+from interop_hub.ingest.diff import Builder, plan
 from interop_hub.ingest.liveness import Heartbeat, this_runner
 from interop_hub.ingest.models import Ingestion, IngestionError
-from interop_hub.ingest.normalize import Normalizer, ObjectRow, make_object_row
+from interop_hub.ingest.normalize import (
+    Normalizer,
+    legacy_membership_digest,
+    legacy_object_digest,
+    membership_digest,
+    object_digest,
+)
 from interop_hub.ingest.oneroster import read_bundle
-from interop_hub.ingest.records import FILE_KINDS, Bundle, BundleError, Kind
+from interop_hub.ingest.records import FILE_KINDS, Bundle, BundleError, Kind, Ref, SourceObject
 from interop_hub.kit import metrics
 from interop_hub.kit.db import analyze, write_transaction
 from interop_hub.kit.errors import BadRequest, Conflict, NotFound
@@ -273,16 +274,16 @@ def refresh_statistics(session: Session) -> None:
 
 
 def _plan(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPlan:
-    rejected: dict[Kind, set[str]] = {}
+    """What the bundle changes. Only new and changed records are built into rows (see
+    :mod:`interop_hub.ingest.diff`): a nightly digests every record but builds few."""
+    rejected: dict[str, set[str]] = {}
     for error in bundle.errors:
-        kind = FILE_KINDS.get(error.file.removesuffix(".csv"))
-        if kind is not None and error.source_id:
-            rejected.setdefault(kind, set()).add(error.source_id)
+        if error.source_id:
+            rejected.setdefault(error.file.removesuffix(".csv"), set()).add(error.source_id)
     normalizer = Normalizer(cloud_id)
-    object_id, membership_id = normalizer.object_id, normalizer.membership_id
-    by_kind: dict[Kind, list[ObjectRow]] = {}
+    by_kind: dict[Kind, list[SourceObject]] = {}
     for record in bundle.objects:
-        by_kind.setdefault(record.kind, []).append(normalizer.object_row(record))
+        by_kind.setdefault(record.kind, []).append(record)
     deleted_by_kind: dict[Kind, list[str]] = {}
     for kind, source_id in bundle.deleted:
         deleted_by_kind.setdefault(kind, []).append(source_id)
@@ -292,43 +293,57 @@ def _plan(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPl
         mode = bundle.modes.get(name, "absent")
         if mode == "absent" and not (kind == "person" and bundle.person_patches):
             continue
-        current = current_object_digests(session, cloud_id, kind)
-        rows = by_kind.get(kind, [])
+        records = by_kind.get(kind, [])
         if kind == "person" and bundle.person_patches:
-            rows = rows + _patched_persons(session, cloud_id, bundle, rows)
+            records = records + _patched_persons(session, cloud_id, bundle, records)
         result.objects[kind] = plan(
-            current,
-            rows,
+            _current_digests(session, cloud_id, kind),
+            ((r.source_id, object_digest(r), r) for r in records),
+            Builder(
+                normalizer.object_row,
+                legacy_object_digest,
+                functools.partial(normalizer.object_id, kind),
+            ),
             full_state=mode == "bulk",
-            deleted=[object_id(kind, s) for s in deleted_by_kind.get(kind, [])],
-            keep=[object_id(kind, s) for s in rejected.get(kind, set())],
+            deleted=deleted_by_kind.get(kind, ()),
+            keep=rejected.get(name, ()),
         )
     mode = bundle.modes.get("enrollments", "absent")
     if mode != "absent":
-        rejected_members = {
-            membership_id(e.source_id)
-            for e in bundle.errors
-            if e.file.removesuffix(".csv") == "enrollments" and e.source_id
-        }
         result.memberships = plan(
-            current_membership_digests(session, cloud_id),
-            [normalizer.membership_row(m) for m in bundle.memberships],
+            _current_digests(session, cloud_id, None),
+            ((m.source_id, membership_digest(m), m) for m in bundle.memberships),
+            Builder(normalizer.membership_row, legacy_membership_digest, normalizer.membership_id),
             full_state=mode == "bulk",
-            deleted=[membership_id(s) for s in bundle.deleted_memberships],
-            keep=rejected_members,
+            deleted=bundle.deleted_memberships,
+            keep=rejected.get("enrollments", ()),
         )
     return result
 
 
+def _current_digests(session: Session, cloud_id: uuid.UUID, kind: Kind | None) -> dict[str, str]:
+    """The stored digests of a kind's objects (None: of memberships), by source id."""
+    if kind is None:
+        query = select(RepoMembership.source_id, RepoMembership.digest).where(
+            RepoMembership.cloud_id == cloud_id
+        )
+    else:
+        query = select(RepoObject.source_id, RepoObject.digest).where(
+            RepoObject.cloud_id == cloud_id, RepoObject.kind == kind
+        )
+    return {source_id: digest for source_id, digest in session.execute(query)}  # noqa: C416
+
+
 def _patched_persons(
-    session: Session, cloud_id: uuid.UUID, bundle: Bundle, incoming: list[ObjectRow]
-) -> list[ObjectRow]:
-    """Existing persons with the bundle's demographics merged in (users file not bulk)."""
-    present = {row.source_id for row in incoming}
+    session: Session, cloud_id: uuid.UUID, bundle: Bundle, incoming: list[SourceObject]
+) -> list[SourceObject]:
+    """Existing persons with the bundle's demographics merged in (users file not bulk), as
+    the records a users file stating them would give (references from their links)."""
+    present = {record.source_id for record in incoming}
     wanted = {s: p for s, p in bundle.person_patches.items() if s not in present}
-    rows: list[ObjectRow] = []
+    records: list[SourceObject] = []
     if not wanted:
-        return rows
+        return records
     found = session.scalars(
         select(RepoObject).where(
             RepoObject.cloud_id == cloud_id,
@@ -336,27 +351,29 @@ def _patched_persons(
             RepoObject.source_id.in_(list(wanted)),
         )
     ).all()
-    links: dict[uuid.UUID, list[tuple[str, uuid.UUID, int]]] = {}
+    target = aliased(RepoObject)
+    refs: dict[uuid.UUID, list[tuple[str, int, Ref]]] = {}
     for link in session.execute(
-        select(RepoLink.from_id, RepoLink.rel, RepoLink.to_id, RepoLink.position).where(
-            RepoLink.from_id.in_([o.id for o in found])
-        )
+        select(RepoLink.from_id, RepoLink.rel, RepoLink.position, target.kind, target.source_id)
+        .join(target, target.id == RepoLink.to_id)
+        .where(RepoLink.from_id.in_([o.id for o in found]))
     ):
-        links.setdefault(link.from_id, []).append((link.rel, link.to_id, link.position))
+        ref = Ref(link.rel, cast(Kind, link.kind), link.source_id)
+        refs.setdefault(link.from_id, []).append((link.rel, link.position, ref))
     for obj in found:
-        rows.append(
-            make_object_row(
-                obj.id,
+        ordered = sorted(refs.get(obj.id, ()), key=lambda item: (item[0], item[1]))
+        records.append(
+            SourceObject(
                 "person",
-                obj.subtype,
                 obj.source_id,
+                obj.subtype,
                 obj.label,
                 obj.school_year,
                 _merge_patch(obj.data, wanted[obj.source_id]),
-                tuple(links.get(obj.id, ())),
+                tuple(ref for _, _, ref in ordered),
             )
         )
-    return rows
+    return records
 
 
 def _merge_patch(data: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
