@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -39,7 +39,16 @@ from interop_hub.ingest.normalize import (
     object_view,
 )
 from interop_hub.ingest.records import KINDS
-from interop_hub.kit.bulk import chunks, insert_many
+from interop_hub.kit.bulk import (
+    NULL,
+    chunks,
+    copy_text,
+    insert_many,
+    is_postgresql,
+    json_field,
+    text_field,
+    uuid_field,
+)
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 
 objects_t = cast(Table, RepoObject.__table__)
@@ -316,6 +325,9 @@ def _update(session: Session, table: Table, records: list[dict[str, Any]]) -> No
 def _insert_objects(
     session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow], now: dt.datetime
 ) -> None:
+    if is_postgresql(session):
+        copy_text(session, objects_t, OBJECT_COLUMNS, _object_lines(cloud_id, rows, now))
+        return
     insert_many(
         session,
         objects_t,
@@ -334,6 +346,60 @@ def _insert_objects(
     )
 
 
+# On PostgreSQL the bulk tables' rows are sent to ``COPY`` as lines of its text format, each
+# formatted at once (kit.bulk): psycopg's ``write_row`` called a dumper per value (~35 s of an
+# initial collection at 100,000 students, profiled).
+OBJECT_COLUMNS = (
+    *("id", "cloud_id", "kind", "source_id", "created_at", "updated_at"),
+    *("subtype", "label", "school_year", "data", "digest"),
+)
+LINK_COLUMNS = ("from_id", "rel", "to_id", "cloud_id", "position")
+MEMBERSHIP_COLUMNS = (
+    *("id", "cloud_id", "source_id", "created_at", "updated_at"),
+    *("person_id", "section_id", "school_id", "role", "data", "digest"),
+)
+
+
+def _object_lines(cloud_id: uuid.UUID, rows: list[ObjectRow], now: dt.datetime) -> Iterator[bytes]:
+    head = f"\t{uuid_field(cloud_id)}\t"
+    stamps = f"\t{_stamp(now)}\t{_stamp(now)}\t"
+    for row in rows:
+        year = NULL if row.school_year is None else str(row.school_year)
+        yield (
+            f"{uuid_field(row.id)}{head}{text_field(row.kind)}\t{text_field(row.source_id)}"
+            f"{stamps}{text_field(row.subtype)}\t{text_field(row.label[:400])}\t{year}"
+            f"\t{json_field(row.data)}\t{text_field(row.digest)}\n"
+        ).encode()
+
+
+def _link_lines(cloud_id: uuid.UUID, rows: list[ObjectRow]) -> Iterator[bytes]:
+    cloud = uuid_field(cloud_id)
+    for row in rows:
+        from_id = uuid_field(row.id)
+        for rel, to_id, position in row.links:
+            yield (
+                f"{from_id}\t{text_field(rel)}\t{uuid_field(to_id)}\t{cloud}\t{position}\n"
+            ).encode()
+
+
+def _membership_lines(
+    cloud_id: uuid.UUID, rows: list[MembershipRow], now: dt.datetime
+) -> Iterator[bytes]:
+    head = f"\t{uuid_field(cloud_id)}\t"
+    stamps = f"\t{_stamp(now)}\t{_stamp(now)}\t"
+    for row in rows:
+        yield (
+            f"{uuid_field(row.id)}{head}{text_field(row.source_id)}{stamps}"
+            f"{uuid_field(row.person_id)}\t{uuid_field(row.section_id)}"
+            f"\t{uuid_field(row.school_id)}\t{text_field(row.role)}\t{json_field(row.data)}"
+            f"\t{text_field(row.digest)}\n"
+        ).encode()
+
+
+def _stamp(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).isoformat()
+
+
 def _update_objects(session: Session, rows: list[ObjectRow], now: dt.datetime) -> None:
     _update(
         session,
@@ -343,6 +409,9 @@ def _update_objects(session: Session, rows: list[ObjectRow], now: dt.datetime) -
 
 
 def _insert_links(session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow]) -> None:
+    if is_postgresql(session):
+        copy_text(session, links_t, LINK_COLUMNS, _link_lines(cloud_id, rows))
+        return
     insert_many(
         session,
         links_t,
@@ -374,6 +443,10 @@ def _membership_values(row: MembershipRow) -> dict[str, Any]:
 def _insert_memberships(
     session: Session, cloud_id: uuid.UUID, rows: list[MembershipRow], now: dt.datetime
 ) -> None:
+    if is_postgresql(session):
+        lines = _membership_lines(cloud_id, rows, now)
+        copy_text(session, memberships_t, MEMBERSHIP_COLUMNS, lines)
+        return
     insert_many(
         session,
         memberships_t,

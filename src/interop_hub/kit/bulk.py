@@ -4,6 +4,7 @@ transaction."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain, islice
@@ -30,7 +31,7 @@ def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
 
 def insert_many(session: Session, table: Table, records: Iterable[dict[str, Any]]) -> None:
     """Insert many rows (every record has the same keys)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         copy_rows(session, table, records)
         return
     for batch in chunks(records):
@@ -72,8 +73,36 @@ def copy_text(
 
 
 def text_field(value: str | None) -> str:
-    """A string as a field of ``COPY``'s text format."""
-    return NULL if value is None else value.translate(_ESCAPES)
+    """A string as a field of ``COPY``'s text format.
+
+    Most strings need no escape: ``isprintable`` is false for tab, line feed and carriage
+    return, and costs a tenth of ``translate``, which only the others go through."""
+    if value is None:
+        return NULL
+    if value.isprintable() and "\\" not in value:
+        return value
+    return value.translate(_ESCAPES)
+
+
+def uuid_field(value: uuid.UUID | None) -> str:
+    """A UUID as a field of ``COPY``'s text format: 32 hex digits (PostgreSQL reads them without
+    hyphens), ~10x cheaper than ``str(value)``."""
+    return NULL if value is None else "%032x" % value.int  # noqa: UP031 - the fastest form
+
+
+def json_field(value: Any) -> str:
+    """A JSON column's value (bytes: already encoded) as a field of ``COPY``'s text format.
+
+    Encoded JSON holds no raw tab or line break (they are escaped as ``\\t``, ``\\n``), so only its
+    backslashes need doubling."""
+    text = _json_text(value)
+    if text is None:
+        return NULL
+    return text.replace("\\", "\\\\") if "\\" in text else text
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 @contextmanager
