@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from interop_hub.clouds.models import Actor, Cloud
@@ -246,6 +246,7 @@ def _apply_planned(
     say("rendering what tenants see")
     fanout = CollectionFanout.prepare(session, cloud_id, collection)
     apply_plan(session, cloud_id, collection, ChangeLog(ingestion.id, cloud_id), now, say)
+    _store_record_digests(session, collection)
     scopes = scoping.refresh_cloud(session, cloud_id)
     if fanout is not None:
         say("queuing tenants' tasks")
@@ -266,6 +267,41 @@ def _apply_planned(
 
 
 ANALYZE_MIN_ROWS = 10_000
+_DIGEST_BATCH = 10_000
+
+
+def _store_record_digests(session: Session, collection: CollectionPlan) -> None:
+    """Replace the legacy digests of unchanged rows by their record digests.
+
+    Nothing about those rows changed (their legacy digest matched), so this is no change: no
+    change set entry, no ``updated_at``. It happens once per row after an upgrade; from then on
+    a nightly skips the row without building it.
+    """
+    tables: list[tuple[Any, list[tuple[uuid.UUID, str]]]] = [
+        (
+            RepoObject.__table__,
+            [i for p in collection.objects.values() for i in p.unchanged_legacy],
+        ),
+        (RepoMembership.__table__, collection.memberships.unchanged_legacy),
+    ]
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for table, pairs in tables:
+        for start in range(0, len(pairs), _DIGEST_BATCH):
+            batch = pairs[start : start + _DIGEST_BATCH]
+            if postgres:  # one statement per batch: arrays of ids and digests
+                session.execute(
+                    text(
+                        f"UPDATE {table.name} AS t SET digest = v.digest FROM unnest("  # noqa: S608
+                        "CAST(:ids AS uuid[]), CAST(:digests AS text[])) AS v(id, digest) "
+                        "WHERE t.id = v.id"
+                    ),
+                    {"ids": [i for i, _ in batch], "digests": [d for _, d in batch]},
+                )
+            else:
+                session.execute(
+                    update(table).where(table.c.id == bindparam("b_id")),
+                    [{"b_id": i, "digest": d} for i, d in batch],
+                )
 
 
 def refresh_statistics(session: Session) -> None:
