@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import orjson
 from fastapi import Query, Request
-from sqlalchemy import Select, TypeDecorator, literal, tuple_
+from sqlalchemy import Row, Select, TypeDecorator, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from interop_hub.kit.errors import BadRequest
@@ -103,10 +103,33 @@ def paginate(
     descending: bool = False,
 ) -> Page[Any]:
     """Run ``stmt`` ordered by ``keys`` (unique together; ascending, or all descending for a
-    newest-first list), one page of it.
+    newest-first list), one page of it: its first column's values.
 
     With a cursor the page starts after the cursor's row; without one, at ``page * page_size``.
     """
+    rows = list(session.scalars(_keyset(stmt, keys, req, descending)))
+    return _page_of(rows, keys, req)
+
+
+def paginate_rows(
+    session: Session,
+    stmt: Select[Any],
+    keys: Sequence[InstrumentedAttribute[Any]],
+    req: PageRequest,
+    *,
+    descending: bool = False,
+) -> Page[Row[Any]]:
+    """:func:`paginate`, a page of whole rows (``stmt`` selects the ``keys`` by their names)."""
+    rows = list(session.execute(_keyset(stmt, keys, req, descending)))
+    return _page_of(rows, keys, req)
+
+
+def _keyset(
+    stmt: Select[Any],
+    keys: Sequence[InstrumentedAttribute[Any]],
+    req: PageRequest,
+    descending: bool,
+) -> Select[Any]:
     stmt = stmt.order_by(*(key.desc() for key in keys) if descending else keys)
     if req.cursor is not None:
         if len(req.cursor) != len(keys):
@@ -119,7 +142,12 @@ def paginate(
         stmt = stmt.where(left < right if descending else left > right)
     elif req.page:
         stmt = stmt.offset(req.page * req.page_size)
-    rows = list(session.scalars(stmt.limit(req.page_size + 1)))
+    return stmt.limit(req.page_size + 1)
+
+
+def _page_of(
+    rows: list[Any], keys: Sequence[InstrumentedAttribute[Any]], req: PageRequest
+) -> Page[Any]:
     more = len(rows) > req.page_size
     rows = rows[: req.page_size]
     next_link = None

@@ -2,7 +2,8 @@
 
 Every route reads the Repository of the calling actor's cloud; an object of another cloud is
 404. The JSON is written with orjson straight from the rendered dicts (lists can hold thousands of
-objects, and there is nothing left to validate); ``response_model`` still documents the envelope.
+objects, and there is nothing left to validate), stored renderings spliced in as they are (see
+:mod:`interop_hub.rostering.stored`); ``response_model`` still documents the envelope.
 """
 
 from __future__ import annotations
@@ -12,15 +13,25 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from interop_hub.auth.dependencies import PrincipalDep, SessionDep
+from interop_hub.auth.dependencies import (
+    PrincipalDep,
+    SessionDep,
+    get_principal,
+    hub_of,
+    request_session,
+)
 from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope
-from interop_hub.kit.paging import Page, PageRequest, paging_params
+from interop_hub.kit.paging import Page, PageRequest, page_request_from, paging_params
 from interop_hub.rostering import service
 from interop_hub.rostering.queries import COURSE, GRADING_CATEGORY, ORG, PERSON, SECTION, TERM
+from interop_hub.tasks.routes import FAST_PATHS, FastPathRoute
 
-router = APIRouter(prefix="/v2/interop/data", tags=["Interop Data API: rostering"])
+router = APIRouter(
+    prefix="/v2/interop/data", tags=["Interop Data API: rostering"], route_class=FastPathRoute
+)
 Paging = Annotated[PageRequest, Depends(paging_params)]
 Listed = ListEnvelope[dict[str, Any]]
 Found = DataEnvelope[dict[str, Any]]
@@ -42,7 +53,7 @@ def _json(body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")
 
 
-def _list(page: Page[dict[str, Any]]) -> Response:
+def _list(page: Page[Any]) -> Response:
     return _json({"data": page.items, "paging": {"next": page.next}})
 
 
@@ -71,17 +82,17 @@ def _get_one(path: str, operation_id: str, summary: str) -> Callable[[Handler], 
 
 @_get_list("/rostering/orgs", "listOrgs", "List all Orgs")
 def list_orgs(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_objects(session, cloud, paging, ORG))
+    return _list(service.list_page(session, cloud, paging, ORG))
 
 
 @_get_list("/rostering/leas", "listLeas", "List all LEA-type Orgs")
 def list_leas(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_objects(session, cloud, paging, ORG, "lea"))
+    return _list(service.list_page(session, cloud, paging, ORG, "lea"))
 
 
 @_get_list("/rostering/schools", "listSchools", "List all School-type Orgs")
 def list_schools(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_objects(session, cloud, paging, ORG, "school"))
+    return _list(service.list_page(session, cloud, paging, ORG, "school"))
 
 
 @_get_one("/rostering/orgs/{id}", "findOrg", "Find an Org by $sys.id")
@@ -130,17 +141,17 @@ def find_lea(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
 
 @_get_list("/rostering/persons", "listPersons", "Get all Persons")
 def list_persons(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_objects(session, cloud, paging, PERSON))
+    return _list(service.list_page(session, cloud, paging, PERSON))
 
 
 @_get_list("/rostering/students", "listStudents", "List all Student-type Persons")
 def list_students(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_objects(session, cloud, paging, PERSON, "student"))
+    return _list(service.list_page(session, cloud, paging, PERSON, "student"))
 
 
 @_get_list("/rostering/teachers", "listTeachers", "List all Teacher-type Persons")
 def list_teachers(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_objects(session, cloud, paging, PERSON, "teacher"))
+    return _list(service.list_page(session, cloud, paging, PERSON, "teacher"))
 
 
 @_get_one("/rostering/persons/{id}", "findPerson", "Find a Person by $sys.id")
@@ -153,7 +164,7 @@ def find_person(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
 
 @_get_list("/rostering/courses", "listCourses", "List all Courses")
 def list_courses(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_objects(session, cloud, paging, COURSE))
+    return _list(service.list_page(session, cloud, paging, COURSE))
 
 
 @_get_one("/rostering/courses/{id}", "findCourse", "Find a Course by $sys.id")
@@ -163,7 +174,7 @@ def find_course(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
 
 @_get_list("/rostering/sections", "listSections", "List all Sections")
 def list_sections(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_objects(session, cloud, paging, SECTION))
+    return _list(service.list_page(session, cloud, paging, SECTION))
 
 
 @_get_one("/rostering/sections/{id}", "findSection", "Find a Section by $sys.id")
@@ -173,7 +184,7 @@ def find_section(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
 
 @_get_list("/rostering/terms", "listTerms", "List all Terms")
 def list_terms(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_objects(session, cloud, paging, TERM))
+    return _list(service.list_page(session, cloud, paging, TERM))
 
 
 @_get_one("/rostering/terms/{id}", "findTerm", "Find a Term by $sys.id")
@@ -186,4 +197,74 @@ def find_term(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
 
 @_get_list("/grades/gradingCategories", "listGradingCategories", "List all Grading Categories")
 def list_grading_categories(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_objects(session, cloud, paging, GRADING_CATEGORY))
+    return _list(service.list_page(session, cloud, paging, GRADING_CATEGORY))
+
+
+# --- fast paths ---------------------------------------------------------------------------------
+# A list of the whole cloud (no path parameter) read with plain paging parameters skips
+# FastAPI's dependency solving and its thread hops (~1.5 ms of a ~5 ms page of 100 stored
+# students; see ``FastPathRoute``): one hop into the threadpool, then what the declared route
+# does — the same session, the same principal check, the same reader and the same page. Any
+# other request (a parameter FastAPI would refuse, a repeated one) goes through FastAPI.
+
+PAGING_PARAMS = frozenset({"page", "page_size", "cursor"})
+MAX_PAGE = 2**31 - 1
+
+
+def _plain_paging(request: Request) -> tuple[int, int | None, str | None] | None:
+    """``page``, ``page_size`` and ``cursor`` when each appears at most once and the numbers
+    are ones FastAPI would accept (decimal digits in range); None otherwise."""
+    found: dict[str, str] = {}
+    for key, value in request.query_params.multi_items():
+        if key in PAGING_PARAMS:
+            if key in found:
+                return None
+            found[key] = value
+    page_text, size_text = found.get("page", "0"), found.get("page_size")
+    if not page_text.isdigit() or int(page_text) > MAX_PAGE:
+        return None
+    if size_text is not None and (not size_text.isdigit() or int(size_text) < 1):
+        return None
+    return int(page_text), None if size_text is None else int(size_text), found.get("cursor")
+
+
+def _fast_list(kind: str, subtype: str | None) -> Callable[[Request], Any]:
+    async def fast(request: Request) -> Response | None:
+        paging = _plain_paging(request)
+        if paging is None:
+            return None
+        return await run_in_threadpool(_serve_list, request, kind, subtype, *paging)
+
+    return fast
+
+
+def _serve_list(
+    request: Request,
+    kind: str,
+    subtype: str | None,
+    page: int,
+    page_size: int | None,
+    cursor: str | None,
+) -> Response:
+    hub = hub_of(request)
+    with request_session(request) as session:
+        principal = get_principal(request, session, hub)
+        reader = service.reader_of(session, principal)
+        maximum = request.app.state.max_page_size
+        paging = page_request_from(request, page, page_size, cursor, maximum)
+        return _list(service.list_page(session, reader, paging, kind, subtype))
+
+
+for _endpoint, _kind, _subtype in (
+    (list_orgs, ORG, None),
+    (list_leas, ORG, "lea"),
+    (list_schools, ORG, "school"),
+    (list_persons, PERSON, None),
+    (list_students, PERSON, "student"),
+    (list_teachers, PERSON, "teacher"),
+    (list_courses, COURSE, None),
+    (list_sections, SECTION, None),
+    (list_terms, TERM, None),
+    (list_grading_categories, GRADING_CATEGORY, None),
+):
+    FAST_PATHS[_endpoint] = _fast_list(_kind, _subtype)

@@ -5,9 +5,10 @@ A tenant's actor reads its cloud as its blueprint lets it (DESIGN §3.4): only t
 projection its data events carry, so a driver's copy built from events equals these answers. A
 connector's actor reads the whole Repository.
 
-A page costs a fixed number of queries whatever its size: the page itself, then (only for the
-kinds that show them) the outgoing links, the incoming links and the memberships of all its
-objects at once — never one query per object.
+A page is one query, the objects with their stored renderings
+(:mod:`interop_hub.rostering.stored`); only objects without a current rendering are rendered
+live, at a fixed number of queries whatever their number: (only for the kinds that show them) the outgoing links, the
+incoming links and the memberships of all of them at once — never one query per object.
 """
 
 from __future__ import annotations
@@ -15,19 +16,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
-from sqlalchemy import Select, exists, false, select
-from sqlalchemy.orm import Session, defer, undefer
+import orjson
+from sqlalchemy import Row, Select, Text, bindparam, cast, exists, false, select
+from sqlalchemy.orm import Session
 
 from interop_hub.auth.principal import Principal
 from interop_hub.integrations.models import IntegrationVersion
-from interop_hub.kit.db import one_of
 from interop_hub.kit.errors import Forbidden, NotFound
 from interop_hub.kit.gc import paused_gc
-from interop_hub.kit.paging import Page, PageRequest, paginate
+from interop_hub.kit.paging import Page, PageRequest, paginate_rows
 from interop_hub.repository.models import RepoObject
-from interop_hub.rostering import queries
+from interop_hub.rostering import queries, stored
 from interop_hub.rostering.queries import ORG, PERSON, SECTION
 from interop_hub.rostering.serialize import (
     IN_RELS,
@@ -37,10 +39,10 @@ from interop_hub.rostering.serialize import (
     Relations,
     render,
 )
-from interop_hub.scoping.models import TenantVisible
-from interop_hub.scoping.queries import selection_of, visible_among
+from interop_hub.scoping.models import TenantScoping, TenantVisible
+from interop_hub.scoping.queries import visible_among
 from interop_hub.scoping.visibility import Scope, references
-from interop_hub.tasks import payloads
+from interop_hub.tasks.delivery import projected
 from interop_hub.tasks.projection import TenantView
 from interop_hub.tenants.models import Tenant
 
@@ -93,12 +95,23 @@ class Reader:
         found = self.view.subtypes(kind)
         return None if found is None else [s for s in found if s is not None]
 
-    def project(self, obj: RepoObject, body: dict[str, Any]) -> dict[str, Any]:
+    def project(self, kind: str, subtype: str | None, body: dict[str, Any]) -> dict[str, Any]:
         if self.view is None:
             return body
-        projected = self.view.project(obj.kind, obj.subtype, body)
+        projected = self.view.project(kind, subtype, body)
         assert projected is not None  # the queries return only objects the reader sees
         return projected[1]
+
+    def shape(self, kind: str, subtype: str | None, text: str) -> orjson.Fragment | dict[str, Any]:
+        """A stored rendering (JSON text) as the unscoped reader sees it: the text itself
+        when the projection keeps it whole (:func:`interop_hub.tasks.delivery.projected`
+        decides as a poll does), the projected dict otherwise."""
+        if self.view is None:
+            return orjson.Fragment(text)
+        topic = self.view.topic(kind, subtype)
+        assert topic is not None  # the queries return only objects the reader sees
+        shaped: orjson.Fragment | dict[str, Any] = projected(topic, text)
+        return shaped
 
 
 def reader_of(session: Session, principal: Principal) -> Reader:
@@ -111,17 +124,30 @@ def reader_of(session: Session, principal: Principal) -> Reader:
         )
     if principal.tenant_id is None:
         return Reader(principal.cloud_id)
-    blueprint = session.scalar(
-        select(IntegrationVersion.blueprint)
-        .join(Tenant, Tenant.version_id == IntegrationVersion.id)
-        .where(Tenant.id == principal.tenant_id)
-    )
-    if blueprint is None:
+    found = session.execute(_TENANT_READER, {"tenant": principal.tenant_id}).first()
+    if found is None:
         raise NotFound("The tenant of these credentials no longer exists.")
-    scoped = (
-        None if selection_of(session, principal.tenant_id).whole_district else principal.tenant_id
+    blueprint, scoped = found
+    return Reader(principal.cloud_id, _view(blueprint), principal.tenant_id if scoped else None)
+
+
+_TENANT_READER = (
+    select(
+        cast(IntegrationVersion.blueprint, Text),
+        # Any school or course selected: scoping narrows what it sees (see ``Selection``).
+        exists().where(TenantScoping.tenant_id == Tenant.id),
     )
-    return Reader(principal.cloud_id, TenantView.from_json(blueprint), scoped)
+    .join_from(Tenant, IntegrationVersion, IntegrationVersion.id == Tenant.version_id)
+    .where(Tenant.id == bindparam("tenant", type_=Tenant.id.type))
+)
+"""A tenant's blueprint (as stored text) and whether it is scoped, in one round trip (every
+request of the query API runs it)."""
+
+
+@lru_cache(maxsize=256)
+def _view(blueprint: str) -> TenantView:
+    """The view of a blueprint, by its stored text (parsing it costs more than a page's SQL)."""
+    return TenantView.from_json(orjson.loads(blueprint))
 
 
 @paused_gc()
@@ -169,38 +195,44 @@ def _ids(objects: Sequence[ObjectRow], kind: str) -> list[uuid.UUID]:
     return [obj.id for obj in objects if obj.kind == kind]
 
 
-def _page(
-    session: Session, reader: Reader, stmt: Select[Any], paging: PageRequest
-) -> Page[dict[str, Any]]:
-    # ``data`` is read only for the objects no payload stands for (most pages have one each).
-    stmt = reader.within(stmt).options(defer(RepoObject.data))
-    page = paginate(session, stmt, [RepoObject.id], paging)
-    bodies = reader.filter(session, _bodies(session, reader.cloud_id, page.items))
-    items = [reader.project(obj, body) for obj, body in zip(page.items, bodies, strict=True)]
+def _page(session: Session, reader: Reader, stmt: Select[Any], paging: PageRequest) -> Page[Any]:
+    """A page's items, each the object's JSON as the reader sees it: its stored rendering
+    spliced as it is (an :class:`orjson.Fragment`) where the reader sees it whole, a dict
+    otherwise (see :mod:`interop_hub.rostering.stored`)."""
+    stmt = stored.with_current(reader.within(stmt), reader.cloud_id)
+    page = paginate_rows(session, stmt, [RepoObject.id], paging)
+    rows = page.items
+    live = _rendered(session, reader.cloud_id, [row.id for row in rows if row.stored is None])
+    items: list[Any] = [None] * len(rows)
+    pending: list[tuple[int, Row[Any], dict[str, Any]]] = []  # to filter by scope, project
+    for index, row in enumerate(rows):
+        if row.stored is not None and reader.scoped is None:
+            items[index] = reader.shape(row.kind, row.subtype, row.stored)
+        elif row.stored is not None:
+            pending.append((index, row, stored.parsed(row.stored)))
+        elif (body := live.get(row.id)) is not None:  # else deleted since the page was read
+            pending.append((index, row, body))
+    bodies = reader.filter(session, [body for _, _, body in pending])
+    for (index, row, _), body in zip(pending, bodies, strict=True):
+        items[index] = reader.project(row.kind, row.subtype, body)
+    return Page(items=[item for item in items if item is not None], next=page.next)
+
+
+def _rendered(
+    session: Session, cloud_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The JSON of the objects ``ids`` (of a page: no rendering of them is stored), rendered."""
+    rows = stored.live_rows(session, cloud_id, ids)
+    return dict(zip([row.id for row in rows], render_all(session, cloud_id, rows), strict=True))
+
+
+def plain(page: Page[Any]) -> Page[dict[str, Any]]:
+    """A page whose items are all dicts (the spliced renderings parsed)."""
+    items = [
+        orjson.loads(orjson.dumps(item)) if isinstance(item, orjson.Fragment) else item
+        for item in page.items
+    ]
     return Page(items=items, next=page.next)
-
-
-def _bodies(
-    session: Session, cloud_id: uuid.UUID, objects: Sequence[RepoObject]
-) -> list[dict[str, Any]]:
-    """The JSON of a page's objects: the stored rendering where one stands for the object as it
-    is now (the task payloads a fan-out wrote; see ``TaskPayload``), rendered otherwise."""
-    epoch = payloads.epoch_of(session, cloud_id)
-    current = payloads.current(session, cloud_id, epoch, [obj.id for obj in objects])
-    stored = payloads.bodies(session, list(current.values())) if current else {}
-    found = {oid: stored[pid] for oid, pid in current.items() if pid in stored}
-    missing = [obj for obj in objects if obj.id not in found]
-    if missing:  # load their ``data`` (deferred by a page) at once, not one query each
-        session.scalars(
-            select(RepoObject)
-            .where(one_of(session, RepoObject.id, [obj.id for obj in missing]))
-            .options(undefer(RepoObject.data))
-            .execution_options(populate_existing=True)
-        ).all()
-    found.update(
-        zip([obj.id for obj in missing], render_all(session, cloud_id, missing), strict=True)
-    )
-    return [found[obj.id] for obj in objects]
 
 
 def _visible(reader: Reader, stmt: Select[Any], kind: str, subtype: str | None) -> Select[Any]:
@@ -213,6 +245,18 @@ def _visible(reader: Reader, stmt: Select[Any], kind: str, subtype: str | None) 
     return stmt.where(RepoObject.subtype.in_(subtypes))
 
 
+def list_page(
+    session: Session,
+    reader: Reader,
+    paging: PageRequest,
+    kind: str,
+    subtype: str | None = None,
+) -> Page[Any]:
+    """A page of a list (items as :func:`_page` makes them, for the response's JSON)."""
+    stmt = _visible(reader, queries.objects(reader.cloud_id, kind, subtype), kind, subtype)
+    return _page(session, reader, stmt, paging)
+
+
 def list_objects(
     session: Session,
     reader: Reader,
@@ -220,8 +264,7 @@ def list_objects(
     kind: str,
     subtype: str | None = None,
 ) -> Page[dict[str, Any]]:
-    stmt = _visible(reader, queries.objects(reader.cloud_id, kind, subtype), kind, subtype)
-    return _page(session, reader, stmt, paging)
+    return plain(list_page(session, reader, paging, kind, subtype))
 
 
 def _find(
@@ -246,7 +289,7 @@ def find_object(
 ) -> dict[str, Any]:
     found = _find(session, reader, kind, object_id, subtype)
     body = reader.filter(session, render_all(session, reader.cloud_id, [found]))[0]
-    return reader.project(found, body)
+    return reader.project(found.kind, found.subtype, body)
 
 
 def _cursor_id(paging: PageRequest) -> uuid.UUID | None:
@@ -271,7 +314,7 @@ ORG_LISTS: dict[str, tuple[str, str | None]] = {
 
 def list_of_org(
     session: Session, reader: Reader, org_id: uuid.UUID, what: OrgList, paging: PageRequest
-) -> Page[dict[str, Any]]:
+) -> Page[Any]:
     """A per-org list: what belongs to the org or to one of its direct children (so an LEA
     lists its schools' students, courses, ...)."""
     org = _find(session, reader, ORG, org_id, None)

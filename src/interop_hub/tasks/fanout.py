@@ -8,13 +8,18 @@ change is applied and once after, in the same transaction. Each tenant then gets
 of its own projection: ``ADD`` for what it now sees and did not, ``UPDATE`` (with the prior values
 in ``changes``) for what looks different, ``DELETE`` for what it no longer sees. So a change a
 tenant cannot see sends it nothing, and its events always rebuild exactly its view.
+
+Whoever receives it, a collection leaves the objects it touched rendered as they are now (the
+current payloads of :mod:`interop_hub.tasks.payloads`, which the query API serves as stored):
+a collection nobody receives renders only the after side and stores it, in the collection's
+transaction, so a reader never finds a payload that the Repository it sees has outdated.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -24,9 +29,10 @@ from sqlalchemy.orm import Session
 from interop_hub.ingest.apply import CollectionPlan
 from interop_hub.integrations.models import IntegrationVersion
 from interop_hub.kit.bulk import chunks
-from interop_hub.kit.db import one_of
+from interop_hub.kit.db import analyze, one_of
 from interop_hub.kit.gc import paused_gc
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
+from interop_hub.rostering.queries import Refs
 from interop_hub.scoping.queries import scope_delta
 from interop_hub.scoping.visibility import EVERYTHING, Moved
 from interop_hub.tasks import payloads, render
@@ -89,14 +95,15 @@ class CollectionFanout:
     def prepare(
         cls, session: Session, cloud_id: uuid.UUID, plan: CollectionPlan
     ) -> CollectionFanout | None:
-        """None when no tenant receives the collection (the cloud's payloads then stop
-        standing for its objects)."""
+        """The fan-out to :meth:`finish` once the plan is applied (never None: a collection
+        that no tenant receives still leaves what it touched rendered as it is now; its
+        ``finish`` writes no task). Nothing is rendered before the change when nobody receives
+        it: without events there is nothing to diff."""
         targets = recipients(session, cloud_id)
-        if not targets:
-            payloads.forget_renderings(session, cloud_id)
-            return None
         objects, members = _touched(session, plan)
         fanout = cls(cloud_id, payloads.epoch_of(session, cloud_id), targets, objects, members)
+        if not targets:
+            return fanout
         added = {row.id for kind in plan.objects.values() for row in kind.adds}
         existing = objects - added
         existing_members: set[uuid.UUID] = set()
@@ -128,6 +135,10 @@ class CollectionFanout:
         :func:`interop_hub.scoping.service.refresh_cloud`). What came into or went out of a
         tenant's scope is diffed as well, with what shows it, though it did not change itself.
         """
+        if not self.recipients:
+            store_current(session, self.cloud_id, self.epoch, self.object_ids)
+            refresh_memberships(session, self.cloud_id, self.epoch, self.membership_ids)
+            return 0
         scopes = scopes or {}
         targets = [
             Target(
@@ -155,6 +166,8 @@ class CollectionFanout:
         diff = Diff(session, self.cloud_id, self.epoch, targets, stored)
         untouched = {i: stored[i] for i in (*extra_objects, *extra_members) if i in stored}
         written = diff.run(self._changes(session, extra_objects, extra_members, untouched))
+        if not self.wants_memberships:  # not rendered above, but maybe stored by a full sync
+            refresh_memberships(session, self.cloud_id, self.epoch, self.membership_ids)
         refresh_statistics(session, written)
         return written
 
@@ -186,6 +199,48 @@ class CollectionFanout:
         for key, item in self.before.items():
             if key not in after:
                 yield Change(key, item, None)
+
+
+STORED_ANALYZE = 20_000
+"""Payloads stored at once after which their table's statistics are refreshed (the query API
+joins its pages to them; see :func:`interop_hub.kit.db.analyze`)."""
+
+
+def store_current(
+    session: Session, cloud_id: uuid.UUID, epoch: int, object_ids: Collection[uuid.UUID]
+) -> int:
+    """Render the objects among ``object_ids`` that exist and store each as its current payload
+    in ``epoch``; returns how many were stored.
+
+    Straight to bytes (no JSON values, no comparison with what was stored: the newest payload
+    wins), in batches whose references are read per batch, so the memory it takes does not
+    grow with the collection (an initial collection adds every object of the district)."""
+    stored = 0
+    for batch in chunks(sorted(object_ids), render.BATCH):
+        fresh = render.to_render(session, cloud_id, batch, Refs(session, cloud_id))
+        if fresh.ids:  # rendered while the database stores those sent before
+            items = ((item.id, item.raw) for item in fresh.raws)
+            stored += len(payloads.write_raw(session, cloud_id, epoch, items, len(fresh.ids)))
+    if stored >= STORED_ANALYZE:
+        analyze(session, "task_payloads")
+    return stored
+
+
+def refresh_memberships(
+    session: Session, cloud_id: uuid.UUID, epoch: int, membership_ids: Collection[uuid.UUID]
+) -> int:
+    """Store again, as they are now, those of the touched memberships that have a current
+    payload (a full sync stored it); returns how many were stored.
+
+    The query API shows memberships only inside persons and sections, so a membership needs a
+    payload only for tenants' syncs, which render those that have none: one that has a payload
+    must not keep it once it changed, went away and came back (ids are derived from source
+    ids), or changed what it shows of its person, section or school."""
+    current = payloads.current(session, cloud_id, epoch, membership_ids)
+    if not current:
+        return 0
+    items = [(raw.id, raw.raw) for raw in render.membership_bytes(session, cloud_id, current)]
+    return len(payloads.write_raw(session, cloud_id, epoch, items))
 
 
 def rendered_now(

@@ -39,8 +39,10 @@ def epoch_of(session: Session, cloud_id: uuid.UUID) -> int:
 
 
 def forget_renderings(session: Session, cloud_id: uuid.UUID) -> None:
-    """The Repository changed without being rendered (nobody received the change): no payload
-    of the cloud stands for an object as it is now any longer."""
+    """No payload of the cloud stands for an object as it is now any longer: for a change of
+    the Repository that nothing rendered (collections render what they touch, whoever receives
+    them; see :mod:`interop_hub.tasks.fanout`). Readers then render live until the next
+    renderings are stored."""
     session.execute(
         update(Cloud)
         .where(Cloud.id == cloud_id)

@@ -225,10 +225,17 @@ def memberships(
     session: Session, cloud_id: uuid.UUID, ids: Collection[uuid.UUID]
 ) -> Iterator[Rendered]:
     """The section memberships among ``ids`` that exist, rendered."""
+    return map(_rendered, membership_bytes(session, cloud_id, ids))
+
+
+def membership_bytes(
+    session: Session, cloud_id: uuid.UUID, ids: Collection[uuid.UUID]
+) -> Iterator[Raw]:
+    """The section memberships among ``ids`` that exist, rendered as bytes."""
     sides = Sides(Refs(session, cloud_id))
     for batch in chunks(ids, BATCH):
         rows = _membership_rows(session, cloud_id, one_of(session, RepoMembership.id, batch))
-        yield from map(_rendered, sides.rendered(rows))
+        yield from sides.rendered(rows)
 
 
 def all_memberships(

@@ -1,0 +1,77 @@
+"""Pages of the query API served from the stored renderings (issue 3: paging and latency).
+
+A collection leaves every object it touched rendered as it is now (the current payloads of
+:mod:`interop_hub.tasks.payloads`, written in the collection's transaction). A page is then one
+statement: the keyset page of ``repo_objects`` with, for each object, the text of its newest
+payload in its cloud's current ``render_epoch`` — one statement, so the page and the renderings
+come from the same snapshot and a rendering is never older than the object it stands for.
+
+How a stored text becomes an item of the page depends on the reader (:func:`shape`):
+
+- a connector, or a tenant whose topic keeps the body as it is (``Topic.dropped``: no roll-up
+  the topic drops is in the body), unscoped: the text itself, spliced into the response
+  without being parsed (:class:`orjson.Fragment`);
+- otherwise it is parsed, filtered by the tenant's scope and projected, as a live rendering is.
+
+Objects without a current payload (none was stored since the epoch moved on, or the
+Repository was written outside a collection) are rendered live; a read never stores anything,
+so it can never leave behind a rendering that a concurrent collection made stale.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Row, Select, Text, cast, select
+from sqlalchemy.orm import Session
+
+from interop_hub.clouds.models import Cloud
+from interop_hub.kit.db import one_of
+from interop_hub.repository.models import RepoObject
+from interop_hub.rostering.queries import OBJECT_COLUMNS
+from interop_hub.tasks.models import TaskPayload
+
+PAGE_COLUMNS = (RepoObject.id, RepoObject.kind, RepoObject.subtype)
+
+
+def with_current(stmt: Select[Any], cloud_id: uuid.UUID) -> Select[Any]:
+    """``stmt`` (a list of ``RepoObject``) as rows of the object's id, kind, subtype and
+    ``stored``: the text of its current payload, or None.
+
+    The payload is the newest of the object in the cloud's epoch: one probe of the index
+    ``(cloud_id, epoch, object_id, id)`` per object of the page, read backwards."""
+    epoch = select(Cloud.render_epoch).where(Cloud.id == cloud_id).scalar_subquery()
+    newest = (
+        select(cast(TaskPayload.body, Text))
+        .where(
+            TaskPayload.cloud_id == cloud_id,
+            TaskPayload.epoch == epoch,
+            TaskPayload.object_id == RepoObject.id,
+        )
+        .order_by(TaskPayload.id.desc())
+        .limit(1)
+        .correlate(RepoObject)
+        .scalar_subquery()
+    )
+    return stmt.with_only_columns(*PAGE_COLUMNS, newest.label("stored"))
+
+
+def live_rows(session: Session, cloud_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Row[Any]]:
+    """What rendering the objects ``ids`` reads of them, in one query."""
+    if not ids:
+        return []
+    return list(
+        session.execute(
+            select(*OBJECT_COLUMNS).where(
+                one_of(session, RepoObject.id, list(ids)), RepoObject.cloud_id == cloud_id
+            )
+        )
+    )
+
+
+def parsed(stored: str) -> dict[str, Any]:
+    body: dict[str, Any] = orjson.loads(stored)
+    return body
