@@ -73,19 +73,23 @@ def plan(
     file) only ``deleted`` source ids are deleted.
     """
     result: Plan[R] = Plan()
-    seen: set[str] = set()
-    see = seen.add
     make, legacy = build.row, build.legacy_digest
+    if not current:  # a first collection: everything is new, nothing to delete
+        result.adds = [make(record, digest) for _, digest, record in incoming]
+        return result
+    seen: set[str] = set()
+    see, stored = seen.add, current.get
+    adds, updates = result.adds.append, result.updates.append
     for source_id, digest, record in incoming:
         see(source_id)
-        old = current.get(source_id)
+        old = stored(source_id)
         if old == digest:
             continue
         row = make(record, digest)
         if old is None:
-            result.adds.append(row)
+            adds(row)
         elif is_record_digest(old) or legacy(row) != old:
-            result.updates.append(row)
+            updates(row)
         else:
             result.unchanged_legacy.append((row.id, digest))
     if full_state:

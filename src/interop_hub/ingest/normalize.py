@@ -16,11 +16,13 @@ versions did, over the built row with ids (:func:`legacy_object_digest`,
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import orjson
 
@@ -69,6 +71,56 @@ class MembershipRow:
         return membership_view(
             self.person_id, self.section_id, self.school_id, self.role, self.data
         )
+
+
+def _slotted(cls: type, names: tuple[str, ...]) -> tuple[Callable[[Any, Any], None], ...] | None:
+    """The slot setters of frozen dataclass ``cls`` if its fields are exactly ``names``.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``; setting
+    the slots through their descriptors gives the same object in under half the time (a
+    collection builds a row per new or changed record: 870,000 in a first collection of
+    100,000 students). None (use the class) should the fields ever differ.
+    """
+    fields = tuple(f.name for f in dataclasses.fields(cls))
+    setters = tuple(getattr(getattr(cls, n, None), "__set__", None) for n in names)
+    if fields != names or None in setters:
+        return None
+    return cast(tuple[Callable[[Any, Any], None], ...], setters)
+
+
+def _membership_row_maker() -> Callable[..., MembershipRow]:
+    names = ("id", "source_id", "person_id", "section_id", "school_id", "role", "data", "digest")
+    setters = _slotted(MembershipRow, names)
+    if setters is None:
+        return MembershipRow
+    s_id, s_source, s_person, s_section, s_school, s_role, s_data, s_digest = setters
+    new = object.__new__
+
+    def make(
+        row_id: uuid.UUID,
+        source_id: str,
+        person_id: uuid.UUID,
+        section_id: uuid.UUID,
+        school_id: uuid.UUID | None,
+        role: str,
+        data: dict[str, Any],
+        digest: str,
+    ) -> MembershipRow:
+        row: MembershipRow = new(MembershipRow)
+        s_id(row, row_id)
+        s_source(row, source_id)
+        s_person(row, person_id)
+        s_section(row, section_id)
+        s_school(row, school_id)
+        s_role(row, role)
+        s_data(row, data)
+        s_digest(row, digest)
+        return row
+
+    return make
+
+
+_new_membership_row = _membership_row_maker()
 
 
 def is_record_digest(digest: str) -> bool:
@@ -178,15 +230,15 @@ class Normalizer:
         )
         school_sid = record.school_source_id
         school = (self._orgs.get(school_sid) or get("org", school_sid)) if school_sid else None
-        return MembershipRow(
-            id=self.membership_id(record.source_id),
-            source_id=record.source_id,
-            person_id=person,
-            section_id=section,
-            school_id=school,
-            role=record.role,
-            data=record.data,
-            digest=digest,
+        return _new_membership_row(
+            self.membership_id(record.source_id),
+            record.source_id,
+            person,
+            section,
+            school,
+            record.role,
+            record.data,
+            digest,
         )
 
 
