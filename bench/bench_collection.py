@@ -15,6 +15,14 @@ PostgreSQL) are stated against that floor:
 - p99 latency of ``GET /v2/interop/data/rostering/students?page_size=100`` under 32 concurrent
   clients < 100 ms.
 
+Paging and latency are measured for two tenants of the cloud (both in ``setup``, so the
+collections queue no task for them): the *projected* reader (:data:`BLUEPRINT`: Students with
+their names only — the hub parses and projects each stored rendering; the figures the targets
+are judged on) and the *whole* reader (:data:`WHOLE_BLUEPRINT`: Students with every attribute
+and roll-up — the hub splices the stored renderings as they are, and the client parses ~3 KB
+per student). The latency step also reports the CPU time the benchmark's own HTTP clients spent
+per request: they share the machine with the server and PostgreSQL.
+
 SQLite is measured too (initial and nightly), without targets: it is the embedded default.
 
 How: the files come from :mod:`bench.generate_district` (deterministic by seed) and are reused
@@ -127,6 +135,13 @@ BLUEPRINT = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+WHOLE_BLUEPRINT = BLUEPRINT.replace("bench-reader", "bench-whole").replace(
+    '<Attribute Name="name"/>',
+    '<Attribute Name="*"/><Attribute Name="$schools"/><Attribute Name="$sections"/>',
+)
+"""A reader that sees every attribute of a Student, roll-ups included."""
+
+
 class BenchError(RuntimeError):
     """The benchmark cannot go on (a collection failed, the server did not start, ...)."""
 
@@ -187,10 +202,16 @@ class LatencyResult:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    client_cpu_seconds: float = 0.0  # user + system CPU of the benchmark's clients meanwhile
 
     @property
     def requests_per_second(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def client_cpu_ms(self) -> float:
+        """The clients' CPU per request (the server's share of the machine is the rest)."""
+        return self.client_cpu_seconds / self.requests * 1000 if self.requests else 0.0
 
 
 @dataclass
@@ -209,6 +230,8 @@ class Report:
     source_digest: str = ""  # of the interop_hub package's .py files, to tie figures to code
     source_digest_end: str = ""  # the same at the end: a difference means the code changed
     load: dict[str, list[float]] = field(default_factory=dict)  # 1/5/15-min load after a step
+    whole_paging: PagingResult | None = None  # the whole reader's (WHOLE_BLUEPRINT)
+    whole_latency: LatencyResult | None = None
     date: str = ""
     python: str = field(default_factory=lambda: sys.version.split()[0])
     cpus: int = field(default_factory=lambda: os.cpu_count() or 0)
@@ -227,13 +250,16 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
-        for key in ("paging", "paging_as_collected"):
+        for key in ("paging", "paging_as_collected", "whole_paging"):
             paging = getattr(self, key)
             if paging is not None:
                 out[key].pop("cursors", None)
                 out[key]["records_per_second"] = paging.records_per_second
-        if self.latency is not None:
-            out["latency"]["requests_per_second"] = self.latency.requests_per_second
+        for key in ("latency", "whole_latency"):
+            latency = getattr(self, key)
+            if latency is not None:
+                out[key]["requests_per_second"] = latency.requests_per_second
+                out[key]["client_cpu_ms"] = latency.client_cpu_ms
         out["figures"] = [asdict(figure) for figure in figures(self)]
         return out
 
@@ -584,8 +610,21 @@ def collect_in_child(
 
 def install_reader(database_url: str, data_dir: Path, cloud_id: uuid.UUID) -> tuple[str, str]:
     """Install a tenant of a small integration in the cloud: its client id and secret."""
-    installed = install_tenants(database_url, data_dir, cloud_id, [("bench-reader", BLUEPRINT)])
-    return installed[0].client_id, installed[0].client_secret
+    return install_readers(database_url, data_dir, cloud_id)[0]
+
+
+def install_readers(
+    database_url: str, data_dir: Path, cloud_id: uuid.UUID
+) -> list[tuple[str, str]]:
+    """The projected and the whole reader (:data:`BLUEPRINT`, :data:`WHOLE_BLUEPRINT`),
+    installed in the cloud: their client ids and secrets, in that order."""
+    installed = install_tenants(
+        database_url,
+        data_dir,
+        cloud_id,
+        [("bench-reader", BLUEPRINT), ("bench-whole", WHOLE_BLUEPRINT)],
+    )
+    return [(tenant.client_id, tenant.client_secret) for tenant in installed]
 
 
 def install_tenants(
@@ -776,9 +815,9 @@ async def _load(
                 if response.status_code != 200:
                     errors += 1
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds()
         await asyncio.gather(*(worker() for _ in range(clients)))
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     ordered = sorted(latencies)
     return LatencyResult(
         clients=clients,
@@ -788,6 +827,7 @@ async def _load(
         p50_ms=percentile(ordered, 0.50) * 1000,
         p99_ms=percentile(ordered, 0.99) * 1000,
         max_ms=(ordered[-1] * 1000) if ordered else math.nan,
+        client_cpu_seconds=cpu,
     )
 
 
@@ -900,7 +940,7 @@ def run_benchmark(options: Options, say: Any = print) -> Report:
             say(f"  {_collection_line(result)}")
 
         say("paging: uvicorn on loopback, an installed tenant's token ...")
-        client_id, client_secret = install_reader(pg_url, data_dir, cloud)
+        (client_id, client_secret), whole = install_readers(pg_url, data_dir, cloud)
         with serve(
             pg_url, data_dir, workdir / "server.log", workers=options.server_workers
         ) as base_url:
@@ -925,12 +965,23 @@ def run_benchmark(options: Options, say: Any = print) -> Report:
                 requests=options.requests,
                 max_seconds=options.latency_seconds,
             )
-            lat = report.latency
             loaded("latency")
-            say(
-                f"  {lat.requests} requests, p50 {lat.p50_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "
-                f"{lat.requests_per_second:.0f} req/s, {lat.errors} errors"
+            say(f"  {_latency_line(report.latency)}")
+            say("the whole reader (every attribute of a Student): paging ...")
+            whole_token = fetch_token(base_url, *whole)
+            report.whole_paging = page_all_students(base_url, whole_token)
+            say(f"  {_paging_line(report.whole_paging)}")
+            loaded("whole paging")
+            report.whole_latency = measure_latency(
+                base_url,
+                whole_token,
+                report.whole_paging.cursors,
+                clients=options.clients,
+                requests=options.requests,
+                max_seconds=options.latency_seconds,
             )
+            loaded("whole latency")
+            say(f"  {_latency_line(report.whole_latency)}")
 
         if not options.skip_sqlite:
             remove_sqlite(sqlite_path)
@@ -975,6 +1026,14 @@ def _paging_line(paging: PagingResult) -> str:
     return (
         f"{paging.records:,} students in {paging.seconds:.2f} s "
         f"({paging.records_per_second:,.0f} records/s)"
+    )
+
+
+def _latency_line(lat: LatencyResult) -> str:
+    return (
+        f"{lat.requests} requests, p50 {lat.p50_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "
+        f"{lat.requests_per_second:.0f} req/s, {lat.errors} errors, clients' CPU "
+        f"{lat.client_cpu_ms:.2f} ms per request"
     )
 
 
@@ -1069,11 +1128,29 @@ def figures(report: Report) -> list[Figure]:
                 paging.records_per_second >= 50_000,
             )
         )
-    if report.latency is not None:
-        lat = report.latency
+    out += _latency_figures(report.latency, "", floor)
+    if report.whole_paging is not None:
+        paging = report.whole_paging
         out.append(
             Figure(
-                f"postgresql p50 page_size=100, {lat.clients} clients",
+                "whole reader: paging students (page_size=1000)",
+                paging.records_per_second,
+                "records/s",
+                paging.seconds / floor if floor else None,
+                "≥ 50,000 records/s",
+                paging.records_per_second >= 50_000,
+            )
+        )
+    out += _latency_figures(report.whole_latency, "whole reader: ", floor)
+    return out
+
+
+def _latency_figures(lat: LatencyResult | None, prefix: str, floor: float) -> list[Figure]:
+    out: list[Figure] = []
+    if lat is not None:
+        out.append(
+            Figure(
+                f"{prefix}postgresql p50 page_size=100, {lat.clients} clients",
                 lat.p50_ms,
                 "ms",
                 lat.p50_ms / 1000 / floor if floor else None,
@@ -1083,7 +1160,7 @@ def figures(report: Report) -> list[Figure]:
         )
         out.append(
             Figure(
-                f"postgresql p99 page_size=100, {lat.clients} clients",
+                f"{prefix}postgresql p99 page_size=100, {lat.clients} clients",
                 lat.p99_ms,
                 "ms",
                 lat.p99_ms / 1000 / floor if floor else None,
@@ -1093,13 +1170,16 @@ def figures(report: Report) -> list[Figure]:
         )
         out.append(
             Figure(
-                f"postgresql requests/s, {lat.clients} clients",
+                f"{prefix}postgresql requests/s, {lat.clients} clients",
                 lat.requests_per_second,
                 "req/s",
                 None,
                 "",
                 None,
             )
+        )
+        out.append(
+            Figure(f"{prefix}clients' CPU per request", lat.client_cpu_ms, "ms", None, "", None)
         )
     return out
 
@@ -1149,7 +1229,12 @@ def render_table(report: Report) -> str:
             f"updated {result.updated:,}, deleted {result.deleted:,}; RSS before "
             f"{result.baseline_rss_bytes / 1e6:,.0f} MB"
         )
-    for name, paging in (("as collected", report.paging_as_collected), ("", report.paging)):
+    readers = (
+        ("as collected", report.paging_as_collected),
+        ("", report.paging),
+        ("of the whole reader", report.whole_paging),
+    )
+    for name, paging in readers:
         if paging is not None:
             notes.append(
                 f"paging{' ' + name if name else ''}: {paging.records:,} records "
@@ -1180,12 +1265,12 @@ def render_table(report: Report) -> str:
             "load average (1 min) after each step: "
             + ", ".join(f"{step} {values[0]:.2f}" for step, values in report.load.items())
         )
-    if report.latency is not None:
-        lat = report.latency
-        notes.append(
-            f"latency: {lat.requests} requests in {lat.seconds:.2f} s, max {lat.max_ms:.1f} ms, "
-            f"{lat.errors} errors"
-        )
+    for prefix, lat in (("", report.latency), ("whole reader ", report.whole_latency)):
+        if lat is not None:
+            notes.append(
+                f"{prefix}latency: {lat.requests} requests in {lat.seconds:.2f} s, max "
+                f"{lat.max_ms:.1f} ms, {lat.errors} errors"
+            )
     return "\n".join(lines + notes)
 
 

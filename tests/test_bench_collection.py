@@ -142,7 +142,7 @@ def test_postgresql_collections_paging_and_latency(
     cloud, first, second = _collect_both("postgresql", pg_database, data_dir, bundles)
     _check_collections(first, second, bundles)
 
-    client_id, client_secret = bench.install_reader(pg_database, data_dir, cloud)
+    (client_id, client_secret), whole = bench.install_readers(pg_database, data_dir, cloud)
     with bench.serve(pg_database, data_dir, workdir / "server.log") as base_url:
         token = bench.fetch_token(base_url, client_id, client_secret)
         as_collected = bench.page_all_students(base_url, token, page_size=60)
@@ -151,14 +151,23 @@ def test_postgresql_collections_paging_and_latency(
         latency = bench.measure_latency(
             base_url, token, paging.cursors, clients=4, requests=24, max_seconds=20
         )
+        whole_token = bench.fetch_token(base_url, *whole)
+        whole_paging = bench.page_all_students(base_url, whole_token, page_size=60)
+        whole_latency = bench.measure_latency(
+            base_url, whole_token, whole_paging.cursors, clients=4, requests=24, max_seconds=20
+        )
     students = bench.count_students(bundles[1])  # the Repository holds the nightly state
     assert paging.records == paging.unique == students
     assert paging.pages == -(-students // 60)
     assert len(paging.cursors) == paging.pages - 1
     assert as_collected.cursors == paging.cursors  # the same students, in the same order
-    assert latency.requests == 24
-    assert latency.errors == 0
-    assert 0 < latency.p50_ms <= latency.p99_ms <= latency.max_ms
+    for lat in (latency, whole_latency):
+        assert lat.requests == 24
+        assert lat.errors == 0
+        assert 0 < lat.p50_ms <= lat.p99_ms <= lat.max_ms
+        assert lat.client_cpu_seconds > 0
+    assert whole_paging.records == whole_paging.unique == students
+    assert whole_paging.cursors == paging.cursors  # the same students, whole
 
     floor = bench.FloorResult(seconds=1.0, rows=1, bytes=1, files=1)
     report = bench.Report(
@@ -174,6 +183,8 @@ def test_postgresql_collections_paging_and_latency(
         paging_as_collected=as_collected,
         analyzed=True,
         source_digest=bench.source_digest(),
+        whole_paging=whole_paging,
+        whole_latency=whole_latency,
     )
     names = [figure.name for figure in bench.figures(report)]
     assert names[0].startswith("floor")
@@ -181,11 +192,15 @@ def test_postgresql_collections_paging_and_latency(
     assert "postgresql nightly collection" in names
     assert "postgresql paging students, as collected (no ANALYZE)" in names
     assert "postgresql paging students (page_size=1000), after ANALYZE" in names
+    assert "whole reader: paging students (page_size=1000)" in names
+    assert "whole reader: postgresql p99 page_size=100, 4 clients" in names
     table = bench.render_table(report)
     for target in ("≤ 5× floor", "≤ 2× floor", "≤ 1.5 GB", "≥ 50,000 records/s", "< 100 ms"):
         assert target in table
     assert "cursors" not in report.to_json()["paging"]
     assert report.to_json()["paging_as_collected"]["records"] == students
+    assert "cursors" not in report.to_json()["whole_paging"]
+    assert report.to_json()["whole_latency"]["client_cpu_ms"] > 0
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -213,11 +213,22 @@ def store_current(
     in ``epoch``; returns how many were stored.
 
     Straight to bytes (no JSON values, no comparison with what was stored: the newest payload
-    wins), in batches whose references are read per batch, so the memory it takes does not
-    grow with the collection (an initial collection adds every object of the district)."""
+    wins), a kind at a time (a batch of one kind reads only the relationships that kind shows),
+    each batch's references read with it, so the memory it takes does not grow with the
+    collection (an initial collection adds every object of the district)."""
+    ordered: list[tuple[str, int, uuid.UUID]] = []
+    for batch in chunks(object_ids):
+        ordered += (
+            (kind, object_id.int, object_id)  # compared as integers: much cheaper than UUIDs
+            for kind, object_id in session.execute(
+                select(RepoObject.kind, RepoObject.id).where(one_of(session, RepoObject.id, batch))
+            )
+        )
+    ordered.sort()
     stored = 0
-    for batch in chunks(sorted(object_ids), render.BATCH):
-        fresh = render.to_render(session, cloud_id, batch, Refs(session, cloud_id))
+    for rows in chunks(ordered, render.BATCH):
+        ids = [object_id for _, _, object_id in rows]
+        fresh = render.to_render(session, cloud_id, ids, Refs(session, cloud_id))
         if fresh.ids:  # rendered while the database stores those sent before
             items = ((item.id, item.raw) for item in fresh.raws)
             stored += len(payloads.write_raw(session, cloud_id, epoch, items, len(fresh.ids)))
