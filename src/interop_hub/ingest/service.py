@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from interop_hub.clouds.models import Actor, Cloud
@@ -358,16 +358,24 @@ def _plan(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPl
 
 
 def _current_digests(session: Session, cloud_id: uuid.UUID, kind: Kind | None) -> dict[str, str]:
-    """The stored digests of a kind's objects (None: of memberships), by source id."""
+    """The stored digests of a kind's objects (None: of memberships), by source id.
+
+    Two text columns, so they are taken straight from the driver's cursor: no result row
+    objects (a third of the time for 731,000 memberships).
+    """
     if kind is None:
-        query = select(RepoMembership.source_id, RepoMembership.digest).where(
-            RepoMembership.cloud_id == cloud_id
-        )
+        table = cast(Table, RepoMembership.__table__)
+        query = select(table.c.source_id, table.c.digest).where(table.c.cloud_id == cloud_id)
     else:
-        query = select(RepoObject.source_id, RepoObject.digest).where(
-            RepoObject.cloud_id == cloud_id, RepoObject.kind == kind
+        table = cast(Table, RepoObject.__table__)
+        query = select(table.c.source_id, table.c.digest).where(
+            table.c.cloud_id == cloud_id, table.c.kind == kind
         )
-    return {source_id: digest for source_id, digest in session.execute(query)}  # noqa: C416
+    result = session.connection().execute(query)
+    try:
+        return dict(result.cursor.fetchall())
+    finally:
+        result.close()
 
 
 def _patched_persons(
