@@ -109,6 +109,7 @@ def test_bulk_tables_have_no_foreign_keys_and_the_downgrade_restores_them(
     fresh = databases.create(database.backend)
     engine = fresh.engine
     assert _foreign_keys(engine) == {table: set() for table in BULK_KEYS}
+    assert _membership_keys(engine) == []
     with engine.begin() as connection:
         _orphans(connection)
     config = migrate.alembic_config()
@@ -116,9 +117,18 @@ def test_bulk_tables_have_no_foreign_keys_and_the_downgrade_restores_them(
         config.attributes["connection"] = connection
         command.downgrade(config, "0008")
     assert _foreign_keys(engine) == BULK_KEYS
+    assert _membership_keys(engine) == [["cloud_id", "source_id"]]
     with engine.connect() as connection:
         # the rows the restored keys refuse are gone (what the cascades would have deleted)
         assert [_count(connection, table) for table in BULK_KEYS] == [0, 0, 0]
     migrate.upgrade(engine)
     assert migrate.current_revision(engine) == migrate.head_revision()
     assert _foreign_keys(engine) == {table: set() for table in BULK_KEYS}
+    assert _membership_keys(engine) == []
+
+
+def _membership_keys(engine: Engine) -> list[list[str]]:
+    """The unique keys of ``repo_memberships`` besides its primary key."""
+    return [
+        key["column_names"] for key in inspect(engine).get_unique_constraints("repo_memberships")
+    ]

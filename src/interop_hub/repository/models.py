@@ -91,7 +91,10 @@ class RepoMembership(Base):
 
     __tablename__ = "repo_memberships"
     __table_args__ = (
-        UniqueConstraint("cloud_id", "source_id"),
+        # No unique key on (cloud_id, source_id): the id is derived from them (membership_id),
+        # so the primary key is that key, and a second, wide one cost more than any other index
+        # to maintain (migration 0009).
+        Index("ix_repo_memberships_cloud", "cloud_id"),
         Index("ix_repo_memberships_section", "section_id", "role"),
         Index("ix_repo_memberships_person", "person_id"),
         # Deleting an object sets the school of its memberships to NULL: without this index
