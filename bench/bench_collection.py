@@ -21,7 +21,10 @@ their names only — the hub parses and projects each stored rendering; the figu
 are judged on) and the *whole* reader (:data:`WHOLE_BLUEPRINT`: Students with every attribute
 and roll-up — the hub splices the stored renderings as they are, and the client parses ~3 KB
 per student). The latency step also reports the CPU time the benchmark's own HTTP clients spent
-per request: they share the machine with the server and PostgreSQL.
+per request: they share the machine with the server and PostgreSQL. httpx spends ~4 ms per
+request, as much as the server; each load is therefore also run with a minimal HTTP/1.1 client
+(``lean``: the same requests over keep-alive connections, ~0.1 ms per request), whose figures
+are closer to what an integration on its own machine sees. Both are reported.
 
 SQLite is measured too (initial and nightly), without targets: it is the embedded default.
 
@@ -232,6 +235,8 @@ class Report:
     load: dict[str, list[float]] = field(default_factory=dict)  # 1/5/15-min load after a step
     whole_paging: PagingResult | None = None  # the whole reader's (WHOLE_BLUEPRINT)
     whole_latency: LatencyResult | None = None
+    lean_latency: LatencyResult | None = None  # the same loads with the lean client
+    whole_lean_latency: LatencyResult | None = None
     date: str = ""
     python: str = field(default_factory=lambda: sys.version.split()[0])
     cpus: int = field(default_factory=lambda: os.cpu_count() or 0)
@@ -255,7 +260,7 @@ class Report:
             if paging is not None:
                 out[key].pop("cursors", None)
                 out[key]["records_per_second"] = paging.records_per_second
-        for key in ("latency", "whole_latency"):
+        for key in ("latency", "whole_latency", "lean_latency", "whole_lean_latency"):
             latency = getattr(self, key)
             if latency is not None:
                 out[key]["requests_per_second"] = latency.requests_per_second
@@ -831,6 +836,113 @@ async def _load(
     )
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection that sends GETs and reads whole responses, with no
+    more work per request than that (see :func:`_load_lean`)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _open(self) -> asyncio.StreamReader:
+        self.close()
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        return self.reader
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    async def get(self, request: bytes) -> int:
+        """Send a request; the response's status once its whole body is read. A connection
+        the server closed while idle (keep-alive ends) is opened again, as any client does."""
+        try:
+            head = await self._send(request)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                raise  # closed in the middle of a response: an error, not an idle close
+            await self._open()
+            head = await self._send(request)
+        status = int(head[9:12])
+        length = None
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length is None:
+            raise BenchError(f"a response without Content-Length: {head[:200]!r}")
+        await self.reader.readexactly(length)
+        return status
+
+    async def _send(self, request: bytes) -> bytes:
+        reader = self.reader if self.writer is not None else await self._open()
+        assert self.writer is not None
+        self.writer.write(request)
+        return await reader.readuntil(b"\r\n\r\n")
+
+
+async def _load_lean(
+    base_url: str,
+    token: str,
+    paths: Sequence[str],
+    *,
+    clients: int,
+    requests: int,
+    max_seconds: float,
+) -> LatencyResult:
+    """:func:`_load` with a minimal HTTP/1.1 client (a connection per client, the request's
+    bytes made once): httpx spends ~4 ms of CPU per request on this machine, as much as the
+    server, and its queueing shows in every latency it measures. The server answers the same
+    requests over the same stack; only the client's own overhead is left out."""
+    parts = urlsplit(base_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    made = [
+        (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {token}\r\nAccept: application/json\r\n\r\n"
+        ).encode()
+        for path in paths
+    ]
+    connections = [_Connection(host, port) for _ in range(clients)]
+    latencies: list[float] = []
+    errors = 0
+    next_index = 0
+    try:
+        # Warm-up: open every connection and send one request on each (not measured).
+        await asyncio.gather(*(connection.get(made[0]) for connection in connections))
+        deadline = time.perf_counter() + max_seconds
+
+        async def worker(connection: _Connection) -> None:
+            nonlocal errors, next_index
+            while next_index < requests and time.perf_counter() < deadline:
+                request = made[next_index % len(made)]
+                next_index += 1
+                sent = time.perf_counter()
+                status = await connection.get(request)
+                latencies.append(time.perf_counter() - sent)
+                if status != 200:
+                    errors += 1
+
+        started, cpu = time.perf_counter(), _cpu_seconds()
+        await asyncio.gather(*(worker(connection) for connection in connections))
+        seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+    finally:
+        for connection in connections:
+            connection.close()
+    ordered = sorted(latencies)
+    return LatencyResult(
+        clients=clients,
+        requests=len(ordered),
+        errors=errors,
+        seconds=seconds,
+        p50_ms=percentile(ordered, 0.50) * 1000,
+        p99_ms=percentile(ordered, 0.99) * 1000,
+        max_ms=(ordered[-1] * 1000) if ordered else math.nan,
+        client_cpu_seconds=cpu,
+    )
+
+
 def measure_latency(
     base_url: str,
     token: str,
@@ -839,17 +951,19 @@ def measure_latency(
     clients: int = 32,
     requests: int = 3200,
     max_seconds: float = 120.0,
+    lean: bool = False,
 ) -> LatencyResult:
     """p50/p99 of ``GET .../rostering/students?page_size=100`` under ``clients`` concurrent
     clients, ``requests`` in all (or until ``max_seconds``).
 
     The requests cycle over the first page and pages that start at each cursor the paging
-    pass met, so that they read the whole list rather than one hot page.
+    pass met, so that they read the whole list rather than one hot page. ``lean``: with a
+    minimal client instead of httpx (:func:`_load_lean`).
     """
     first = f"{STUDENTS_PATH}?page_size=100"
     paths = [first, *(f"{first}&cursor={cursor}" for cursor in cursors)]
     return asyncio.run(
-        _load(
+        (_load_lean if lean else _load)(
             base_url,
             token,
             paths,
@@ -967,6 +1081,17 @@ def run_benchmark(options: Options, say: Any = print) -> Report:
             )
             loaded("latency")
             say(f"  {_latency_line(report.latency)}")
+            report.lean_latency = measure_latency(
+                base_url,
+                token,
+                report.paging.cursors,
+                clients=options.clients,
+                requests=options.requests,
+                max_seconds=options.latency_seconds,
+                lean=True,
+            )
+            loaded("lean latency")
+            say(f"  lean client: {_latency_line(report.lean_latency)}")
             say("the whole reader (every attribute of a Student): paging ...")
             whole_token = fetch_token(base_url, *whole)
             report.whole_paging = page_all_students(base_url, whole_token)
@@ -982,6 +1107,17 @@ def run_benchmark(options: Options, say: Any = print) -> Report:
             )
             loaded("whole latency")
             say(f"  {_latency_line(report.whole_latency)}")
+            report.whole_lean_latency = measure_latency(
+                base_url,
+                whole_token,
+                report.whole_paging.cursors,
+                clients=options.clients,
+                requests=options.requests,
+                max_seconds=options.latency_seconds,
+                lean=True,
+            )
+            loaded("whole lean latency")
+            say(f"  lean client: {_latency_line(report.whole_lean_latency)}")
 
         if not options.skip_sqlite:
             remove_sqlite(sqlite_path)
@@ -1129,6 +1265,7 @@ def figures(report: Report) -> list[Figure]:
             )
         )
     out += _latency_figures(report.latency, "", floor)
+    out += _latency_figures(report.lean_latency, "lean client: ", floor)
     if report.whole_paging is not None:
         paging = report.whole_paging
         out.append(
@@ -1142,6 +1279,7 @@ def figures(report: Report) -> list[Figure]:
             )
         )
     out += _latency_figures(report.whole_latency, "whole reader: ", floor)
+    out += _latency_figures(report.whole_lean_latency, "whole reader, lean client: ", floor)
     return out
 
 
@@ -1265,7 +1403,13 @@ def render_table(report: Report) -> str:
             "load average (1 min) after each step: "
             + ", ".join(f"{step} {values[0]:.2f}" for step, values in report.load.items())
         )
-    for prefix, lat in (("", report.latency), ("whole reader ", report.whole_latency)):
+    latencies = (
+        ("", report.latency),
+        ("lean client ", report.lean_latency),
+        ("whole reader ", report.whole_latency),
+        ("whole reader lean client ", report.whole_lean_latency),
+    )
+    for prefix, lat in latencies:
         if lat is not None:
             notes.append(
                 f"{prefix}latency: {lat.requests} requests in {lat.seconds:.2f} s, max "

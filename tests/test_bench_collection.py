@@ -156,12 +156,15 @@ def test_postgresql_collections_paging_and_latency(
         whole_latency = bench.measure_latency(
             base_url, whole_token, whole_paging.cursors, clients=4, requests=24, max_seconds=20
         )
+        lean = bench.measure_latency(
+            base_url, token, paging.cursors, clients=4, requests=24, max_seconds=20, lean=True
+        )
     students = bench.count_students(bundles[1])  # the Repository holds the nightly state
     assert paging.records == paging.unique == students
     assert paging.pages == -(-students // 60)
     assert len(paging.cursors) == paging.pages - 1
     assert as_collected.cursors == paging.cursors  # the same students, in the same order
-    for lat in (latency, whole_latency):
+    for lat in (latency, whole_latency, lean):
         assert lat.requests == 24
         assert lat.errors == 0
         assert 0 < lat.p50_ms <= lat.p99_ms <= lat.max_ms
@@ -185,6 +188,7 @@ def test_postgresql_collections_paging_and_latency(
         source_digest=bench.source_digest(),
         whole_paging=whole_paging,
         whole_latency=whole_latency,
+        lean_latency=lean,
     )
     names = [figure.name for figure in bench.figures(report)]
     assert names[0].startswith("floor")
@@ -194,6 +198,7 @@ def test_postgresql_collections_paging_and_latency(
     assert "postgresql paging students (page_size=1000), after ANALYZE" in names
     assert "whole reader: paging students (page_size=1000)" in names
     assert "whole reader: postgresql p99 page_size=100, 4 clients" in names
+    assert "lean client: postgresql p99 page_size=100, 4 clients" in names
     table = bench.render_table(report)
     for target in ("≤ 5× floor", "≤ 2× floor", "≤ 1.5 GB", "≥ 50,000 records/s", "< 100 ms"):
         assert target in table

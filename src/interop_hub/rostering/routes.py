@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
+import anyio
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from interop_hub.auth.dependencies import (
     PrincipalDep,
@@ -228,12 +229,30 @@ def _plain_paging(request: Request) -> tuple[int, int | None, str | None] | None
     return int(page_text), None if size_text is None else int(size_text), found.get("cursor")
 
 
+LIST_THREADS = 4
+_limiter: list[anyio.CapacityLimiter] = []
+
+
+def _threads() -> anyio.CapacityLimiter:
+    """The threads fast lists run in, at most :data:`LIST_THREADS` at once (made in the event
+    loop, on first use).
+
+    Without a bound, every request in flight gets a thread of its own (the default pool has
+    40): dozens of threads that each release the GIL at every round trip to the database wait
+    again for it behind all the others, so a page's latency grows with the requests in flight
+    and a few wait many times longer than the rest. Pages waiting for a thread wait in order."""
+    if not _limiter:
+        _limiter.append(anyio.CapacityLimiter(LIST_THREADS))
+    return _limiter[0]
+
+
 def _fast_list(kind: str, subtype: str | None) -> Callable[[Request], Any]:
     async def fast(request: Request) -> Response | None:
         paging = _plain_paging(request)
         if paging is None:
             return None
-        return await run_in_threadpool(_serve_list, request, kind, subtype, *paging)
+        serve = partial(_serve_list, request, kind, subtype, *paging)
+        return await anyio.to_thread.run_sync(serve, limiter=_threads())
 
     return fast
 

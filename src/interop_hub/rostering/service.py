@@ -7,8 +7,9 @@ connector's actor reads the whole Repository.
 
 A page is one query, the objects with their stored renderings
 (:mod:`interop_hub.rostering.stored`); only objects without a current rendering are rendered
-live, at a fixed number of queries whatever their number: (only for the kinds that show them) the outgoing links, the
-incoming links and the memberships of all of them at once — never one query per object.
+live, at a fixed number of queries whatever their number: (only for the kinds that show them)
+the outgoing links, the incoming links and the memberships of all of them at once — never one
+query per object.
 """
 
 from __future__ import annotations

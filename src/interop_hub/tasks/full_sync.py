@@ -52,10 +52,13 @@ def full_sync(
     epoch = payloads.epoch_of(session, cloud_id)
     sync = SyncWriter(session, tenant_id, origin, now, always=True)
     scoped = None if scope.everything else tenant_id
-    # A sync after collections nobody received finds no payload of the epoch: it then renders
-    # everything without looking for payloads (an index probe per object and membership).
+    # Where the epoch has no payload of objects (or of memberships, which only syncs store),
+    # everything is rendered without looking for payloads (an index probe per row).
     rendered = epoch if payloads.any_current(session, cloud_id, epoch) else None
-    for kind, rows, fresh in _visible(session, cloud_id, view, rendered, scoped):
+    members = (
+        epoch if rendered is not None and _members_rendered(session, cloud_id, epoch) else None
+    )
+    for kind, rows, fresh in _visible(session, cloud_id, view, (rendered, members), scoped):
         stored = {row.id: row.payload_id for row in rows if row.payload_id is not None}
         made = fresh.raws if scope.everything else list(fresh.raws)  # scoped: filtered below
         if fresh.ids:  # rendered while the database stores those sent before
@@ -105,20 +108,39 @@ class Visible(NamedTuple):
     payload_id: int | None  # the payload that renders it as it is now, if there is one
 
 
+def _members_rendered(session: Session, cloud_id: uuid.UUID, epoch: int) -> bool:
+    """Whether any payload of the epoch renders a section membership (collections store those
+    of objects; only tenants' syncs store memberships')."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    TaskPayload.cloud_id == cloud_id,
+                    TaskPayload.epoch == epoch,
+                    TaskPayload.object_id == RepoMembership.id,
+                    RepoMembership.cloud_id == cloud_id,
+                )
+            )
+        )
+    )
+
+
 def _visible(
     session: Session,
     cloud_id: uuid.UUID,
     view: TenantView,
-    epoch: int | None,
+    epochs: tuple[int | None, int | None],
     scoped: uuid.UUID | None,
 ) -> Iterator[tuple[str, list[Visible], Fresh]]:
     """What the tenant sees, in dependency order, in batches of one kind (``scoped``: the
     tenant, when its stored scope narrows what it sees), each with the renderings of what no
-    payload of ``epoch`` stands for (None: of what the epoch has no payload for at all)."""
+    payload of the epoch stands for; ``epochs`` for objects and for memberships (None: the
+    epoch has no payload of them at all)."""
+    epoch, members_epoch = epochs
     refs = Refs(session, cloud_id)  # what renderings refer to, read once for the whole sync
     for kind, subtype in _kinds_seen(session, cloud_id, view):
         if kind == "membership":
-            for batch in _memberships(session, cloud_id, view, epoch, scoped, refs):
+            for batch in _memberships(session, cloud_id, view, members_epoch, scoped, refs):
                 yield kind, *batch
             continue
         for rows in _object_index(session, cloud_id, kind, subtype, epoch, scoped):
