@@ -246,7 +246,7 @@ def _apply_planned(
     say("rendering what tenants see")
     fanout = CollectionFanout.prepare(session, cloud_id, collection)
     apply_plan(session, cloud_id, collection, ChangeLog(ingestion.id, cloud_id), now, say)
-    _store_record_digests(session, collection)
+    _store_record_digests(session, collection, say)
     scopes = scoping.refresh_cloud(session, cloud_id)
     if fanout is not None:
         say("queuing tenants' tasks")
@@ -270,12 +270,13 @@ ANALYZE_MIN_ROWS = 10_000
 _DIGEST_BATCH = 10_000
 
 
-def _store_record_digests(session: Session, collection: CollectionPlan) -> None:
+def _store_record_digests(session: Session, collection: CollectionPlan, say: Progress) -> None:
     """Replace the legacy digests of unchanged rows by their record digests.
 
     Nothing about those rows changed (their legacy digest matched), so this is no change: no
-    change set entry, no ``updated_at``. It happens once per row after an upgrade; from then on
-    a nightly skips the row without building it.
+    change set entry, no ``updated_at``. It happens once per row after an upgrade (measured:
+    8 s of server time for 174,000 rows, 20,000 students); from then on a nightly skips the
+    row without building it.
     """
     tables: list[tuple[Any, list[tuple[uuid.UUID, str]]]] = [
         (
@@ -284,6 +285,9 @@ def _store_record_digests(session: Session, collection: CollectionPlan) -> None:
         ),
         (RepoMembership.__table__, collection.memberships.unchanged_legacy),
     ]
+    if not any(pairs for _, pairs in tables):
+        return
+    say("storing record digests")
     postgres = session.get_bind().dialect.name == "postgresql"
     for table, pairs in tables:
         for start in range(0, len(pairs), _DIGEST_BATCH):
