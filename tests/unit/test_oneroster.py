@@ -1062,3 +1062,37 @@ def test_a_header_that_names_a_column_twice_is_unreadable(tmp_path: Path) -> Non
         BundleError, match=r"categories\.csv: column 'title' appears more than once"
     ):
         read_bundle(write(tmp_path / "b", {"categories": text}))
+
+
+def test_rows_with_a_known_combination_still_get_their_timestamps_and_dates_checked(
+    tmp_path: Path,
+) -> None:
+    """Timestamps and dates are not part of the remembered combinations of checked values
+    (every row of an export has its own): a row whose other values are known still has them
+    checked, in the order a new row would (dateLastModified, then it being required, then the
+    dates)."""
+    stamp = "2024-09-01T00:00:00Z"
+    files: dict[str, Any] = district()
+    files["categories"] = [
+        {"sourcedId": "g1", "title": "A", "status": "active", "dateLastModified": stamp},
+        {"sourcedId": "g2", "title": "B", "status": "active", "dateLastModified": "yesterday"},
+        {"sourcedId": "g3", "title": "C", "status": "active"},
+        {"sourcedId": "g4", "title": "D", "status": "active", "dateLastModified": "2024-09-02"},
+        {"sourcedId": "g5", "title": "E", "status": "active", "dateLastModified": "2024-02-30"},
+    ]
+    enrollment = files["enrollments"][0]
+    files["enrollments"] += [
+        {**enrollment, "sourcedId": "e8", "beginDate": "2024-02-30", "dateLastModified": "x"},
+        {**enrollment, "sourcedId": "e9", "endDate": "2024-13-01"},
+    ]
+    bundle = read_bundle(write(tmp_path / "b", files, modes={"categories": "delta"}))
+    found = [(where(e), e.reason.split(" (")[0]) for e in bundle.errors]
+    lines = len(files["enrollments"])
+    assert found == [
+        (("enrollments.csv", lines, "dateLastModified", "e8"), "bad date-time 'x'"),
+        (("enrollments.csv", lines + 1, "endDate", "e9"), "bad date '2024-13-01'"),
+        (("categories.csv", 3, "dateLastModified", "g2"), "bad date-time 'yesterday'"),
+        (("categories.csv", 4, "dateLastModified", "g3"), "missing required field"),
+        (("categories.csv", 6, "dateLastModified", "g5"), "bad date-time '2024-02-30'"),
+    ]
+    assert sorted(objects(bundle, "grading_category")) == ["g1", "g4"]

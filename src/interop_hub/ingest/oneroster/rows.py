@@ -9,8 +9,11 @@ checks; in a bulk file it is simply not part of the state.
 
 This runs once per row of a 190 MB bundle, so it works on the csv module's lists by index,
 with one loop of (index, accepted values, fix) checks, and remembers the combinations of
-checked values that passed: most rows repeat a few (status, role, primary, dates), and a row
-whose combination is known skips the checks.
+checked values that passed: most rows repeat a few (status, role, primary), and a row whose
+combination is known skips those checks. ``dateLastModified`` and date columns are not part
+of the combination: an export's timestamps (and birth dates) differ from row to row, which
+would make every combination new; a known row checks them against the values already found
+good instead (one set lookup each).
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ from interop_hub.ingest.records import Bundle, RowError
 
 _KEYS = 100_000
 """At most this many distinct combinations of checked values are remembered per file."""
+
+_GOOD_VALUES = 100_000
+"""At most this many valid dates and as many timestamps are remembered per bundle (an export
+whose every row has its own timestamp would otherwise keep them all; past the cap a value is
+checked again, ~1 µs)."""
 
 Row = tuple[int, str, list[str], bool]
 """(first line, sourcedId, fields, True for a ``tobedeleted`` row of a delta file).
@@ -89,7 +97,8 @@ def _stamp_fix(good: set[str]) -> Callable[[str], str]:
             except ValueError:
                 pass
             else:
-                good.add(value)
+                if len(good) < _GOOD_VALUES:
+                    good.add(value)
                 return value
         raise Fault("dateLastModified", f"bad date-time {value!r} (expected ISO 8601)")
 
@@ -100,7 +109,8 @@ def _date_fix(column: str, good: set[str]) -> Callable[[str], str]:
     def fix(value: str) -> str:
         if not is_date(value):
             raise Fault(column, f"bad date {value!r} (expected YYYY-MM-DD)")
-        good.add(value)
+        if len(good) < _GOOD_VALUES:
+            good.add(value)
         return value
 
     return fix
@@ -154,8 +164,12 @@ class RowChecker:
         # itemgetter of one index returns the value itself, not a 1-tuple: repeat a lone one
         get_required = itemgetter(*required, *required[:1]) if required else None
         seen: set[str] = set()
-        # the checked columns' values; combinations that passed unchanged go in ``good``
-        checked = itemgetter(*(at for _, at, _, _ in (*base, *checks)), width)
+        # the checked columns' values but dateLastModified and dates (see the module);
+        # combinations that passed unchanged go in ``good``
+        stamp = next((c for c in base if c[2] is self.good_stamps), None)
+        dates = [c for c in checks if c[2] is self.good_dates]
+        keyed = [c for c in (*base, *checks) if c is not stamp and c not in dates]
+        checked = itemgetter(*(at for _, at, _, _ in keyed), width)
         good: set[tuple[str, ...]] = set()
         bad_at_open, read, last = table.bad_at_open, 0, reader.line_num
         try:
@@ -197,6 +211,17 @@ class RowChecker:
                             continue
                         if len(good) < _KEYS and checked(fields) == key:
                             good.add(key)
+                    else:  # the rest of _values, in its order; status is known and not empty
+                        if stamp is not None:
+                            value = fields[stamp_at]
+                            if value and value not in stamp[2]:
+                                stamp[3](value)
+                        if delta and not fields[stamp_at]:
+                            raise Fault("dateLastModified", "missing required field")
+                        for _, at, accepted, fix in dates:
+                            value = fields[at]
+                            if value and value not in accepted:
+                                fix(value)
                     if get_required is not None and "" in get_required(fields):
                         name = next(c for c in spec.required if not fields[table.header.index(c)])
                         raise Fault(name, "missing required field")
