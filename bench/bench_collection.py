@@ -710,6 +710,11 @@ def serve(
         "--log-level",
         "warning",
         "--no-access-log",
+        # uvicorn closes a connection idle for 5 s; under load, a connection that finished the
+        # warm-up early can sit that long before its client sends again, and the client's
+        # reuse then races the close (httpx: ReadError). A minute is longer than any step.
+        "--timeout-keep-alive",
+        "60",
     ]
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:
