@@ -325,7 +325,7 @@ def _update(session: Session, table: Table, records: list[dict[str, Any]]) -> No
 def _insert_objects(
     session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow], now: dt.datetime
 ) -> None:
-    if is_postgresql(session):
+    if rows and is_postgresql(session):
         copy_text(session, objects_t, OBJECT_COLUMNS, _object_lines(cloud_id, rows, now))
         return
     insert_many(
@@ -409,7 +409,7 @@ def _update_objects(session: Session, rows: list[ObjectRow], now: dt.datetime) -
 
 
 def _insert_links(session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow]) -> None:
-    if is_postgresql(session):
+    if rows and is_postgresql(session):
         copy_text(session, links_t, LINK_COLUMNS, _link_lines(cloud_id, rows))
         return
     insert_many(
@@ -443,7 +443,7 @@ def _membership_values(row: MembershipRow) -> dict[str, Any]:
 def _insert_memberships(
     session: Session, cloud_id: uuid.UUID, rows: list[MembershipRow], now: dt.datetime
 ) -> None:
-    if is_postgresql(session):
+    if rows and is_postgresql(session):
         lines = _membership_lines(cloud_id, rows, now)
         copy_text(session, memberships_t, MEMBERSHIP_COLUMNS, lines)
         return
