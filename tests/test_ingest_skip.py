@@ -30,7 +30,7 @@ from interop_hub.ingest.normalize import (
 )
 from interop_hub.ingest.oneroster import read_bundle
 from interop_hub.kit.db import transaction, write_transaction
-from interop_hub.repository.models import RepoMembership, RepoObject
+from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.runtime import Hub
 from tests.factories import make_world
 
@@ -260,3 +260,53 @@ def legacy_digests(cloud_id: uuid.UUID, bundle: Path) -> dict[Any, dict[str, str
         for m in read.memberships
     }
     return {RepoObject: objects, RepoMembership: members}
+
+
+def test_references_lost_with_a_deleted_object_come_back_with_it(
+    hub: Hub, cloud: uuid.UUID, district: Path, tmp_path: Path
+) -> None:
+    """A school missing from one bulk orgs file is deleted while what refers to it is rejected
+    and kept (links to it go, memberships lose their school); when it is back, so is all that."""
+    hub.settings.mass_change_threshold = 1.0
+    collect(hub, cloud, district)
+    before = repository_state(hub, cloud)
+    schools: list[str] = []
+
+    def drop(row: dict[str, str]) -> None:
+        if row["type"] == "school" and not schools:
+            schools.append(row["sourcedId"])
+            row["sourcedId"] = ""  # rejected, and not the school any more
+
+    cut = collect(hub, cloud, rewrite(district, tmp_path / "cut", "orgs", drop))
+    assert cut.objects_deleted == 1
+    assert repository_state(hub, cloud) != before
+    back = collect(hub, cloud, district)
+    assert back.objects_added == 1
+    assert (back.objects_updated or 0) > 0
+    assert repository_state(hub, cloud) == before
+    assert changes(collect(hub, cloud, district)) == (0, 0, 0)
+
+
+def repository_state(hub: Hub, cloud_id: uuid.UUID) -> tuple[set[Any], set[Any]]:
+    """Every link and every membership's references, by source id."""
+    with transaction(hub.sessions) as session:
+        names = dict(
+            session.execute(
+                select(RepoObject.id, RepoObject.source_id).where(RepoObject.cloud_id == cloud_id)
+            ).all()
+        )
+        links = {
+            (names.get(f), rel, names.get(t), pos)
+            for f, rel, t, pos in session.execute(
+                select(RepoLink.from_id, RepoLink.rel, RepoLink.to_id, RepoLink.position).where(
+                    RepoLink.cloud_id == cloud_id
+                )
+            )
+        }
+        members = {
+            (m.source_id, names.get(m.person_id), names.get(m.section_id), names.get(m.school_id))
+            for m in session.scalars(
+                select(RepoMembership).where(RepoMembership.cloud_id == cloud_id)
+            )
+        }
+    return links, members

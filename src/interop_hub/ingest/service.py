@@ -245,6 +245,7 @@ def _apply_planned(
         return ingestion
     say("rendering what tenants see")
     fanout = CollectionFanout.prepare(session, cloud_id, collection)
+    _forget_referrers(session, collection)
     apply_plan(session, cloud_id, collection, ChangeLog(ingestion.id, cloud_id), now, say)
     _store_record_digests(session, collection, say)
     scopes = scoping.refresh_cloud(session, cloud_id)
@@ -268,6 +269,25 @@ def _apply_planned(
 
 ANALYZE_MIN_ROWS = 10_000
 _DIGEST_BATCH = 10_000
+
+
+def _forget_referrers(session: Session, collection: CollectionPlan) -> None:
+    """Clear the digest of the rows that lose a reference to an object this collection deletes.
+
+    Such a row stays (the source still sends it, but the reader rejected it for the missing
+    reference, and a rejected row is kept) while deleting the object takes its links and its
+    memberships' school. Its digest still says what it referred to, so once the object comes
+    back a nightly would find the row unchanged and never restore the reference; an empty
+    digest matches nothing, so the row is compared as changed and written again.
+    """
+    deleted = [i for p in collection.objects.values() for i in p.deletes]
+    objects, links = cast(Table, RepoObject.__table__), cast(Table, RepoLink.__table__)
+    members = cast(Table, RepoMembership.__table__)
+    for start in range(0, len(deleted), 1000):
+        batch = deleted[start : start + 1000]
+        referrers = select(links.c.from_id).where(links.c.to_id.in_(batch))
+        session.execute(update(objects).where(objects.c.id.in_(referrers)).values(digest=""))
+        session.execute(update(members).where(members.c.school_id.in_(batch)).values(digest=""))
 
 
 def _store_record_digests(session: Session, collection: CollectionPlan, say: Progress) -> None:
