@@ -108,6 +108,7 @@ from interop_hub.kit.settings import Settings
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import AccountCreate, InstalledTenant, TenantInstall
 from interop_hub.runtime import build_hub
+from interop_hub.tasks import renderings
 
 DEFAULT_POSTGRES_URL = os.environ.get(
     "INTEROP_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -181,6 +182,8 @@ class CollectionResult:
     added: int
     updated: int
     deleted: int
+    rendered: int = 0  # objects whose renderings the pass after the collection stored
+    render_seconds: float = 0.0  # that pass (tasks.renderings.refresh), not in ``seconds``
 
 
 @dataclass
@@ -541,6 +544,9 @@ def _collect(
         if profiler is not None and profile_out is not None:
             profiler.disable()
             profiler.dump_stats(profile_out)
+        # What the worker and ``ingest --wait`` do once the collection committed: its own figure.
+        rendered = renderings.refresh(hub, cloud_id) if done.state != "failed" else 0
+        render_seconds = time.perf_counter() - finished
     finally:
         hub.engine.dispose()
     phases = _phase_seconds(marks, finished)
@@ -566,6 +572,8 @@ def _collect(
         added=done.objects_added or 0,
         updated=done.objects_updated or 0,
         deleted=done.objects_deleted or 0,
+        rendered=rendered,
+        render_seconds=render_seconds,
     )
 
 
@@ -1057,6 +1065,7 @@ def run_benchmark(options: Options, say: Any = print) -> Report:
             report.collections.append(result)
             loaded(f"postgresql {label}")
             say(f"  {_collection_line(result)}")
+            say(f"  {_rendered_line(result)}")
 
         say("paging: uvicorn on loopback, an installed tenant's token ...")
         (client_id, client_secret), whole = install_readers(pg_url, data_dir, cloud)
@@ -1134,6 +1143,7 @@ def run_benchmark(options: Options, say: Any = print) -> Report:
                 report.collections.append(result)
                 loaded(f"sqlite {label}")
                 say(f"  {_collection_line(result)}")
+                say(f"  {_rendered_line(result)}")
 
         if options.profile is not None:
             say(f"profiling an initial PostgreSQL collection into {options.profile} ...")
@@ -1183,6 +1193,13 @@ def _collection_line(result: CollectionResult) -> str:
         f"{result.seconds:.2f} s (read {result.read_seconds:.2f}, apply {result.apply_seconds:.2f}"
         f"), peak RSS {result.peak_rss_bytes / 1e6:,.0f} MB; +{result.added:,} "
         f"~{result.updated:,} -{result.deleted:,}, {result.rows_rejected} rejected"
+    )
+
+
+def _rendered_line(result: CollectionResult) -> str:
+    return (
+        f"renderings stored after the collection: {result.rendered:,} objects, "
+        f"{result.render_seconds:.2f} s"
     )
 
 
@@ -1393,6 +1410,7 @@ def render_table(report: Report) -> str:
             f"{result.backend} {result.label} phases: "
             + ", ".join(f"{phase} {seconds:.2f} s" for phase, seconds in result.phases.items())
         )
+        notes.append(f"{result.backend} {result.label} {_rendered_line(result)}")
     digests = report.source_digests()
     if len(digests) > 1:
         notes.append(

@@ -21,6 +21,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from bench import bench_collection as bench
+from sqlalchemy import func, select
+
+from interop_hub.kit.db import transaction
+from interop_hub.repository.models import RepoObject
+from interop_hub.tasks import renderings
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "INTEROP_HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -92,7 +97,19 @@ def _collect_both(
     cloud = bench.prepare_database(url, data_dir)
     first = bench.collect_in_child(backend, "initial", url, data_dir, cloud, initial)
     second = bench.collect_in_child(backend, "nightly", url, data_dir, cloud, nightly)
+    _check_rendered(url, data_dir, cloud)
     return cloud, first, second
+
+
+def _check_rendered(url: str, data_dir: Path, cloud: uuid.UUID) -> None:
+    """The pass after each collection left every object with a current rendering."""
+    hub = bench.build_hub(bench.bench_settings(url, data_dir))
+    try:
+        with transaction(hub.sessions) as session:
+            assert session.scalar(select(func.count()).select_from(RepoObject)) > 0
+            assert renderings.unrendered(session, cloud) == []
+    finally:
+        hub.engine.dispose()
 
 
 def _check_collections(
@@ -115,6 +132,12 @@ def _check_collections(
         sum(nightly_rows.values()) - nightly_rows["manifest"],
         0,
     )
+    # The pass after the collection stored every object of the district, timed on its own; after
+    # the nightly, what it changed or added (and what shows that).
+    assert 0 < first.rendered < first.added  # objects, not memberships
+    assert first.render_seconds > 0
+    assert 0 < second.rendered < first.rendered
+    assert second.render_seconds > 0
     assert second.added > 0
     assert second.updated > 0
     assert second.deleted > 0

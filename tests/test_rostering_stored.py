@@ -1,11 +1,12 @@
 """Pages of the query API served from stored renderings, on SQLite and PostgreSQL (issue 3).
 
-A collection that no tenant receives still leaves what it touched rendered as it is now (the
-current payloads); a page splices those bytes where the reader sees them whole and parses,
-filters and projects them otherwise. Every page must equal, as parsed JSON, the page rendered
-live for the same objects — for a connector, a tenant that sees Students whole, a tenant whose
-topic keeps only names, and a scoped tenant — and a changed object must never be served as it
-was.
+A collection that no tenant receives renders nothing: it tombstones the current payloads its
+change outdated, and the pass after it (:mod:`interop_hub.tasks.renderings`) stores every object
+without one, as it is now. A page splices the stored bytes where the reader sees them whole and
+parses, filters and projects them otherwise. Every page must equal, as parsed JSON, the page
+rendered live for the same objects — for a connector, a tenant that sees Students whole, a
+tenant whose topic keeps only names, and a scoped tenant — and a changed object must never be
+served as it was.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Text, cast, func, select
+from sqlalchemy.orm import Session, aliased
 
 from interop_hub.auth.principal import Principal
 from interop_hub.integrations.models import IntegrationVersion
@@ -33,7 +34,8 @@ from interop_hub.rostering import service as rostering
 from interop_hub.runtime import Hub
 from interop_hub.scoping import service as scoping
 from interop_hub.scoping.models import TenantScoping
-from interop_hub.tasks import full_sync, payloads, render
+from interop_hub.tasks import full_sync, payloads, render, renderings
+from interop_hub.tasks.models import Task, TaskPayload
 from interop_hub.tasks.projection import TenantView
 from interop_hub.tenants.models import Tenant
 from tests.factories import bearer, data, full_blueprint, make_world, token
@@ -96,9 +98,12 @@ class District:
     folder: Path
     collections: int = 0
 
-    def collect(self, hub: Hub, spec: BundleSpec) -> None:
+    def collect(self, hub: Hub, spec: BundleSpec, *, refresh: bool = True) -> None:
+        """Collect ``spec``, then store the renderings as the worker does (``refresh``)."""
         self.collections += 1
         collect(hub, self.cloud_id, write_bundle(self.folder / str(self.collections), spec))
+        if refresh:
+            renderings.refresh(hub, self.cloud_id)
 
 
 @pytest.fixture
@@ -185,26 +190,208 @@ def live_renderings(session: Session, cloud_id: uuid.UUID) -> dict[uuid.UUID, by
     return {item.id: item.raw for item in render.object_bytes(session, cloud_id, ids)}
 
 
-def test_a_collection_nobody_receives_leaves_every_object_rendered_as_it_is(
+def test_a_collection_nobody_receives_tombstones_what_it_outdated(
     hub: Hub, district: District
 ) -> None:
+    """In its transaction it renders nothing and leaves nothing stale: the touched objects that
+    had a payload have none current (pages render them live); the pass after it stores them."""
     with transaction(hub.sessions) as session:
         live = live_renderings(session, district.cloud_id)
         assert len(live) >= 10
         assert current_renderings(session, district.cloud_id) == live
-    district.collect(hub, changed(bundle()))
+    district.collect(hub, changed(bundle()), refresh=False)
     with transaction(hub.sessions) as session:
         live = live_renderings(session, district.cloud_id)
-        stored = current_renderings(session, district.cloud_id)
-        assert {k: v for k, v in stored.items() if k in live} == live
         assert b"renamed" in b"".join(live.values())
+        stored = current_renderings(session, district.cloud_id)
+        assert stored  # what it did not touch keeps its rendering
+        assert {k: v for k, v in stored.items() if k in live} == {
+            k: live[k] for k in stored if k in live
+        }
+        missing = set(live) - set(stored)
+        assert missing  # the renamed students, the renamed school, their sections...
+        assert all(b"renamed" not in v for k, v in stored.items() if k in live)
+        unrendered = renderings.unrendered(session, district.cloud_id)
+        assert set(unrendered) == missing
+        kinds = [kind_of(session, i) for i in unrendered]
+        assert kinds == sorted(kinds)  # a kind at a time
+        tombstones = session.scalar(
+            select(func.count())
+            .select_from(TaskPayload)
+            .where(TaskPayload.cloud_id == district.cloud_id, TaskPayload.body.is_(None))
+        )
+        assert tombstones
+        assert tombstones >= len(missing)
+        for name in READERS:
+            who = reader(session, district, name)
+            assert {k: as_json(v) for k, v in pages(session, who).items()} == {
+                k: as_json(v) for k, v in live_pages(session, who).items()
+            }
+            session.rollback()
+    assert renderings.refresh(hub, district.cloud_id) == len(missing)
+    with transaction(hub.sessions) as session:
+        assert current_renderings(session, district.cloud_id) == live_renderings(
+            session, district.cloud_id
+        )
+        assert renderings.unrendered(session, district.cloud_id) == []
+    assert renderings.refresh(hub, district.cloud_id) == 0
 
 
-def test_stored_memberships_are_rendered_again_when_they_change(
+def kind_of(session: Session, object_id: uuid.UUID) -> str:
+    return session.scalars(select(RepoObject.kind).where(RepoObject.id == object_id)).one()
+
+
+def test_a_collection_into_an_epoch_without_payloads_writes_none(
     hub: Hub, district: District
 ) -> None:
+    """No payload to tombstone is looked up (an initial collection into an empty cloud)."""
+    with write_transaction(hub.sessions) as session:
+        payloads.forget_renderings(session, district.cloud_id)
+    district.collect(hub, changed(bundle()), refresh=False)
+    with transaction(hub.sessions) as session:
+        epoch = payloads.epoch_of(session, district.cloud_id)
+        assert not payloads.any_current(session, district.cloud_id, epoch)
+        everything = session.scalars(
+            select(RepoObject.id).where(RepoObject.cloud_id == district.cloud_id)
+        ).all()
+        assert len(renderings.unrendered(session, district.cloud_id)) == len(everything)
+    assert renderings.refresh(hub, district.cloud_id) == len(everything)
+    with transaction(hub.sessions) as session:
+        assert current_renderings(session, district.cloud_id) == live_renderings(
+            session, district.cloud_id
+        )
+
+
+def test_the_pass_handles_a_collection_between_two_chunks(
+    hub: Hub, district: District, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk of two objects at a time; after the first, a collection changes objects the
+    pass already stored and some it has not: it ends with every object as it is now."""
+    with write_transaction(hub.sessions) as session:
+        payloads.forget_renderings(session, district.cloud_id)
+    chunks_done: list[int] = []
+    store_chunk = renderings._store_chunk
+
+    def store_then_collect(hub_: Hub, cloud_id: uuid.UUID, ids: list[uuid.UUID]) -> int:
+        stored = store_chunk(hub_, cloud_id, ids)
+        chunks_done.append(stored)
+        if len(chunks_done) == 1:
+            district.collect(hub, changed(bundle()), refresh=False)
+        return stored
+
+    monkeypatch.setattr(renderings, "_store_chunk", store_then_collect)
+    stored = renderings.refresh(hub, district.cloud_id, chunk=2)
+    assert len(chunks_done) > 2
+    with transaction(hub.sessions) as session:
+        live = live_renderings(session, district.cloud_id)
+        assert b"renamed" in b"".join(live.values())
+        assert current_renderings(session, district.cloud_id) == live
+        assert stored > len(live)  # some twice: before and after the collection
+        assert renderings.unrendered(session, district.cloud_id) == []
+
+
+def test_current_ignores_a_tombstoned_object(hub: Hub, district: District) -> None:
+    with write_transaction(hub.sessions) as session:
+        cloud_id = district.cloud_id
+        epoch = payloads.epoch_of(session, cloud_id)
+        current = payloads.current(session, cloud_id, epoch, None)
+        some = sorted(current)[:2]
+        assert payloads.tombstone(session, cloud_id, epoch, some) == 2
+        assert payloads.tombstone(session, cloud_id, epoch, some) == 0  # none current now
+        after = payloads.current(session, cloud_id, epoch, None)
+        assert set(after) == set(current) - set(some)
+        assert payloads.current(session, cloud_id, epoch, some) == {}
+        # SQL NULL, not JSON null: read as text it is None on both backends.
+        texts = session.scalars(
+            select(cast(TaskPayload.body, Text)).where(
+                TaskPayload.object_id.in_(some), TaskPayload.id > max(current.values())
+            )
+        ).all()
+        assert texts == [None, None]
+        # The full sync's probe sees none either; a rendering stored after the tombstone wins.
+        probe = payloads.newest_rendering(cloud_id, epoch, RepoObject.id)
+        probed = dict(
+            session.execute(select(RepoObject.id, probe).where(RepoObject.id.in_(some))).all()
+        )
+        assert probed == dict.fromkeys(some)
+        raws = {item.id: item.raw for item in render.object_bytes(session, cloud_id, some[:1])}
+        (written,) = payloads.write_raw(session, cloud_id, epoch, raws.items())
+        assert payloads.current(session, cloud_id, epoch, some) == {some[0]: written}
+
+
+def test_a_tenant_synced_after_a_tombstone_gets_real_bodies(hub: Hub, district: District) -> None:
+    """A full sync never refers to a tombstone: what has none current is rendered for it."""
+    district.collect(hub, changed(bundle()), refresh=False)
+    tenant = district.tenants["whole"]
+    with write_transaction(hub.sessions) as session:
+        view = TenantView.from_json(full_blueprint_json(session, tenant))
+        written = full_sync.full_sync(
+            session, district.cloud_id, tenant.id, view, "initial", hub.now()
+        )
+        assert written > 10
+        bodies = dict(
+            session.execute(
+                select(Task.object_id, cast(TaskPayload.body, Text))
+                .join(TaskPayload, TaskPayload.id == Task.payload_id)
+                .where(Task.tenant_id == tenant.id, Task.type == "data_event")
+            ).all()
+        )
+        live = live_renderings(session, district.cloud_id)
+    assert None not in bodies.values()
+    students = {k: v for k, v in bodies.items() if k in live}
+    assert students
+    assert all(orjson.loads(v) == orjson.loads(live[k]) for k, v in students.items())
+
+
+def test_prune_keeps_a_tombstone_over_what_tasks_refer_to(hub: Hub, district: District) -> None:
+    """Prune drops the payloads a tombstone outdated unless a task refers to them, and keeps the
+    tombstone while it is the newest: the older one a task holds must not become current."""
+    tenant = district.tenants["names"]  # students and schools: some payloads are its
+    with write_transaction(hub.sessions) as session:
+        view = TenantView.from_json(full_blueprint_json(session, tenant))
+        full_sync.full_sync(session, district.cloud_id, tenant.id, view, "resend", hub.now())
+    district.collect(hub, changed(bundle()), refresh=False)
+    with write_transaction(hub.sessions) as session:
+        epoch = payloads.epoch_of(session, district.cloud_id)
+        before = payloads.current(session, district.cloud_id, epoch, None)
+        assert payloads.prune(session) > 0
+        assert payloads.current(session, district.cloud_id, epoch, None) == before
+        kept_tombstones = session.scalar(
+            select(func.count()).select_from(TaskPayload).where(TaskPayload.body.is_(None))
+        )
+        assert kept_tombstones
+        referenced = session.scalar(
+            select(func.count())
+            .select_from(Task)
+            .outerjoin(TaskPayload, TaskPayload.id == Task.payload_id)
+            .where(Task.payload_id.is_not(None), TaskPayload.id.is_(None))
+        )
+        assert referenced == 0  # every payload a task refers to is still there
+    renderings.refresh(hub, district.cloud_id)
+    with write_transaction(hub.sessions) as session:
+        payloads.prune(session)  # the tombstones are superseded now, or have nothing behind
+        payloads.prune(session)  # (once what was behind them went)
+        older = aliased(TaskPayload)
+        kept = session.execute(
+            select(TaskPayload.object_id, func.count(older.id))
+            .outerjoin(
+                older,
+                (older.object_id == TaskPayload.object_id) & (older.id < TaskPayload.id),
+            )
+            .where(TaskPayload.body.is_(None))
+            .group_by(TaskPayload.object_id)
+        ).all()
+        # Only the deleted student's stays: it hides the payload its ADD task refers to.
+        assert [count for _, count in kept] == [1]
+        assert payloads.current(session, district.cloud_id, epoch, [kept[0][0]]) == {}
+        assert current_renderings(session, district.cloud_id) == live_renderings(
+            session, district.cloud_id
+        )
+
+
+def test_stored_memberships_are_tombstoned_when_they_change(hub: Hub, district: District) -> None:
     """Memberships get payloads only from tenants' syncs; a collection nobody receives must
-    not leave those as they were."""
+    not leave those as they were: the touched ones have none current, a sync renders them."""
     tenant = district.tenants["whole"]
     with write_transaction(hub.sessions) as session:
         view = TenantView.from_json(full_blueprint_json(session, tenant))
@@ -217,11 +404,18 @@ def test_stored_memberships_are_rendered_again_when_they_change(
         live = {i.id: i.raw for i in render.membership_bytes(session, district.cloud_id, ids)}
         epoch = payloads.epoch_of(session, district.cloud_id)
         current = payloads.current(session, district.cloud_id, epoch, ids)
-        assert set(current) == set(live)  # every one stored by the sync, none dropped
+        assert set(current) < set(live)  # the touched ones tombstoned
+        bodies = payloads.bodies(session, list(current.values()))
+        stored = {i: orjson.dumps(bodies[p], option=orjson.OPT_UTC_Z) for i, p in current.items()}
+        assert stored == {i: live[i] for i in current}
+        assert b"renamed" in b"".join(live.values())
+    with write_transaction(hub.sessions) as session:
+        full_sync.full_sync(session, district.cloud_id, tenant.id, view, "resend", hub.now())
+        current = payloads.current(session, district.cloud_id, epoch, ids)
+        assert set(current) == set(live)
         bodies = payloads.bodies(session, list(current.values()))
         stored = {i: orjson.dumps(bodies[p], option=orjson.OPT_UTC_Z) for i, p in current.items()}
         assert stored == live
-        assert b"renamed" in b"".join(live.values())
 
 
 def full_blueprint_json(session: Session, tenant: InstalledTenant) -> dict[str, Any]:

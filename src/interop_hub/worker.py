@@ -17,7 +17,7 @@ from interop_hub.kit.db import write_transaction
 from interop_hub.rollovers.service import run_due_rollovers
 from interop_hub.runtime import Hub
 from interop_hub.schedules.service import run_due_schedules
-from interop_hub.tasks import payloads
+from interop_hub.tasks import payloads, renderings
 from interop_hub.tasks.service import prune_history
 
 log = logging.getLogger("interop_hub.worker")
@@ -28,7 +28,8 @@ def run_pending(hub: Hub) -> int:
     ``TASK_HISTORY_DAYS`` and the task payloads nothing needs, start and complete the due
     rollovers (before any collection of this run, which then sees the tenants' rollover mode as
     it is now), queue the collections of due schedules, then run queued ingestions until none is
-    left; return how many ran."""
+    left, storing after each the renderings it left to store (:mod:`interop_hub.tasks.
+    renderings`); return how many ran."""
     with write_transaction(hub.sessions) as session:
         fail_dead_runs(session, hub.now(), hub.settings.ingestion_stale_seconds)
     # Its own short transaction: a large delete must not hold the locks of the steps around it.
@@ -54,6 +55,8 @@ def run_pending(hub: Hub) -> int:
             return ran
         result = ingest.run(hub, claimed)
         log.info("ingestion %s: %s", claimed, result.state)
+        if result.state != "failed":  # a failed one changed nothing
+            renderings.refresh_quietly(hub, result.cloud_id)
         ran += 1
 
 
@@ -67,6 +70,7 @@ def serve_forever(hub: Hub, poll_seconds: float = 5.0) -> None:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    renderings.refresh_all(hub)  # what a pass cut short (a crash, a stop) left without one
     while not stop.is_set():
         try:
             run_pending(hub)

@@ -20,6 +20,7 @@ from interop_hub.kit.db import write_transaction
 from interop_hub.kit.errors import HubError, NotFound
 from interop_hub.kit.logs import configure_logging
 from interop_hub.runtime import Hub
+from interop_hub.tasks import renderings
 
 ingestions_app = typer.Typer(help="Ingestions: list, show errors, approve or reject.")
 
@@ -29,7 +30,10 @@ def _run_now(hub: Hub, ingestion_id: uuid.UUID, show_progress: bool) -> Ingestio
         if not ingest.claim(session, ingestion_id, hub.now()):
             raise HubError(f"Ingestion {ingestion_id} was taken by another process.")
     if not show_progress:
-        return ingest.run(hub, ingestion_id)
+        result = ingest.run(hub, ingestion_id)
+        if result.state != "failed":  # a failed one changed nothing
+            renderings.refresh_quietly(hub, result.cloud_id)
+        return result
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
     ) as progress:
@@ -37,6 +41,9 @@ def _run_now(hub: Hub, ingestion_id: uuid.UUID, show_progress: bool) -> Ingestio
         result = ingest.run(
             hub, ingestion_id, lambda phase: progress.update(task, description=phase)
         )
+        if result.state != "failed":  # it committed: store what the query API serves
+            progress.update(task, description="rendering for the query API")
+            renderings.refresh_quietly(hub, result.cloud_id)
         progress.update(task, description=result.state)
     return result
 

@@ -39,7 +39,7 @@ from interop_hub.kit.errors import HubError
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import AccountCreate, ConnectorCreate
 from interop_hub.runtime import Hub
-from interop_hub.tasks import projection
+from interop_hub.tasks import projection, renderings
 from interop_hub.tenants import lifecycle
 from interop_hub.tenants import service as tenants
 from interop_hub.tenants.models import Tenant
@@ -234,6 +234,7 @@ def _collect(hub: Hub, cloud_id: uuid.UUID, source: Path) -> Ingestion:
     done = ingest.run(hub, queued.id)
     if done.state not in ("success", "scheduled"):
         raise HubError(f"The demo district's collection ended {done.state}: {done.message}")
+    renderings.refresh_quietly(hub, cloud_id)  # what the query API serves, stored
     return done
 
 

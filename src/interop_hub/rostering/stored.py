@@ -1,7 +1,10 @@
 """Pages of the query API served from the stored renderings (issue 3: paging and latency).
 
-A collection leaves every object it touched rendered as it is now (the current payloads of
-:mod:`interop_hub.tasks.payloads`, written in the collection's transaction). A page is then one
+The objects of a cloud are stored rendered as they are now (the current payloads of
+:mod:`interop_hub.tasks.payloads`): a collection that tenants receive stores what it rendered
+for them; one that nobody receives renders nothing but writes a tombstone (a NULL body) over
+each payload that its change outdated, and the renderings are stored after it commits, a chunk
+at a time under the cloud's lock (:mod:`interop_hub.tasks.renderings`). A page is then one
 statement: the keyset page of ``repo_objects`` with, for each object, the text of its newest
 payload in its cloud's current ``render_epoch`` — one statement, so the page and the renderings
 come from the same snapshot and a rendering is never older than the object it stands for.
@@ -13,9 +16,10 @@ How a stored text becomes an item of the page depends on the reader (:func:`shap
   without being parsed (:class:`orjson.Fragment`);
 - otherwise it is parsed, filtered by the tenant's scope and projected, as a live rendering is.
 
-Objects without a current payload (none was stored since the epoch moved on, or the
-Repository was written outside a collection) are rendered live; a read never stores anything,
-so it can never leave behind a rendering that a concurrent collection made stale.
+Objects without a current payload (a tombstone is the newest, none was stored since the epoch
+moved on, or the Repository was written outside a collection) are rendered live; a read never
+stores anything, so it can never leave behind a rendering that a concurrent collection made
+stale.
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ def with_current(stmt: Select[Any], cloud_id: uuid.UUID) -> Select[Any]:
     ``stored``: the text of its current payload, or None.
 
     The payload is the newest of the object in the cloud's epoch: one probe of the index
-    ``(cloud_id, epoch, object_id, id)`` per object of the page, read backwards."""
+    ``(cloud_id, epoch, object_id, id)`` per object of the page, read backwards. A tombstone's
+    SQL NULL body casts to NULL (None): the object is rendered live, never from an older
+    payload behind the tombstone."""
     epoch = select(Cloud.render_epoch).where(Cloud.id == cloud_id).scalar_subquery()
     newest = (
         select(cast(TaskPayload.body, Text))

@@ -9,10 +9,13 @@ of its own projection: ``ADD`` for what it now sees and did not, ``UPDATE`` (wit
 in ``changes``) for what looks different, ``DELETE`` for what it no longer sees. So a change a
 tenant cannot see sends it nothing, and its events always rebuild exactly its view.
 
-Whoever receives it, a collection leaves the objects it touched rendered as they are now (the
-current payloads of :mod:`interop_hub.tasks.payloads`, which the query API serves as stored):
-a collection nobody receives renders only the after side and stores it, in the collection's
-transaction, so a reader never finds a payload that the Repository it sees has outdated.
+A collection never leaves a touched object with a current payload (:mod:`interop_hub.tasks.
+payloads`, which the query API serves as stored) that the change outdated: one that tenants
+receive stores what it rendered; one that nobody receives renders nothing and writes a tombstone
+for each touched object and membership that had a current payload, in its transaction. The
+objects left without a rendering are rendered and stored after the collection commits, by
+:func:`interop_hub.tasks.renderings.refresh` (with :func:`store_current`), and served live until
+then.
 """
 
 from __future__ import annotations
@@ -96,9 +99,9 @@ class CollectionFanout:
         cls, session: Session, cloud_id: uuid.UUID, plan: CollectionPlan
     ) -> CollectionFanout | None:
         """The fan-out to :meth:`finish` once the plan is applied (never None: a collection
-        that no tenant receives still leaves what it touched rendered as it is now; its
-        ``finish`` writes no task). Nothing is rendered before the change when nobody receives
-        it: without events there is nothing to diff."""
+        that no tenant receives still tombstones the current payloads of what it touched; its
+        ``finish`` writes no task). Nothing is rendered when nobody receives it: without events
+        there is nothing to diff."""
         targets = recipients(session, cloud_id)
         objects, members = _touched(session, plan)
         fanout = cls(cloud_id, payloads.epoch_of(session, cloud_id), targets, objects, members)
@@ -135,9 +138,9 @@ class CollectionFanout:
         :func:`interop_hub.scoping.service.refresh_cloud`). What came into or went out of a
         tenant's scope is diffed as well, with what shows it, though it did not change itself.
         """
-        if not self.recipients:
-            store_current(session, self.cloud_id, self.epoch, self.object_ids)
-            refresh_memberships(session, self.cloud_id, self.epoch, self.membership_ids)
+        if not self.recipients:  # rendered after the commit (interop_hub.tasks.renderings)
+            touched = self.object_ids | self.membership_ids
+            payloads.tombstone(session, self.cloud_id, self.epoch, touched)
             return 0
         scopes = scopes or {}
         targets = [
@@ -167,7 +170,7 @@ class CollectionFanout:
         untouched = {i: stored[i] for i in (*extra_objects, *extra_members) if i in stored}
         written = diff.run(self._changes(session, extra_objects, extra_members, untouched))
         if not self.wants_memberships:  # not rendered above, but maybe stored by a full sync
-            refresh_memberships(session, self.cloud_id, self.epoch, self.membership_ids)
+            payloads.tombstone(session, self.cloud_id, self.epoch, self.membership_ids)
         refresh_statistics(session, written)
         return written
 
@@ -210,7 +213,9 @@ def store_current(
     session: Session, cloud_id: uuid.UUID, epoch: int, object_ids: Collection[uuid.UUID]
 ) -> int:
     """Render the objects among ``object_ids`` that exist and store each as its current payload
-    in ``epoch``; returns how many were stored.
+    in ``epoch``; returns how many were stored (the caller holds the cloud's lock, so what it
+    renders is the Repository as it stays until the commit: see
+    :mod:`interop_hub.tasks.renderings`).
 
     Straight to bytes (no JSON values, no comparison with what was stored: the newest payload
     wins), a kind at a time (a batch of one kind reads only the relationships that kind shows),
@@ -235,23 +240,6 @@ def store_current(
     if stored >= STORED_ANALYZE:
         analyze(session, "task_payloads")
     return stored
-
-
-def refresh_memberships(
-    session: Session, cloud_id: uuid.UUID, epoch: int, membership_ids: Collection[uuid.UUID]
-) -> int:
-    """Store again, as they are now, those of the touched memberships that have a current
-    payload (a full sync stored it); returns how many were stored.
-
-    The query API shows memberships only inside persons and sections, so a membership needs a
-    payload only for tenants' syncs, which render those that have none: one that has a payload
-    must not keep it once it changed, went away and came back (ids are derived from source
-    ids), or changed what it shows of its person, section or school."""
-    current = payloads.current(session, cloud_id, epoch, membership_ids)
-    if not current:
-        return 0
-    items = [(raw.id, raw.raw) for raw in render.membership_bytes(session, cloud_id, current)]
-    return len(payloads.write_raw(session, cloud_id, epoch, items))
 
 
 def rendered_now(

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import ColumnElement, exists, func, null, select, true
+from sqlalchemy import ColumnElement, exists, null, select, true
 from sqlalchemy.orm import Session
 
 from interop_hub.kit.gc import paused_gc
@@ -172,19 +172,11 @@ def _kinds_seen(
 
 
 def _current_payload(cloud_id: uuid.UUID, epoch: int | None, owner: Any) -> Any:
-    """The newest payload of ``owner`` in the epoch (an index probe per row; NULL without an
-    epoch)."""
+    """The current payload of ``owner`` in the epoch (an index probe per row; NULL without an
+    epoch, or when its newest payload is a tombstone: it is rendered then)."""
     if epoch is None:
         return null()
-    return (
-        select(func.max(TaskPayload.id))
-        .where(
-            TaskPayload.cloud_id == cloud_id,
-            TaskPayload.epoch == epoch,
-            TaskPayload.object_id == owner,
-        )
-        .scalar_subquery()
-    )
+    return payloads.newest_rendering(cloud_id, epoch, owner)
 
 
 def _in_scope(scoped: uuid.UUID | None, owner: Any) -> ColumnElement[bool]:

@@ -81,8 +81,10 @@ class TaskPayload(Base):
     A collection renders what it changed once, and each tenant's task refers to that rendering;
     each tenant's projection (DESIGN §6) is applied when the task is delivered. For Repository
     objects and memberships, ``object_id`` and ``epoch`` say which object it renders: the newest
-    payload of an object in its cloud's current ``render_epoch`` is the object as it is now
-    (collections that nobody receives move the epoch on, since they render nothing).
+    payload of an object in its cloud's current ``render_epoch`` is the object as it is now,
+    unless its ``body`` is NULL: a *tombstone*, written by a collection that nobody receives
+    over the payloads its change outdated (it renders nothing; the renderings are stored after
+    it commits, :mod:`interop_hub.tasks.renderings`). No task refers to a tombstone.
     """
 
     __tablename__ = "task_payloads"

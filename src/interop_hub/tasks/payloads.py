@@ -2,6 +2,11 @@
 
 See :class:`interop_hub.tasks.models.TaskPayload`. Writing many payloads reserves their ids
 first (``COPY`` returns none), then streams their JSON bytes in bulk.
+
+A payload with a NULL body is a *tombstone*: newest in its epoch, it says that the object has no
+current rendering (a collection nobody receives changed it without rendering it; see
+:func:`tombstone`). Nothing treats a tombstone as a rendering: :func:`current` and
+:func:`newest_rendering` skip the object, so no task ever refers to one.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from typing import Any, cast
 from sqlalchemy import (
     Table,
     Text,
+    and_,
+    case,
     column,
     delete,
     exists,
@@ -40,9 +47,9 @@ def epoch_of(session: Session, cloud_id: uuid.UUID) -> int:
 
 def forget_renderings(session: Session, cloud_id: uuid.UUID) -> None:
     """No payload of the cloud stands for an object as it is now any longer: for a change of
-    the Repository that nothing rendered (collections render what they touch, whoever receives
-    them; see :mod:`interop_hub.tasks.fanout`). Readers then render live until the next
-    renderings are stored."""
+    the Repository that neither rendered what it changed nor tombstoned what it outdated
+    (collections do one or the other; see :mod:`interop_hub.tasks.fanout`). Readers then render
+    live until :func:`interop_hub.tasks.renderings.refresh` stores the renderings again."""
     session.execute(
         update(Cloud)
         .where(Cloud.id == cloud_id)
@@ -80,10 +87,11 @@ def write_raw(
     session: Session,
     cloud_id: uuid.UUID | None,
     epoch: int | None,
-    items: Iterable[tuple[uuid.UUID | None, bytes]],
+    items: Iterable[tuple[uuid.UUID | None, bytes | None]],
     count: int | None = None,
 ) -> list[int]:
-    """Store payloads given as (object id or None, JSON bytes); returns their ids in order.
+    """Store payloads given as (object id or None, JSON bytes or None for a tombstone); returns
+    their ids in order.
 
     The bytes are stored as they are (the JSON column's text), so what a tenant receives is
     what was rendered, without a round trip through Python values. Given their ``count``,
@@ -108,20 +116,28 @@ def write_raw(
                     cloud.encode(),
                     (NULL if object_id is None else str(object_id)).encode(),
                     era.encode(),
-                    raw.replace(b"\\", b"\\\\"),  # JSON text has no tabs or line breaks
-                )
+                    NULL_BYTES if raw is None else raw.replace(b"\\", b"\\\\"),
+                )  # JSON text has no tabs or line breaks
                 for payload_id, (object_id, raw) in pairs
             ),
         )
     else:
         rows = (
-            {"id": i, "cloud_id": cloud_id, "object_id": o, "epoch": epoch, "body": raw.decode()}
+            {
+                "id": i,
+                "cloud_id": cloud_id,
+                "object_id": o,
+                "epoch": epoch,
+                "body": None if raw is None else raw.decode(),  # SQL NULL, not JSON null
+            }
             for i, (o, raw) in pairs
         )
         for batch in chunks(rows):
             session.execute(insert(_as_text), batch)
     return ids
 
+
+NULL_BYTES = NULL.encode()
 
 _as_text = table(
     payloads_t.name,
@@ -131,7 +147,8 @@ _as_text = table(
 
 
 def any_current(session: Session, cloud_id: uuid.UUID, epoch: int) -> bool:
-    """Whether any payload of the cloud stands for an object as it is now."""
+    """Whether any payload of the cloud stands for an object as it is now (tombstones
+    included: False means no object has a current payload, so none needs to be looked up)."""
     return bool(
         session.scalar(
             select(exists().where(TaskPayload.cloud_id == cloud_id, TaskPayload.epoch == epoch))
@@ -142,9 +159,11 @@ def any_current(session: Session, cloud_id: uuid.UUID, epoch: int) -> bool:
 def current(
     session: Session, cloud_id: uuid.UUID, epoch: int, object_ids: Collection[uuid.UUID] | None
 ) -> dict[uuid.UUID, int]:
-    """The payload that renders each object as it is now (None: every object of the cloud)."""
-    stmt = (
-        select(TaskPayload.object_id, func.max(TaskPayload.id))
+    """The payload that renders each object as it is now (None: every object of the cloud).
+
+    An object whose newest payload is a tombstone has none (nor has it one behind it)."""
+    newest = (
+        select(TaskPayload.object_id, func.max(TaskPayload.id).label("id"))
         .where(
             TaskPayload.cloud_id == cloud_id,
             TaskPayload.epoch == epoch,
@@ -153,19 +172,60 @@ def current(
         .group_by(TaskPayload.object_id)
     )
     batches = (
-        [stmt]
+        [newest]
         if object_ids is None
         else [
-            stmt.where(one_of(session, TaskPayload.object_id, batch))
+            newest.where(one_of(session, TaskPayload.object_id, batch))
             for batch in chunks(list(object_ids))
         ]
     )
     found: dict[uuid.UUID, int] = {}
     for query in batches:
-        for object_id, payload_id in session.execute(query):
+        chosen = query.subquery()
+        body = aliased(TaskPayload)
+        rows = session.execute(
+            select(chosen.c.object_id, chosen.c.id)
+            .join(body, body.id == chosen.c.id)
+            .where(body.body.is_not(None))
+        )
+        for object_id, payload_id in rows:
             if object_id is not None:
                 found[object_id] = payload_id
     return found
+
+
+def newest_rendering(cloud_id: uuid.UUID, epoch: int, owner: Any) -> Any:
+    """The current payload of ``owner`` (a correlated column) as a scalar subquery: the id of
+    its newest payload in the epoch, NULL when that is a tombstone (one backward probe of the
+    index ``(cloud_id, epoch, object_id, id)``, then the row)."""
+    return (
+        select(case((TaskPayload.body.is_not(None), TaskPayload.id)))
+        .where(
+            TaskPayload.cloud_id == cloud_id,
+            TaskPayload.epoch == epoch,
+            TaskPayload.object_id == owner,
+        )
+        .order_by(TaskPayload.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def tombstone(
+    session: Session, cloud_id: uuid.UUID, epoch: int, object_ids: Collection[uuid.UUID]
+) -> int:
+    """Leave none of ``object_ids`` (objects or memberships) with a current payload: a
+    tombstone for each that has one; returns how many were written.
+
+    For a change of the Repository that nothing rendered: those payloads no longer render
+    their object as it is. Nothing is looked up when the epoch has no payload at all (an
+    initial collection into an empty cloud)."""
+    if not object_ids or not any_current(session, cloud_id, epoch):
+        return 0
+    stale = current(session, cloud_id, epoch, object_ids)
+    if not stale:
+        return 0
+    return len(write_raw(session, cloud_id, epoch, [(i, None) for i in sorted(stale)]))
 
 
 def bodies(session: Session, payload_ids: Collection[int]) -> dict[int, Any]:
@@ -184,7 +244,10 @@ def bodies(session: Session, payload_ids: Collection[int]) -> dict[int, Any]:
 def prune(session: Session) -> int:
     """Drop payloads no task refers to that no longer render an object as it is now (of an
     earlier epoch, superseded by a newer one, or not an object's); returns how many went.
-    The last payload of a deleted object stays until its cloud's epoch moves on."""
+    The last payload of a deleted object stays until its cloud's epoch moves on; so does a
+    tombstone while it is the newest of its object and an older one remains (a task refers to
+    it): it keeps that one from standing for the object again. One with nothing behind it goes
+    (the next prune, when what was behind it went in this one)."""
     referenced = (
         select(Task.payload_id)
         .where(Task.payload_id.is_not(None))
@@ -200,6 +263,15 @@ def prune(session: Session) -> int:
             newer.epoch == TaskPayload.epoch,
             newer.object_id == TaskPayload.object_id,
             newer.id > TaskPayload.id,
+        ),
+        and_(  # a tombstone with nothing behind it to hide
+            TaskPayload.body.is_(None),
+            ~exists().where(
+                newer.cloud_id == TaskPayload.cloud_id,
+                newer.epoch == TaskPayload.epoch,
+                newer.object_id == TaskPayload.object_id,
+                newer.id < TaskPayload.id,
+            ),
         ),
     )
     result = session.execute(
