@@ -15,8 +15,13 @@ KINDS = ("org", "term", "course", "person", "section", "grading_category")
 source_ids = st.text(st.characters(exclude_categories=["Cs"]), max_size=80)
 
 
-def test_the_namespace_is_the_models_one() -> None:
-    assert ids.NAMESPACE == REPOSITORY_NAMESPACE
+def test_the_namespace_never_changes() -> None:
+    # Every stored $sys.id derives from it: another value would give every object a new id.
+    namespace = uuid.UUID("8d3f2a8e-5b7c-4c61-9e0a-3f7d1c2b4a59")
+    assert REPOSITORY_NAMESPACE == ids.NAMESPACE == namespace
+    # ... and a known id stays what it was when the first Repository was written.
+    cloud = uuid.UUID("00000000-0000-0000-0000-000000000001")
+    assert object_id(cloud, "person", "s1") == uuid.UUID("eee964d5-ebaf-51c0-8b4f-1299297f3127")
 
 
 @settings(max_examples=300)

@@ -71,24 +71,6 @@ class CollectionPlan:
         )
 
 
-def current_object_digests(
-    session: Session, cloud_id: uuid.UUID, kind: str
-) -> dict[uuid.UUID, str]:
-    rows = session.execute(
-        select(RepoObject.id, RepoObject.digest).where(
-            RepoObject.cloud_id == cloud_id, RepoObject.kind == kind
-        )
-    )
-    return {row_id: digest for row_id, digest in rows}  # noqa: C416 - rows are Row objects
-
-
-def current_membership_digests(session: Session, cloud_id: uuid.UUID) -> dict[uuid.UUID, str]:
-    rows = session.execute(
-        select(RepoMembership.id, RepoMembership.digest).where(RepoMembership.cloud_id == cloud_id)
-    )
-    return {row_id: digest for row_id, digest in rows}  # noqa: C416 - rows are Row objects
-
-
 def object_views(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
     """The comparable views of existing objects (fields and links), loaded in chunks."""
     found: dict[uuid.UUID, tuple[str | None, str, int | None, dict[str, Any]]] = {}

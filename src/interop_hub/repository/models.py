@@ -36,21 +36,23 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from interop_hub.kit.db import Base, UTCDateTime, utcnow
+from interop_hub.repository import ids
 
-REPOSITORY_NAMESPACE = uuid.UUID("8d3f2a8e-5b7c-4c61-9e0a-3f7d1c2b4a59")
+REPOSITORY_NAMESPACE = ids.NAMESPACE
 
 
-@lru_cache(maxsize=2**20)
+@lru_cache(maxsize=2**16)
 def object_id(cloud_id: uuid.UUID, kind: str, source_id: str) -> uuid.UUID:
-    """The stable ``$sys.id`` of a source object in a cloud.
-
-    Cached: a collection names the same person or section once per membership.
+    """The stable ``$sys.id`` of a source object in a cloud:
+    ``uuid5(REPOSITORY_NAMESPACE, f"{cloud_id}/{kind}/{source_id}")``, computed as
+    :mod:`interop_hub.repository.ids` does (a collection uses its per-collection cache instead).
     """
-    return uuid.uuid5(REPOSITORY_NAMESPACE, f"{cloud_id}/{kind}/{source_id}")
+    return ids.object_id(cloud_id, kind, source_id)
 
 
 def membership_id(cloud_id: uuid.UUID, source_id: str) -> uuid.UUID:
-    return uuid.uuid5(REPOSITORY_NAMESPACE, f"{cloud_id}/membership/{source_id}")
+    """``uuid5(REPOSITORY_NAMESPACE, f"{cloud_id}/membership/{source_id}")``."""
+    return ids.membership_id(cloud_id, source_id)
 
 
 class RepoObject(Base):
