@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from interop_hub import worker
 from interop_hub.cli import ingest_commands
 from interop_hub.demo.district import generate_district, generate_nightly
 from interop_hub.ingest import service as ingest
@@ -132,3 +133,28 @@ def test_ingest_wait_renders_for_the_query_api(
     done = ingest_commands._run_now(hub, ingestion_id, show_progress=True)
     assert done.state == "success"
     assert_all_rendered(hub, cloud)
+
+
+def test_a_starting_worker_finishes_what_a_pass_left(
+    hub: Hub, cloud: uuid.UUID, nights: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash between the collection's commit and the end of its pass leaves objects without
+    a rendering; ``serve_forever`` stores them before its first round."""
+    ingestion_id = queue(hub, cloud, nights[0])
+    with write_transaction(hub.sessions) as session:
+        assert ingest.claim(session, ingestion_id, hub.now())
+    assert ingest.run(hub, ingestion_id).state == "success"  # no pass: as if it crashed
+    with transaction(hub.sessions) as session:
+        assert renderings.unrendered(session, cloud)
+
+    class Stop(BaseException):
+        pass
+
+    def first_round(_hub: Hub) -> int:
+        assert_all_rendered(hub, cloud)  # already, before any round
+        raise Stop
+
+    monkeypatch.setattr(worker.signal, "signal", lambda *_args: None)
+    monkeypatch.setattr(worker, "run_pending", first_round)
+    with pytest.raises(Stop):
+        worker.serve_forever(hub, poll_seconds=0.01)
