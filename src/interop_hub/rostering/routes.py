@@ -230,20 +230,21 @@ def _plain_paging(request: Request) -> tuple[int, int | None, str | None] | None
 
 
 LIST_THREADS = 4
-_limiter: list[anyio.CapacityLimiter] = []
 
 
-def _threads() -> anyio.CapacityLimiter:
-    """The threads fast lists run in, at most :data:`LIST_THREADS` at once (made in the event
-    loop, on first use).
+def _threads(request: Request) -> anyio.CapacityLimiter:
+    """The threads this app's fast lists run in, at most :data:`LIST_THREADS` at once (made in
+    the app's event loop on first use, kept on the app: a limiter belongs to one loop).
 
     Without a bound, every request in flight gets a thread of its own (the default pool has
     40): dozens of threads that each release the GIL at every round trip to the database wait
     again for it behind all the others, so a page's latency grows with the requests in flight
     and a few wait many times longer than the rest. Pages waiting for a thread wait in order."""
-    if not _limiter:
-        _limiter.append(anyio.CapacityLimiter(LIST_THREADS))
-    return _limiter[0]
+    state = request.app.state
+    limiter: anyio.CapacityLimiter | None = getattr(state, "list_threads", None)
+    if limiter is None:
+        limiter = state.list_threads = anyio.CapacityLimiter(LIST_THREADS)
+    return limiter
 
 
 def _fast_list(kind: str, subtype: str | None) -> Callable[[Request], Any]:
@@ -252,7 +253,7 @@ def _fast_list(kind: str, subtype: str | None) -> Callable[[Request], Any]:
         if paging is None:
             return None
         serve = partial(_serve_list, request, kind, subtype, *paging)
-        return await anyio.to_thread.run_sync(serve, limiter=_threads())
+        return await anyio.to_thread.run_sync(serve, limiter=_threads(request))
 
     return fast
 
