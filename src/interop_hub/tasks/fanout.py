@@ -219,8 +219,8 @@ def store_current(
 
     Straight to bytes (no JSON values, no comparison with what was stored: the newest payload
     wins), a kind at a time (a batch of one kind reads only the relationships that kind shows),
-    each batch's references read with it, so the memory it takes does not grow with the
-    collection (an initial collection adds every object of the district)."""
+    the objects they show read once for the call (a few thousand objects: the renderings pass
+    calls it per chunk, in the chunk's transaction, so nothing read outlives the lock)."""
     ordered: list[tuple[str, int, uuid.UUID]] = []
     for batch in chunks(object_ids):
         ordered += (
@@ -231,9 +231,10 @@ def store_current(
         )
     ordered.sort()
     stored = 0
+    refs = Refs(session, cloud_id)
     for rows in chunks(ordered, render.BATCH):
         ids = [object_id for _, _, object_id in rows]
-        fresh = render.to_render(session, cloud_id, ids, Refs(session, cloud_id))
+        fresh = render.to_render(session, cloud_id, ids, refs)
         if fresh.ids:  # rendered while the database stores those sent before
             items = ((item.id, item.raw) for item in fresh.raws)
             stored += len(payloads.write_raw(session, cloud_id, epoch, items, len(fresh.ids)))
