@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from interop_hub.demo.quickstart import full_blueprint  # noqa: F401 (the tests take it from here)
-from interop_hub.kit.db import transaction
+from interop_hub.ingest import service as ingest
+from interop_hub.ingest.models import Ingestion
+from interop_hub.kit.db import transaction, write_transaction
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import AccountCreate
 from interop_hub.runtime import Hub
@@ -178,3 +181,20 @@ def token(client: TestClient, client_id: str, client_secret: str) -> str:
     assert response.status_code == 200, response.text
     value: str = response.json()["access_token"]
     return value
+
+
+def run_collection(hub: Hub, cloud_id: uuid.UUID | str, source: Path) -> Ingestion:
+    """Queue, claim and run one collection of ``source`` into the cloud, as the worker would."""
+    with write_transaction(hub.sessions) as session:
+        queued = ingest.queue_ingestion(
+            session, uuid.UUID(str(cloud_id)), str(source), now=hub.now()
+        )
+        assert ingest.claim(session, queued.id, hub.now())
+    return ingest.run(hub, queued.id)
+
+
+def collect(hub: Hub, cloud_id: uuid.UUID | str, source: Path) -> Ingestion:
+    """:func:`run_collection`, which must succeed."""
+    done = run_collection(hub, cloud_id, source)
+    assert done.state == "success", done.message
+    return done

@@ -15,13 +15,12 @@ from bench.generate_district import generate_district, generate_nightly
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from interop_hub.ingest import service as ingest
 from interop_hub.ingest.models import Ingestion, RepoChange
 from interop_hub.ingest.records import KINDS
-from interop_hub.kit.db import transaction, write_transaction
+from interop_hub.kit.db import transaction
 from interop_hub.repository.models import RepoMembership, RepoObject
 from interop_hub.runtime import Hub
-from tests.factories import make_world
+from tests.factories import collect, make_world
 
 Entry = tuple[str, uuid.UUID, str, str | None, str]
 """(entity, object id, kind, subtype, action)"""
@@ -40,15 +39,6 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture
 def cloud(client: Any, hub: Hub) -> uuid.UUID:
     return uuid.UUID(make_world(client, hub).cloud_id)
-
-
-def collect(hub: Hub, cloud_id: uuid.UUID, source: Path) -> Ingestion:
-    with write_transaction(hub.sessions) as session:
-        queued = ingest.queue_ingestion(session, cloud_id, str(source), now=hub.now())
-        assert ingest.claim(session, queued.id, hub.now())
-    done = ingest.run(hub, queued.id)
-    assert done.state == "success", done.message
-    return done
 
 
 def repository(session: Session, cloud_id: uuid.UUID) -> Rows:

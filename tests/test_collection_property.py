@@ -24,13 +24,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from interop_hub.clouds.schemas import CloudCreate
-from interop_hub.ingest import service as ingest
 from interop_hub.ingest.models import Ingestion
-from interop_hub.kit.db import transaction, write_transaction
+from interop_hub.kit.db import transaction
 from interop_hub.platform import service as platform
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.runtime import Hub
-from tests.factories import make_account
+from tests.factories import make_account, run_collection
 
 Rows = list[dict[str, str]]
 BundleSpec = dict[str, Rows]
@@ -335,14 +334,6 @@ def new_cloud(hub: Hub, owner: uuid.UUID) -> uuid.UUID:
     with transaction(hub.sessions) as session:
         cloud = platform.create_cloud(session, owner, CloudCreate(name=f"c-{uuid.uuid4().hex[:8]}"))
     return cloud.id
-
-
-def run_collection(hub: Hub, cloud_id: uuid.UUID, source: Path) -> Ingestion:
-    """Queue, claim and run one collection, as the worker would."""
-    with write_transaction(hub.sessions) as session:
-        queued = ingest.queue_ingestion(session, cloud_id, str(source), now=hub.now())
-        assert ingest.claim(session, queued.id, hub.now())
-    return ingest.run(hub, queued.id)
 
 
 def collect(hub: Hub, cloud_id: uuid.UUID, source: Path) -> Ingestion:

@@ -21,6 +21,7 @@ from interop_hub.repository.models import RepoMembership, RepoObject, object_id
 from interop_hub.runtime import Hub
 from interop_hub.worker import run_pending
 from tests.factories import data, error, install, make_world, token
+from tests.factories import run_collection as collect
 
 STUDENTS = 120
 
@@ -37,13 +38,6 @@ def next_night(district: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     out = tmp_path_factory.mktemp("district") / "night2"
     generate_nightly(district, out, seed=8, change_rate=0.05)
     return out
-
-
-def collect(hub: Hub, cloud_id: uuid.UUID, source: Path) -> Ingestion:
-    with write_transaction(hub.sessions) as session:
-        queued = ingest.queue_ingestion(session, cloud_id, str(source), now=hub.now())
-        assert ingest.claim(session, queued.id, hub.now())
-    return ingest.run(hub, queued.id)
 
 
 def counts(hub: Hub, cloud_id: uuid.UUID) -> dict[str, int]:

@@ -18,7 +18,6 @@ from bench.generate_district import generate_district
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from interop_hub.ingest import service as ingest
 from interop_hub.ingest.models import Ingestion
 from interop_hub.ingest.normalize import (
     Normalizer,
@@ -32,7 +31,7 @@ from interop_hub.ingest.oneroster import read_bundle
 from interop_hub.kit.db import transaction, write_transaction
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.runtime import Hub
-from tests.factories import make_world
+from tests.factories import collect, make_world
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +62,6 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(Normalizer, "object_row", counting(object_row))
     monkeypatch.setattr(Normalizer, "membership_row", counting(membership_row))
     return seen
-
-
-def collect(hub: Hub, cloud_id: uuid.UUID, source: Path) -> Ingestion:
-    with write_transaction(hub.sessions) as session:
-        queued = ingest.queue_ingestion(session, cloud_id, str(source), now=hub.now())
-        assert ingest.claim(session, queued.id, hub.now())
-    done = ingest.run(hub, queued.id)
-    assert done.state == "success", done.message
-    return done
 
 
 def changes(done: Ingestion) -> tuple[int | None, int | None, int | None]:

@@ -14,14 +14,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from interop_hub.ingest import service as ingest
 from interop_hub.ingest.apply import ChangeLog, CollectionPlan, apply_plan
 from interop_hub.ingest.diff import Plan
 from interop_hub.ingest.models import Ingestion, RepoChange
 from interop_hub.kit.db import transaction, write_transaction
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.runtime import Hub
-from tests.factories import World, make_world
+from tests.factories import World, collect, make_world
 
 CLOUD_TABLES = (RepoObject, RepoLink, RepoMembership, RepoChange, Ingestion)
 
@@ -36,15 +35,6 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def world(client: TestClient, hub: Hub) -> World:
     return make_world(client, hub)
-
-
-def collect(hub: Hub, cloud_id: uuid.UUID, source: Path) -> Ingestion:
-    with write_transaction(hub.sessions) as session:
-        queued = ingest.queue_ingestion(session, cloud_id, str(source), now=hub.now())
-        assert ingest.claim(session, queued.id, hub.now())
-    done = ingest.run(hub, queued.id)
-    assert done.state == "success", done.message
-    return done
 
 
 def dangling(session: Session) -> dict[str, int]:
