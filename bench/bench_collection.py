@@ -1084,54 +1084,37 @@ def run_benchmark(options: Options, say: Any = print) -> Report:
             report.paging = page_all_students(base_url, token)
             say(f"  {_paging_line(report.paging)}")
             loaded("paging")
+
+            def loads(
+                reader_token: str, cursors: list[str], step: str
+            ) -> tuple[LatencyResult, LatencyResult]:
+                """The latency load with httpx clients, then with the lean client."""
+                found = []
+                for lean in (False, True):
+                    result = measure_latency(
+                        base_url,
+                        reader_token,
+                        cursors,
+                        clients=options.clients,
+                        requests=options.requests,
+                        max_seconds=options.latency_seconds,
+                        lean=lean,
+                    )
+                    loaded(f"{step}lean latency" if lean else f"{step}latency")
+                    say(f"  {'lean client: ' if lean else ''}{_latency_line(result)}")
+                    found.append(result)
+                return found[0], found[1]
+
             say(f"latency: {options.clients} concurrent clients ...")
-            report.latency = measure_latency(
-                base_url,
-                token,
-                report.paging.cursors,
-                clients=options.clients,
-                requests=options.requests,
-                max_seconds=options.latency_seconds,
-            )
-            loaded("latency")
-            say(f"  {_latency_line(report.latency)}")
-            report.lean_latency = measure_latency(
-                base_url,
-                token,
-                report.paging.cursors,
-                clients=options.clients,
-                requests=options.requests,
-                max_seconds=options.latency_seconds,
-                lean=True,
-            )
-            loaded("lean latency")
-            say(f"  lean client: {_latency_line(report.lean_latency)}")
+            report.latency, report.lean_latency = loads(token, report.paging.cursors, "")
             say("the whole reader (every attribute of a Student): paging ...")
             whole_token = fetch_token(base_url, *whole)
             report.whole_paging = page_all_students(base_url, whole_token)
             say(f"  {_paging_line(report.whole_paging)}")
             loaded("whole paging")
-            report.whole_latency = measure_latency(
-                base_url,
-                whole_token,
-                report.whole_paging.cursors,
-                clients=options.clients,
-                requests=options.requests,
-                max_seconds=options.latency_seconds,
+            report.whole_latency, report.whole_lean_latency = loads(
+                whole_token, report.whole_paging.cursors, "whole "
             )
-            loaded("whole latency")
-            say(f"  {_latency_line(report.whole_latency)}")
-            report.whole_lean_latency = measure_latency(
-                base_url,
-                whole_token,
-                report.whole_paging.cursors,
-                clients=options.clients,
-                requests=options.requests,
-                max_seconds=options.latency_seconds,
-                lean=True,
-            )
-            loaded("whole lean latency")
-            say(f"  lean client: {_latency_line(report.whole_lean_latency)}")
 
         if not options.skip_sqlite:
             remove_sqlite(sqlite_path)

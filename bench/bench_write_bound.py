@@ -243,32 +243,43 @@ NIGHTLY_WRITES = [
 ]
 
 
+class Stopwatch:
+    """``step(label)`` records the seconds since the previous step (or since it was made)."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into, self.mark = into, time.perf_counter()
+
+    def __call__(self, label: str) -> None:
+        now = time.perf_counter()
+        self.into[label] = now - self.mark
+        self.mark = now
+
+
 @dataclass
-class NightlyResult:
-    steps: dict[str, float] = field(default_factory=dict)
+class Timed:
+    steps: dict[str, float] = field(default_factory=dict, kw_only=True)
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.steps.values())
+
+
+@dataclass
+class NightlyResult(Timed):
     changed: dict[str, int] = field(default_factory=dict)
     """Objects and memberships added or updated, and deleted."""
     stored: int = 0
     """Objects and memberships in the Repository afterwards."""
 
-    @property
-    def seconds(self) -> float:
-        return sum(self.steps.values())
-
 
 @dataclass
-class LayoutResult:
+class LayoutResult(Timed):
     layout: str
-    steps: dict[str, float] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     """Rows of each Repository table afterwards: what the steps wrote."""
     indexes: int = 0
     """Indexes on the Repository tables afterwards (the same in both layouts)."""
     nightly: NightlyResult | None = None
-
-    @property
-    def seconds(self) -> float:
-        return sum(self.steps.values())
 
 
 def _stage(conn: psycopg.Connection, bundle: Path) -> None:
@@ -364,14 +375,7 @@ def measure_layout(
                         conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(table)))
             conn.commit()
             params = {"cloud": str(cloud_id), "ingestion": str(ingestion_id)}
-            started = time.perf_counter()
-
-            def step(label: str) -> None:
-                nonlocal started
-                now = time.perf_counter()
-                result.steps[label] = now - started
-                started = now
-
+            step = Stopwatch(result.steps)
             _stage(conn, bundle)
             step("stage (COPY)")
             for statement in OBJECTS:
@@ -411,14 +415,7 @@ def _measure_nightly(
         conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
     conn.commit()
     result = NightlyResult()
-    started = time.perf_counter()
-
-    def step(label: str) -> None:
-        nonlocal started
-        now = time.perf_counter()
-        result.steps[label] = now - started
-        started = now
-
+    step = Stopwatch(result.steps)
     _stage(conn, bundle)
     step("stage (COPY)")
     for statement in NIGHTLY_DIGESTS:
