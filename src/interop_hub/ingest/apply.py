@@ -44,11 +44,11 @@ from interop_hub.kit.bulk import (
     chunks,
     copy_text,
     insert_many,
-    is_postgresql,
     json_field,
     text_field,
     uuid_field,
 )
+from interop_hub.kit.db import is_postgresql
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 
 objects_t = cast(Table, RepoObject.__table__)
@@ -165,11 +165,7 @@ class ChangeLog:
         are selected by cloud and kind instead of by id."""
         if not ids:
             return
-        if kind == "membership":
-            source, subtype, where = memberships_t, memberships_t.c.role, []
-        else:
-            source, subtype, where = objects_t, objects_t.c.subtype, [objects_t.c.kind == kind]
-        where.append(source.c.cloud_id == self.cloud_id)
+        source, subtype, where = _rows_of(self.cloud_id, kind)
         entity = "membership" if kind == "membership" else "object"
         if alone:
             session.execute(self._adds(source, subtype, entity, kind, where, self.seq))
@@ -208,14 +204,21 @@ class ChangeLog:
         insert_many(session, changes_t, self.rows)
 
 
+def _rows_of(
+    cloud_id: uuid.UUID, kind: str
+) -> tuple[Table, ColumnElement[Any], list[ColumnElement[bool]]]:
+    """The table of the cloud's rows of ``kind`` (``membership``: memberships), the column that
+    stands for their subtype in the change set, and the conditions that select them."""
+    if kind == "membership":
+        return memberships_t, memberships_t.c.role, [memberships_t.c.cloud_id == cloud_id]
+    where = [objects_t.c.cloud_id == cloud_id, objects_t.c.kind == kind]
+    return objects_t, objects_t.c.subtype, where
+
+
 def _nothing_of(session: Session, cloud_id: uuid.UUID, kind: str) -> bool:
     """Whether the cloud has no rows of ``kind`` (``membership``: memberships) yet."""
-    if kind == "membership":
-        where = memberships_t.c.cloud_id == cloud_id
-    else:
-        where = (objects_t.c.cloud_id == cloud_id) & (objects_t.c.kind == kind)
-    table = memberships_t if kind == "membership" else objects_t
-    return not session.scalar(select(exists().where(where).select_from(table)))
+    table, _, where = _rows_of(cloud_id, kind)
+    return not session.scalar(select(exists().where(*where).select_from(table)))
 
 
 def apply_plan(

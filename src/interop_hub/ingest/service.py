@@ -41,7 +41,7 @@ from interop_hub.ingest.normalize import (
 from interop_hub.ingest.oneroster import read_bundle
 from interop_hub.ingest.records import FILE_KINDS, Bundle, BundleError, Kind, Ref, SourceObject
 from interop_hub.kit import metrics
-from interop_hub.kit.db import analyze, write_transaction
+from interop_hub.kit.db import analyze, is_postgresql, write_transaction
 from interop_hub.kit.errors import BadRequest, Conflict, NotFound
 from interop_hub.kit.gc import paused_gc
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
@@ -308,7 +308,7 @@ def _store_record_digests(session: Session, collection: CollectionPlan, say: Pro
     if not any(pairs for _, pairs in tables):
         return
     say("storing record digests")
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = is_postgresql(session)
     for table, pairs in tables:
         for start in range(0, len(pairs), _DIGEST_BATCH):
             batch = pairs[start : start + _DIGEST_BATCH]

@@ -16,6 +16,8 @@ from psycopg import sql as psycopg_sql
 from sqlalchemy import JSON, Table, insert
 from sqlalchemy.orm import Session
 
+from interop_hub.kit.db import is_postgresql
+
 CHUNK = 5000
 LINES = 500
 T = TypeVar("T")
@@ -99,10 +101,6 @@ def json_field(value: Any) -> str:
     if text is None:
         return NULL
     return text.replace("\\", "\\\\") if "\\" in text else text
-
-
-def is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 @contextmanager

@@ -170,6 +170,11 @@ def one_of(session: Session, column: Any, values: Sequence[Any]) -> ColumnElemen
     return found
 
 
+def is_postgresql(session: Session) -> bool:
+    """Whether the session talks to PostgreSQL (otherwise: SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def analyze(session: Session, *tables: str) -> None:
     """Refresh the planner's statistics of ``tables`` after a large change.
 
@@ -177,7 +182,7 @@ def analyze(session: Session, *tables: str) -> None:
     that read all of it (a queue's "oldest 100 of this tenant" becomes a scan and a sort of the
     tenant's whole backlog); autovacuum would catch up only later, or never where it is off.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         session.execute(text(f"ANALYZE {', '.join(tables)}"))
     else:
         for table in tables:

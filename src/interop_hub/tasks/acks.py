@@ -40,7 +40,7 @@ from interop_hub.auth.principal import Principal
 from interop_hub.integrations.models import Integration
 from interop_hub.kit import metrics
 from interop_hub.kit.bulk import insert_many
-from interop_hub.kit.db import one_of
+from interop_hub.kit.db import is_postgresql, one_of
 from interop_hub.kit.errors import Forbidden
 from interop_hub.kit.settings import Settings
 from interop_hub.tasks.models import Task, TaskAck, TenantAppId
@@ -95,7 +95,7 @@ def apply(
     keeping = [a for a in first.values() if (a.status or "success") not in FINISHING]
     done: dict[uuid.UUID, Any] = {}
     history: list[dict[str, Any]] = []
-    if finishing and session.get_bind().dialect.name == "postgresql":
+    if finishing and is_postgresql(session):
         recorded = _finish_recorded(session, p, finishing, admin, now)
         done.update((row.id, row) for row in recorded)
     elif finishing:
@@ -297,7 +297,7 @@ def _keep(
     delivery pauses): the tasks stay, unleased."""
     by_id = {ack.task_id: ack for ack in acks}
     stmt = select(Task).where(one_of(session, Task.id, list(by_id)), *conditions)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         stmt = stmt.with_for_update()
     kept = list(session.scalars(stmt))
     paused: set[uuid.UUID] = set()
@@ -357,7 +357,7 @@ def _remember_app_ids(
         {"tenant_id": tenant, "object_id": obj, "app_id": app_id, "updated_at": now}
         for (tenant, obj), app_id in app_ids.items()
     ]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    dialect = postgresql if is_postgresql(session) else sqlite
     stmt = dialect.insert(TenantAppId).values(values)
     session.execute(
         stmt.on_conflict_do_update(

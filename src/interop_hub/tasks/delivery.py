@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 
 from interop_hub.integrations.blueprint import ROLLUP_ATTRIBUTES
 from interop_hub.kit.crypto import Keyring
+from interop_hub.kit.db import is_postgresql
 from interop_hub.tasks import sealed
 from interop_hub.tasks.models import Task, TaskPayload, TenantAppId
 from interop_hub.tasks.projection import TenantView, Topic, changed
@@ -133,7 +134,7 @@ def lease(
     caller serializes pollers of the tenant."""
     restrictions = tuple(types_ for types_ in types if types_ is not None)
     params = {"tenant": tenant_id, "limit": limit, "now": now, "until": until}
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         params.update(whole.params())
         found = list(session.execute(_leasing(restrictions), params).all())
         found.sort(key=lambda row: row.sequence)  # here: the database need not sort the bodies

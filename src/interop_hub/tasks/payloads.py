@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, aliased
 
 from interop_hub.clouds.models import Cloud
 from interop_hub.kit.bulk import NULL, chunks, copy_text
-from interop_hub.kit.db import one_of
+from interop_hub.kit.db import is_postgresql, one_of
 from interop_hub.tasks.models import Task, TaskPayload
 
 payloads_t = cast(Table, TaskPayload.__table__)
@@ -67,7 +67,7 @@ def reserve_ids(session: Session, count: int) -> list[int]:
     looked up once (a sub-select): as ``nextval``'s argument it was looked up for every id."""
     if count == 0:
         return []
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         runs = session.execute(
             text(
                 "SELECT min(id), max(id) FROM ("
@@ -102,7 +102,7 @@ def write_raw(
         count = len(items)
     ids = reserve_ids(session, count)
     pairs = zip(ids, items, strict=True)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         cloud = NULL if cloud_id is None else str(cloud_id)
         era = NULL if epoch is None else str(epoch)
         copy_text(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from interop_hub.kit import metrics
 from interop_hub.kit.bulk import NULL, copy_text, insert_many, text_field
-from interop_hub.kit.db import analyze
+from interop_hub.kit.db import analyze, is_postgresql
 from interop_hub.kit.ids import new_id
 from interop_hub.tasks import payloads
 from interop_hub.tasks.models import Task
@@ -91,7 +91,7 @@ def enqueue(
             for e in events
         ]
     first = allocate(session, tenant_id, len(events))
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         _copy_tasks(session, tenant_id, events, first, now, group_id, origin)
     else:
         insert_many(

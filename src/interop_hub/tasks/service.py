@@ -43,6 +43,7 @@ from interop_hub.integrations.models import Integration, IntegrationVersion
 from interop_hub.kit import metrics
 from interop_hub.kit.bulk import insert_many
 from interop_hub.kit.crypto import Keyring
+from interop_hub.kit.db import is_postgresql
 from interop_hub.kit.errors import BadRequest, Forbidden, NotFound
 from interop_hub.kit.paging import Page, PageRequest, paginate
 from interop_hub.kit.settings import Settings
@@ -127,7 +128,7 @@ def _consumers(session: Session, p: Principal, tenant_id: uuid.UUID | None) -> l
     """The caller's tenants, with each one's version stamp (one query: a poll's views come from
     the per-process cache while the version is unchanged). A poll of one tenant (an actor's, or
     the one named) takes its poller lock in the same query on PostgreSQL."""
-    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    on_postgresql = is_postgresql(session)
     if p.is_actor and p.tenant_id is not None and tenant_id in (None, p.tenant_id):
         # a driver's poll: a statement built once
         key = _lock_key(p.tenant_id) if on_postgresql else None
@@ -351,7 +352,7 @@ def acknowledge_successes(
     """:func:`acknowledge` of a batch of plain ``success`` acks (the task ids as
     :func:`interop_hub.tasks.schemas.plain_successes` gives them), as a driver sends them: how
     many applied, and the outcomes of those that did not (404)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return ack_service.finish_successes(session, p, ids, now)
     acks = [AckIn.model_construct(task_id=uuid.UUID(i), status="success") for i in ids]
     outcomes = acknowledge(session, p, acks, settings, now, admin=False)
