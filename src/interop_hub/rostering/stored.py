@@ -36,6 +36,7 @@ from interop_hub.clouds.models import Cloud
 from interop_hub.kit.db import one_of
 from interop_hub.repository.models import RepoObject
 from interop_hub.rostering.queries import OBJECT_COLUMNS
+from interop_hub.tasks import payloads
 from interop_hub.tasks.models import TaskPayload
 
 PAGE_COLUMNS = (RepoObject.id, RepoObject.kind, RepoObject.subtype)
@@ -50,18 +51,8 @@ def with_current(stmt: Select[Any], cloud_id: uuid.UUID) -> Select[Any]:
     SQL NULL body casts to NULL (None): the object is rendered live, never from an older
     payload behind the tombstone."""
     epoch = select(Cloud.render_epoch).where(Cloud.id == cloud_id).scalar_subquery()
-    newest = (
-        select(cast(TaskPayload.body, Text))
-        .where(
-            TaskPayload.cloud_id == cloud_id,
-            TaskPayload.epoch == epoch,
-            TaskPayload.object_id == RepoObject.id,
-        )
-        .order_by(TaskPayload.id.desc())
-        .limit(1)
-        .correlate(RepoObject)
-        .scalar_subquery()
-    )
+    text = cast(TaskPayload.body, Text)
+    newest = payloads.newest_payload(cloud_id, epoch, RepoObject.id, text)
     return stmt.with_only_columns(*PAGE_COLUMNS, newest.label("stored"))
 
 

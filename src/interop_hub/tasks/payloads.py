@@ -194,12 +194,12 @@ def current(
     return found
 
 
-def newest_rendering(cloud_id: uuid.UUID, epoch: int, owner: Any) -> Any:
-    """The current payload of ``owner`` (a correlated column) as a scalar subquery: the id of
-    its newest payload in the epoch, NULL when that is a tombstone (one backward probe of the
-    index ``(cloud_id, epoch, object_id, id)``, then the row)."""
+def newest_payload(cloud_id: uuid.UUID, epoch: Any, owner: Any, value: Any) -> Any:
+    """``value`` (an expression of ``TaskPayload``) of the newest payload of ``owner`` (a
+    correlated column) in ``epoch`` (a number or a scalar subquery), as a scalar subquery: one
+    backward probe of the index ``(cloud_id, epoch, object_id, id)``, then the row."""
     return (
-        select(case((TaskPayload.body.is_not(None), TaskPayload.id)))
+        select(value)
         .where(
             TaskPayload.cloud_id == cloud_id,
             TaskPayload.epoch == epoch,
@@ -209,6 +209,13 @@ def newest_rendering(cloud_id: uuid.UUID, epoch: int, owner: Any) -> Any:
         .limit(1)
         .scalar_subquery()
     )
+
+
+def newest_rendering(cloud_id: uuid.UUID, epoch: int, owner: Any) -> Any:
+    """The current payload of ``owner`` (a correlated column) as a scalar subquery: the id of
+    its newest payload in the epoch, NULL when that is a tombstone."""
+    current_id = case((TaskPayload.body.is_not(None), TaskPayload.id))
+    return newest_payload(cloud_id, epoch, owner, current_id)
 
 
 def tombstone(
