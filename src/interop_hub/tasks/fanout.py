@@ -14,15 +14,14 @@ payloads`, which the query API serves as stored) that the change outdated: one t
 receive stores what it rendered; one that nobody receives renders nothing and writes a tombstone
 for each touched object and membership that had a current payload, in its transaction. The
 objects left without a rendering are rendered and stored after the collection commits, by
-:func:`interop_hub.tasks.renderings.refresh` (with :func:`store_current`), and served live until
-then.
+:func:`interop_hub.tasks.renderings.refresh`, and served live until then.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -32,10 +31,9 @@ from sqlalchemy.orm import Session
 from interop_hub.ingest.apply import CollectionPlan
 from interop_hub.integrations.models import IntegrationVersion
 from interop_hub.kit.bulk import chunks
-from interop_hub.kit.db import analyze, one_of
+from interop_hub.kit.db import one_of
 from interop_hub.kit.gc import paused_gc
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
-from interop_hub.rostering.queries import Refs
 from interop_hub.scoping.queries import scope_delta
 from interop_hub.scoping.visibility import EVERYTHING, Moved
 from interop_hub.tasks import payloads, render
@@ -202,45 +200,6 @@ class CollectionFanout:
         for key, item in self.before.items():
             if key not in after:
                 yield Change(key, item, None)
-
-
-STORED_ANALYZE = 20_000
-"""Payloads stored at once after which their table's statistics are refreshed (the query API
-joins its pages to them; see :func:`interop_hub.kit.db.analyze`)."""
-
-
-def store_current(
-    session: Session, cloud_id: uuid.UUID, epoch: int, object_ids: Collection[uuid.UUID]
-) -> int:
-    """Render the objects among ``object_ids`` that exist and store each as its current payload
-    in ``epoch``; returns how many were stored (the caller holds the cloud's lock, so what it
-    renders is the Repository as it stays until the commit: see
-    :mod:`interop_hub.tasks.renderings`).
-
-    Straight to bytes (no JSON values, no comparison with what was stored: the newest payload
-    wins), a kind at a time (a batch of one kind reads only the relationships that kind shows),
-    the objects they show read once for the call (a few thousand objects: the renderings pass
-    calls it per chunk, in the chunk's transaction, so nothing read outlives the lock)."""
-    ordered: list[tuple[str, int, uuid.UUID]] = []
-    for batch in chunks(object_ids):
-        ordered += (
-            (kind, object_id.int, object_id)  # compared as integers: much cheaper than UUIDs
-            for kind, object_id in session.execute(
-                select(RepoObject.kind, RepoObject.id).where(one_of(session, RepoObject.id, batch))
-            )
-        )
-    ordered.sort()
-    stored = 0
-    refs = Refs(session, cloud_id)
-    for rows in chunks(ordered, render.BATCH):
-        ids = [object_id for _, _, object_id in rows]
-        fresh = render.to_render(session, cloud_id, ids, refs)
-        if fresh.ids:  # rendered while the database stores those sent before
-            items = ((item.id, item.raw) for item in fresh.raws)
-            stored += len(payloads.write_raw(session, cloud_id, epoch, items, len(fresh.ids)))
-    if stored >= STORED_ANALYZE:
-        analyze(session, "task_payloads")
-    return stored
 
 
 def rendered_now(

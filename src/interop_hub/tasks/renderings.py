@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,11 +27,15 @@ from interop_hub.clouds.models import Cloud
 from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import analyze, one_of, transaction, write_transaction
 from interop_hub.repository.models import RepoObject
+from interop_hub.rostering.queries import Refs
 from interop_hub.runtime import Hub
-from interop_hub.tasks import fanout, payloads
+from interop_hub.tasks import payloads, render
 
 log = logging.getLogger(__name__)
 
+STORED_ANALYZE = 20_000
+"""Renderings stored by a pass after which the payloads' statistics are refreshed (the query
+API joins its pages to them; see :func:`interop_hub.kit.db.analyze`)."""
 CHUNK = 4000
 """Objects rendered per transaction: what a collection waiting for the cloud's lock waits for
 (about a second of rendering)."""
@@ -67,7 +72,7 @@ def refresh(hub: Hub, cloud_id: uuid.UUID, chunk: int = CHUNK) -> int:
         total += swept
         if not pending or not swept:
             break
-    if total >= fanout.STORED_ANALYZE:
+    if total >= STORED_ANALYZE:
         with write_transaction(hub.sessions) as session:
             analyze(session, "task_payloads")
     return total
@@ -81,7 +86,23 @@ def _store_chunk(hub: Hub, cloud_id: uuid.UUID, candidates: list[uuid.UUID]) -> 
             return 0
         epoch = payloads.epoch_of(session, cloud_id)
         ids = unrendered(session, cloud_id, candidates)
-        return fanout.store_current(session, cloud_id, epoch, ids) if ids else 0
+        return store(session, cloud_id, epoch, ids)
+
+
+def store(session: Session, cloud_id: uuid.UUID, epoch: int, ids: Sequence[uuid.UUID]) -> int:
+    """Render the objects ``ids`` (ordered by kind, as :func:`unrendered` gives them: a batch of
+    one kind reads only the relationships that kind shows) and store each as its current payload
+    in ``epoch``, straight to bytes; returns how many were stored. The objects they show are
+    read once for the call (a chunk, in its locked transaction: nothing read outlives the
+    lock)."""
+    refs = Refs(session, cloud_id)
+    stored = 0
+    for batch in chunks(ids, render.BATCH):
+        fresh = render.to_render(session, cloud_id, batch, refs)
+        if fresh.ids:  # rendered while the database stores those sent before
+            items = ((item.id, item.raw) for item in fresh.raws)
+            stored += len(payloads.write_raw(session, cloud_id, epoch, items, len(fresh.ids)))
+    return stored
 
 
 def refresh_quietly(hub: Hub, cloud_id: uuid.UUID) -> int:
