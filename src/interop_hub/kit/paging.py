@@ -25,6 +25,10 @@ from interop_hub.kit.errors import BadRequest
 
 T = TypeVar("T")
 
+MAX_PAGE = 2**31 - 1
+"""The largest ``page`` number (a 32-bit integer, as the API pages declare it)."""
+PAGING_PARAMS = frozenset({"page", "page_size", "cursor"})
+
 
 @dataclass(frozen=True)
 class PageRequest:
@@ -77,9 +81,27 @@ def page_request_from(
     )
 
 
+def plain_paging(request: Request) -> tuple[int, int | None, str | None] | None:
+    """``page``, ``page_size`` and ``cursor`` when each appears at most once and the numbers
+    are ones :func:`paging_params` would accept (decimal digits in range); None otherwise (a
+    fast path then leaves the request to FastAPI, which answers as declared)."""
+    found: dict[str, str] = {}
+    for key, value in request.query_params.multi_items():
+        if key in PAGING_PARAMS:
+            if key in found:
+                return None
+            found[key] = value
+    page_text, size_text = found.get("page", "0"), found.get("page_size")
+    if not page_text.isdigit() or int(page_text) > MAX_PAGE:
+        return None
+    if size_text is not None and (not size_text.isdigit() or int(size_text) < 1):
+        return None
+    return int(page_text), None if size_text is None else int(size_text), found.get("cursor")
+
+
 def paging_params(
     request: Request,
-    page: int = Query(0, ge=0, le=2**31 - 1, description="Page number, 0-based"),
+    page: int = Query(0, ge=0, le=MAX_PAGE, description="Page number, 0-based"),
     page_size: int | None = Query(
         None, ge=1, description="Page size; defaults to the maximum page size and is capped by it"
     ),

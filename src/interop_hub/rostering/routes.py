@@ -25,7 +25,7 @@ from interop_hub.auth.dependencies import (
     request_session,
 )
 from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope
-from interop_hub.kit.paging import Page, PageRequest, page_request_from, paging_params
+from interop_hub.kit.paging import Page, PageRequest, page_request_from, paging_params, plain_paging
 from interop_hub.rostering import service
 from interop_hub.rostering.queries import COURSE, GRADING_CATEGORY, ORG, PERSON, SECTION, TERM
 from interop_hub.tasks.routes import FAST_PATHS, FastPathRoute
@@ -208,27 +208,6 @@ def list_grading_categories(session: SessionDep, cloud: Cloud, paging: Paging) -
 # does — the same session, the same principal check, the same reader and the same page. Any
 # other request (a parameter FastAPI would refuse, a repeated one) goes through FastAPI.
 
-PAGING_PARAMS = frozenset({"page", "page_size", "cursor"})
-MAX_PAGE = 2**31 - 1
-
-
-def _plain_paging(request: Request) -> tuple[int, int | None, str | None] | None:
-    """``page``, ``page_size`` and ``cursor`` when each appears at most once and the numbers
-    are ones FastAPI would accept (decimal digits in range); None otherwise."""
-    found: dict[str, str] = {}
-    for key, value in request.query_params.multi_items():
-        if key in PAGING_PARAMS:
-            if key in found:
-                return None
-            found[key] = value
-    page_text, size_text = found.get("page", "0"), found.get("page_size")
-    if not page_text.isdigit() or int(page_text) > MAX_PAGE:
-        return None
-    if size_text is not None and (not size_text.isdigit() or int(size_text) < 1):
-        return None
-    return int(page_text), None if size_text is None else int(size_text), found.get("cursor")
-
-
 LIST_THREADS = 4
 
 
@@ -249,7 +228,7 @@ def _threads(request: Request) -> anyio.CapacityLimiter:
 
 def _fast_list(kind: str, subtype: str | None) -> Callable[[Request], Any]:
     async def fast(request: Request) -> Response | None:
-        paging = _plain_paging(request)
+        paging = plain_paging(request)
         if paging is None:
             return None
         serve = partial(_serve_list, request, kind, subtype, *paging)
