@@ -7,6 +7,7 @@ from interop_hub.integrations.models import Integration, IntegrationVersion
 from interop_hub.kit.db import Base
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.rollovers.models import Rollover
+from interop_hub.rostering.models import PayloadView
 from interop_hub.schedules.models import Schedule, ScheduleTick
 from interop_hub.scoping.models import TenantScoping, TenantVisible
 from interop_hub.tasks.models import Task, TaskAck, TaskPayload, TenantAppId
@@ -24,6 +25,7 @@ __all__ = [
     "IngestionError",
     "Integration",
     "IntegrationVersion",
+    "PayloadView",
     "RepoChange",
     "RepoLink",
     "RepoMembership",

@@ -17,7 +17,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal
 
 import orjson
@@ -30,7 +29,7 @@ from interop_hub.kit.errors import Forbidden, NotFound
 from interop_hub.kit.gc import paused_gc
 from interop_hub.kit.paging import Page, PageRequest, paginate_rows
 from interop_hub.repository.models import RepoObject
-from interop_hub.rostering import queries, stored
+from interop_hub.rostering import projections, queries, stored
 from interop_hub.rostering.queries import ORG, PERSON, SECTION
 from interop_hub.rostering.serialize import (
     IN_RELS,
@@ -103,6 +102,18 @@ class Reader:
         assert projected is not None  # the queries return only objects the reader sees
         return projected[1]
 
+    def view_key(self, kind: str, subtype: str | None) -> str | None:
+        """The stored projection (:mod:`interop_hub.rostering.projections`) that serves every
+        object of a list of ``kind`` (and ``subtype``) as the reader sees it; None when the
+        reader sees the bodies whole, or its topics of the kind project them differently."""
+        if self.view is None:
+            return None
+        if subtype is not None:
+            topic = self.view.topic(kind, subtype)
+            return None if topic is None else projections.view_key(topic, kind)
+        keys = {projections.view_key(t, k) for (k, _), t in self.view.objects.items() if k == kind}
+        return keys.pop() if len(keys) == 1 else None
+
     def shape(self, kind: str, subtype: str | None, text: str) -> orjson.Fragment | dict[str, Any]:
         """A stored rendering (JSON text) as the unscoped reader sees it: the text itself
         when the projection keeps it whole (:func:`interop_hub.tasks.delivery.projected`
@@ -129,7 +140,8 @@ def reader_of(session: Session, principal: Principal) -> Reader:
     if found is None:
         raise NotFound("The tenant of these credentials no longer exists.")
     blueprint, scoped = found
-    return Reader(principal.cloud_id, _view(blueprint), principal.tenant_id if scoped else None)
+    view = projections.view_of(blueprint)
+    return Reader(principal.cloud_id, view, principal.tenant_id if scoped else None)
 
 
 _TENANT_READER = (
@@ -143,12 +155,6 @@ _TENANT_READER = (
 )
 """A tenant's blueprint (as stored text) and whether it is scoped, in one round trip (every
 request of the query API runs it)."""
-
-
-@lru_cache(maxsize=256)
-def _view(blueprint: str) -> TenantView:
-    """The view of a blueprint, by its stored text (parsing it costs more than a page's SQL)."""
-    return TenantView.from_json(orjson.loads(blueprint))
 
 
 @paused_gc()
@@ -196,18 +202,32 @@ def _ids(objects: Sequence[ObjectRow], kind: str) -> list[uuid.UUID]:
     return [obj.id for obj in objects if obj.kind == kind]
 
 
-def _page(session: Session, reader: Reader, stmt: Select[Any], paging: PageRequest) -> Page[Any]:
-    """A page's items, each the object's JSON as the reader sees it: its stored rendering
-    spliced as it is (an :class:`orjson.Fragment`) where the reader sees it whole, a dict
-    otherwise (see :mod:`interop_hub.rostering.stored`)."""
-    stmt = stored.with_current(reader.within(stmt), reader.cloud_id)
+def _page(
+    session: Session,
+    reader: Reader,
+    stmt: Select[Any],
+    paging: PageRequest,
+    kind: str,
+    subtype: str | None,
+) -> Page[Any]:
+    """A page's items, each the object's JSON as the reader sees it: its stored rendering or
+    the projection of it stored for the reader's topic spliced as it is (an
+    :class:`orjson.Fragment`) where the reader sees that whole, a dict otherwise (see
+    :mod:`interop_hub.rostering.stored`)."""
+    key = reader.view_key(kind, subtype)
+    stmt = stored.with_current(reader.within(stmt), reader.cloud_id, key)
     page = paginate_rows(session, stmt, [RepoObject.id], paging)
     rows = page.items
-    live = _rendered(session, reader.cloud_id, [row.id for row in rows if row.stored is None])
+    unstored = [row.id for row in rows if row.viewed is None and row.stored is None]
+    live = _rendered(session, reader.cloud_id, unstored)
     items: list[Any] = [None] * len(rows)
     pending: list[tuple[int, Row[Any], dict[str, Any]]] = []  # to filter by scope, project
     for index, row in enumerate(rows):
-        if row.stored is not None and reader.scoped is None:
+        if row.viewed is not None and reader.scoped is None:
+            items[index] = orjson.Fragment(row.viewed)
+        elif row.viewed is not None:  # projecting it again is harmless: it keeps what it has
+            pending.append((index, row, stored.parsed(row.viewed)))
+        elif row.stored is not None and reader.scoped is None:
             items[index] = reader.shape(row.kind, row.subtype, row.stored)
         elif row.stored is not None:
             pending.append((index, row, stored.parsed(row.stored)))
@@ -255,7 +275,7 @@ def list_page(
 ) -> Page[Any]:
     """A page of a list (items as :func:`_page` makes them, for the response's JSON)."""
     stmt = _visible(reader, queries.objects(reader.cloud_id, kind, subtype), kind, subtype)
-    return _page(session, reader, stmt, paging)
+    return _page(session, reader, stmt, paging, kind, subtype)
 
 
 def list_objects(
@@ -336,4 +356,4 @@ def list_of_org(
     else:
         stmt = queries.terms_of(cloud_id, scope)
     kind, subtype = ORG_LISTS[what]
-    return _page(session, reader, _visible(reader, stmt, kind, subtype), paging)
+    return _page(session, reader, _visible(reader, stmt, kind, subtype), paging, kind, subtype)

@@ -14,7 +14,11 @@ How a stored text becomes an item of the page depends on the reader (:func:`shap
 - a connector, or a tenant whose topic keeps the body as it is (``Topic.dropped``: no roll-up
   the topic drops is in the body), unscoped: the text itself, spliced into the response
   without being parsed (:class:`orjson.Fragment`);
-- otherwise it is parsed, filtered by the tenant's scope and projected, as a live rendering is.
+- a tenant whose topic keeps only some attributes: the projection of the text the renderings
+  pass stored for that topic (:mod:`interop_hub.rostering.projections`), spliced as it is, or
+  parsed and filtered by the tenant's scope;
+- otherwise (no projection stored yet) it is parsed, filtered by the tenant's scope and
+  projected, as a live rendering is.
 
 Objects without a current payload (a tombstone is the newest, none was stored since the epoch
 moved on, or the Repository was written outside a collection) are rendered live; a read never
@@ -29,12 +33,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, Select, Text, cast, select
+from sqlalchemy import Row, Select, Text, and_, case, cast, null, select
 from sqlalchemy.orm import Session
 
 from interop_hub.clouds.models import Cloud
 from interop_hub.kit.db import one_of
 from interop_hub.repository.models import RepoObject
+from interop_hub.rostering.models import PayloadView
 from interop_hub.rostering.queries import OBJECT_COLUMNS
 from interop_hub.tasks import payloads
 from interop_hub.tasks.models import TaskPayload
@@ -42,18 +47,29 @@ from interop_hub.tasks.models import TaskPayload
 PAGE_COLUMNS = (RepoObject.id, RepoObject.kind, RepoObject.subtype)
 
 
-def with_current(stmt: Select[Any], cloud_id: uuid.UUID) -> Select[Any]:
-    """``stmt`` (a list of ``RepoObject``) as rows of the object's id, kind, subtype and
-    ``stored``: the text of its current payload, or None.
+def with_current(stmt: Select[Any], cloud_id: uuid.UUID, key: str | None = None) -> Select[Any]:
+    """``stmt`` (a list of ``RepoObject``) as rows of the object's id, kind, subtype, ``viewed``
+    and ``stored``: the text of its current payload's projection ``key``
+    (:mod:`interop_hub.rostering.projections`) when one is stored, else None and the text of its
+    current payload, or None for both.
 
     The payload is the newest of the object in the cloud's epoch: one probe of the index
-    ``(cloud_id, epoch, object_id, id)`` per object of the page, read backwards. A tombstone's
-    SQL NULL body casts to NULL (None): the object is rendered live, never from an older
-    payload behind the tombstone."""
+    ``(cloud_id, epoch, object_id, id)`` per object of the page, read backwards; its projection
+    one probe of the projections' primary key, and the payload's body is read only when it has
+    none. A tombstone's SQL NULL body casts to NULL (None) and has no projection: the object is
+    rendered live, never from an older payload behind the tombstone."""
     epoch = select(Cloud.render_epoch).where(Cloud.id == cloud_id).scalar_subquery()
     text = cast(TaskPayload.body, Text)
     newest = payloads.newest_payload(cloud_id, epoch, RepoObject.id, text)
-    return stmt.with_only_columns(*PAGE_COLUMNS, newest.label("stored"))
+    if key is None:
+        return stmt.with_only_columns(*PAGE_COLUMNS, null().label("viewed"), newest.label("stored"))
+    newest_id = payloads.newest_payload(cloud_id, epoch, RepoObject.id, TaskPayload.id)
+    on = and_(PayloadView.payload_id == newest_id, PayloadView.view == key)
+    return stmt.outerjoin(PayloadView, on).with_only_columns(
+        *PAGE_COLUMNS,
+        PayloadView.body.label("viewed"),
+        case((PayloadView.payload_id.is_(None), newest)).label("stored"),
+    )
 
 
 def live_rows(session: Session, cloud_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Row[Any]]:

@@ -27,6 +27,7 @@ from interop_hub.clouds.models import Cloud
 from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import analyze, one_of, transaction, write_transaction
 from interop_hub.repository.models import RepoObject
+from interop_hub.rostering import projections
 from interop_hub.rostering.queries import Refs
 from interop_hub.runtime import Hub
 from interop_hub.tasks import payloads, render
@@ -57,8 +58,9 @@ def unrendered(
 
 
 def refresh(hub: Hub, cloud_id: uuid.UUID, chunk: int = CHUNK) -> int:
-    """Render and store every object of the cloud that has no current payload; returns how
-    many were stored.
+    """Render and store every object of the cloud that has no current payload, then the
+    projections of the renderings its tenants read (:mod:`interop_hub.rostering.projections`);
+    returns how many renderings were stored.
 
     A sweep lists the objects without one (outside any lock), then renders them a chunk at a
     time, each chunk checked again under the cloud's lock. What a collection between two
@@ -72,9 +74,10 @@ def refresh(hub: Hub, cloud_id: uuid.UUID, chunk: int = CHUNK) -> int:
         total += swept
         if not pending or not swept:
             break
-    if total >= STORED_ANALYZE:
+    projected = projections.refresh(hub, cloud_id)
+    if total >= STORED_ANALYZE or projected >= STORED_ANALYZE:
         with write_transaction(hub.sessions) as session:
-            analyze(session, "task_payloads")
+            analyze(session, "task_payloads", "task_payload_views")
     return total
 
 
