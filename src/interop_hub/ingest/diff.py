@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -63,14 +64,16 @@ def plan(
     full_state: bool,
     deleted: Iterable[str] = (),
     keep: Iterable[str] = (),
+    unchanged: AbstractSet[str] = frozenset(),
 ) -> Plan[R]:
     """Plan the change from ``current`` (source id → stored digest) to ``incoming``
     (source id, digest, record), each source id at most once.
 
     ``full_state``: the incoming records are the whole state (a bulk file), so current rows
     that are not incoming are deleted — except those in ``keep`` (source ids the source sent
-    but that were rejected: a bad row never deletes what is already there). Otherwise (a delta
-    file) only ``deleted`` source ids are deleted.
+    but that were rejected: a bad row never deletes what is already there — and those in
+    ``unchanged``, source ids the reader skipped because their lines are as the Repository has
+    them). Otherwise (a delta file) only ``deleted`` source ids are deleted.
     """
     result: Plan[R] = Plan()
     make, legacy = build.row, build.legacy_digest
@@ -94,7 +97,7 @@ def plan(
             result.unchanged_legacy.append((row.id, digest))
     if full_state:
         kept = set(keep)
-        gone = [s for s in current if s not in seen and s not in kept]
+        gone = [s for s in current if s not in seen and s not in kept and s not in unchanged]
     else:
         gone = [s for s in dict.fromkeys(deleted) if s in current and s not in seen]
     result.deletes = [build.row_id(s) for s in gone]

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
 )
@@ -121,3 +122,26 @@ class RepoChange(Base):
     subtype: Mapped[str | None] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(8))
     prior: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class RememberedLines(Base):
+    """The lines of one file that a cloud's last applied collection accepted
+    (:mod:`interop_hub.ingest.oneroster.lines`): an 8-byte key per line and the lines'
+    ``sourcedId``s, newline-separated, in the same order.
+
+    Every applied collection replaces all of its cloud's rows (``ingestion_id`` says which one
+    wrote them), in the transaction that applies it, so they always describe the Repository as
+    it is. Stored uncompressed on PostgreSQL (migration 0011): the keys do not compress, and
+    compressing ~30 MB of ids each night costs more than it saves.
+    """
+
+    __tablename__ = "ingest_remembered_lines"
+
+    cloud_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clouds.id", ondelete="CASCADE"), primary_key=True
+    )
+    file: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ingestion_id: Mapped[uuid.UUID] = mapped_column()
+    context: Mapped[str] = mapped_column(Text)
+    keys: Mapped[bytes] = mapped_column(LargeBinary)
+    source_ids: Mapped[str] = mapped_column(Text)

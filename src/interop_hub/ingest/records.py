@@ -87,6 +87,13 @@ class Bundle:
     fields to set on the existing person, by person source id."""
     errors: list[RowError] = field(default_factory=list)
     rows_read: int = 0
+    unchanged: dict[str, set[str]] = field(default_factory=dict)
+    """By file (``users``, ``enrollments``, ...): the source ids whose lines were skipped as
+    remembered from the last collection. They stand as the Repository has them: neither
+    records here nor deleted."""
+    remember: dict[str, Any] = field(default_factory=dict)
+    """By file: what the next collection may skip (a
+    :class:`~interop_hub.ingest.oneroster.lines.Remembered`), to store if this one applies."""
 
     def bulk_kinds(self) -> set[Kind]:
         """Kinds whose source file is bulk (their missing objects are deletions)."""

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,6 +28,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from interop_hub.clouds.models import Actor, Cloud
+from interop_hub.ingest import remembered
 from interop_hub.ingest.apply import ChangeLog, CollectionPlan, apply_plan
 from interop_hub.ingest.diff import Builder, plan
 from interop_hub.ingest.liveness import Heartbeat, this_runner
@@ -38,10 +40,10 @@ from interop_hub.ingest.normalize import (
     membership_digest,
     object_digest,
 )
-from interop_hub.ingest.oneroster import read_bundle
+from interop_hub.ingest.oneroster import Remembered, read_bundle
 from interop_hub.ingest.records import FILE_KINDS, Bundle, BundleError, Kind, Ref, SourceObject
 from interop_hub.kit import metrics
-from interop_hub.kit.db import analyze, is_postgresql, write_transaction
+from interop_hub.kit.db import analyze, is_postgresql, transaction, write_transaction
 from interop_hub.kit.errors import BadRequest, Conflict, NotFound
 from interop_hub.kit.gc import paused_gc
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
@@ -133,12 +135,39 @@ def run(hub: Hub, ingestion_id: uuid.UUID, progress: Progress | None = None) -> 
             ingestion.source,
             ingestion.details.get("force", False),
         )
-        existing = _existing_source_ids(session, cloud_id)
     started = time.perf_counter()
     with Heartbeat(hub.sessions, ingestion_id, hub.clock):
-        done = _read_and_apply(hub, ingestion_id, cloud_id, source, existing, bool(force), say)
+        done = _read_and_apply(hub, ingestion_id, cloud_id, source, bool(force), say)
     metrics.ingestion_finished(done.state, time.perf_counter() - started, done.rows_rejected or 0)
     return done
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A bundle as read, and which collection's remembered lines it skipped (None: none)."""
+
+    bundle: Bundle
+    source: str
+    remembered_from: uuid.UUID | None
+
+
+def _read(hub: Hub, cloud_id: uuid.UUID, source: str, *, remembering: bool) -> _Read:
+    """Read the bundle at ``source``; ``remembering``: skip the lines the cloud's last
+    collection accepted that still stand (:mod:`interop_hub.ingest.oneroster.lines`)."""
+    writer: uuid.UUID | None = None
+    lines: dict[str, Remembered] = {}
+    if remembering:
+        with transaction(hub.sessions) as session:
+            writer, lines = remembered.load(session, cloud_id)
+    bundle = read_bundle(
+        Path(source),
+        existing=remembered.ExistingIds(hub.sessions, cloud_id),
+        existing_memberships=None,
+        max_uncompressed_bytes=hub.settings.max_bundle_bytes,
+        remembered=lines,
+        referrers=remembered.RepositoryReferrers(hub.sessions, cloud_id),
+    )
+    return _Read(bundle, source, writer if bundle.unchanged else None)
 
 
 def _read_and_apply(
@@ -146,18 +175,12 @@ def _read_and_apply(
     ingestion_id: uuid.UUID,
     cloud_id: uuid.UUID,
     source: str,
-    existing: dict[Kind, set[str]],
     force: bool,
     say: Progress,
 ) -> Ingestion:
     try:
         say("reading")
-        bundle = read_bundle(
-            Path(source),
-            existing=existing,
-            existing_memberships=None,
-            max_uncompressed_bytes=hub.settings.max_bundle_bytes,
-        )
+        read = _read(hub, cloud_id, source, remembering=True)
     except BundleError as exc:
         return _finish_failed(hub, ingestion_id, str(exc))
     except Exception as exc:  # an unreadable bundle must never leave an ingestion running
@@ -166,7 +189,7 @@ def _read_and_apply(
     say("applying")
     try:
         with write_transaction(hub.sessions) as session:
-            return _apply(session, hub, ingestion_id, cloud_id, bundle, force=force, say=say)
+            return _apply(session, hub, ingestion_id, cloud_id, read, force=force, say=say)
     except Exception as exc:
         log.exception("ingestion %s: applying failed", ingestion_id)
         return _finish_failed(hub, ingestion_id, f"the collection could not be applied: {exc}")
@@ -177,7 +200,7 @@ def _apply(
     hub: Hub,
     ingestion_id: uuid.UUID,
     cloud_id: uuid.UUID,
-    bundle: Bundle,
+    read: _Read,
     *,
     force: bool,
     say: Progress,
@@ -186,6 +209,14 @@ def _apply(
     # One collection per cloud at a time: lock the cloud row (PostgreSQL; SQLite has one writer).
     session.scalar(select(Cloud.id).where(Cloud.id == cloud_id).with_for_update())
     ingestion = _get(session, ingestion_id)
+    if read.remembered_from is not None and remembered.writer(session, cloud_id) != (
+        read.remembered_from
+    ):
+        # Another collection applied while this one read: what it skipped may have changed.
+        say("reading")
+        read = _read(hub, cloud_id, read.source, remembering=False)
+        say("applying")
+    bundle = read.bundle
     with paused_gc():
         collection = _plan(session, cloud_id, bundle)
     with _frozen_heap():
@@ -248,6 +279,10 @@ def _apply_planned(
     _forget_referrers(session, collection)
     apply_plan(session, cloud_id, collection, ChangeLog(ingestion.id, cloud_id), now, say)
     _store_record_digests(session, collection, say)
+    remembered.replace(session, cloud_id, ingestion.id, bundle.remember)
+    skipped = sum(len(ids) for ids in bundle.unchanged.values())
+    if skipped:
+        ingestion.details = {**ingestion.details, "lines_skipped": skipped}
     scopes = scoping.refresh_cloud(session, cloud_id)
     if fanout is not None:
         say("queuing tenants' tasks")
@@ -367,6 +402,7 @@ def _plan(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPl
             full_state=mode == "bulk",
             deleted=deleted_by_kind.get(kind, ()),
             keep=rejected.get(name, ()),
+            unchanged=bundle.unchanged.get(name, frozenset()),
         )
     mode = bundle.modes.get("enrollments", "absent")
     if mode != "absent":
@@ -377,6 +413,7 @@ def _plan(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPl
             full_state=mode == "bulk",
             deleted=bundle.deleted_memberships,
             keep=rejected.get("enrollments", ()),
+            unchanged=bundle.unchanged.get("enrollments", frozenset()),
         )
     return result
 
@@ -459,15 +496,6 @@ def _object_count(session: Session, cloud_id: uuid.UUID) -> int:
         select(func.count()).select_from(RepoMembership).where(RepoMembership.cloud_id == cloud_id)
     )
     return int(objects or 0) + int(members or 0)
-
-
-def _existing_source_ids(session: Session, cloud_id: uuid.UUID) -> dict[Kind, set[str]]:
-    existing: dict[Kind, set[str]] = {}
-    for kind, source_id in session.execute(
-        select(RepoObject.kind, RepoObject.source_id).where(RepoObject.cloud_id == cloud_id)
-    ):
-        existing.setdefault(cast(Kind, kind), set()).add(source_id)
-    return existing
 
 
 def _record_errors(session: Session, hub: Hub, ingestion: Ingestion, bundle: Bundle) -> None:

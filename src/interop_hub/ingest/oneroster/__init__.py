@@ -16,10 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from interop_hub.ingest.oneroster.bundle import open_source, read_manifest
-from interop_hub.ingest.oneroster.validate import Reader
+from interop_hub.ingest.oneroster.lines import Remembered
+from interop_hub.ingest.oneroster.validate import Reader, Referrers
 from interop_hub.ingest.records import Bundle, BundleError, Kind
 
-__all__ = ["BundleError", "read_bundle"]
+__all__ = ["BundleError", "Referrers", "Remembered", "read_bundle"]
 
 
 def read_bundle(
@@ -28,6 +29,8 @@ def read_bundle(
     existing: Mapping[Kind, AbstractSet[str]] | None = None,
     existing_memberships: AbstractSet[str] | None = None,
     max_uncompressed_bytes: int = 4 * 1024**3,
+    remembered: Mapping[str, Remembered] | None = None,
+    referrers: Referrers | None = None,
 ) -> Bundle:
     """Read the OneRoster CSV bundle at ``path`` (a folder, or a zip file).
 
@@ -39,12 +42,19 @@ def read_bundle(
     nothing, when the bundle cannot be read at all. ``max_uncompressed_bytes`` caps what a zip
     may expand to (a folder is read as it is).
 
+    ``remembered`` holds, by file, the lines the last collection into the same Repository
+    accepted (:mod:`.lines`): those read again unchanged are skipped (``Bundle.unchanged``)
+    unless ``referrers`` shows that an object gone since concerns them; ``existing`` must then
+    hold every kind. ``Bundle.remember`` is what the next collection may skip.
+
     The records share strings and, for memberships, equal ``data`` dicts: treat them as
     read-only.
     """
     with _gc_paused(), open_source(Path(path), max_uncompressed_bytes) as source:
         version, modes = read_manifest(source)
-        return Reader(source, version, modes, existing or {}, existing_memberships).run()
+        return Reader(
+            source, version, modes, existing or {}, existing_memberships, remembered, referrers
+        ).run()
 
 
 @contextmanager

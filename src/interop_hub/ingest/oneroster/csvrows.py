@@ -59,11 +59,17 @@ class Table:
     small files.
     """
 
-    def __init__(self, stream: IO[bytes], file: str) -> None:
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors=_HANDLER, newline="")
-        self.reader = csv.reader(text)
+    numbers: list[int] | None = None
+    """For a table of chosen lines (:meth:`of_lines`): the physical line of each line the
+    reader is given, by the reader's ``line_num`` - 1; None when the reader reads the file."""
+
+    def __init__(self, stream: IO[bytes] | None, file: str) -> None:
         self.bad_at_open = BAD_BYTES_SEEN[0]
         self.header: list[str] = []
+        if stream is None:  # of_lines sets the reader and the header
+            return
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors=_HANDLER, newline="")
+        self.reader = csv.reader(text)
         try:
             for fields in self.reader:
                 if fields:
@@ -71,6 +77,25 @@ class Table:
                     break
         except csv.Error as exc:
             raise BundleError(f"{file}: unreadable header ({exc})") from exc
+        self._check_header(file)
+
+    @classmethod
+    def of_lines(cls, file: str, header: bytes, lines: list[bytes], indexes: list[int]) -> Table:
+        """A table of some record lines of a line-safe file (each record on one line):
+        ``lines[i]`` for each ``i`` of ``indexes``, in that order, under ``header``."""
+        table = cls(None, file)
+        try:
+            fields = next(csv.reader([header.decode("utf-8-sig", _HANDLER)]))
+        except csv.Error as exc:
+            raise BundleError(f"{file}: unreadable header ({exc})") from exc
+        table.header = [name.strip() for name in fields]
+        table._check_header(file)
+        table.numbers = [i + 1 for i in indexes]
+        chosen = map(lines.__getitem__, indexes)
+        table.reader = csv.reader(line.decode("utf-8", _HANDLER) for line in chosen)
+        return table
+
+    def _check_header(self, file: str) -> None:
         seen: set[str] = set()
         for name in self.header:
             if name in seen:

@@ -156,6 +156,7 @@ def read_enrollments(reader: Reader) -> None:
     append, make = reader.bundle.memberships.append, _make_membership
     deleted, known = reader.bundle.deleted_memberships, reader.existing_memberships
     shared: dict[tuple[str, str, str], dict[str, Any]] = {}
+    taken = reader.taken.get("enrollments")
     with stream:
         for line, sid, f, deleting in reader.rows(spec, table):
             if deleting:
@@ -187,6 +188,8 @@ def read_enrollments(reader: Reader) -> None:
                         shared[key] = found
                 data = found
             append(make(sid, u, c, s, f[role_at], data))
+            if taken is not None:
+                taken.append((line - 1, sid))
 
 
 _SHARED = 10_000
@@ -218,6 +221,7 @@ def read_demographics(reader: Reader) -> None:
     extras = ext_columns(spec, table)
     sex_at, birth_at = column(table, "sex"), column(table, "birthDate")
     said: set[str] = set()
+    taken = reader.taken.get("demographics")
     with stream:
         for line, sid, fields, deleting in reader.rows(spec, table):
             values: dict[str, Any] = {"sex": None, "dob": None}
@@ -230,6 +234,8 @@ def read_demographics(reader: Reader) -> None:
                 person.data.update(values)
                 person.data["$ext"].update(more)
                 said.add(sid)
+                if taken is not None:
+                    taken.append((line - 1, sid))
             elif reader.exists("person", sid):
                 reader.bundle.person_patches[sid] = {**values, "$ext": more}
             elif not deleting:

@@ -172,6 +172,7 @@ class RowChecker:
         checked = itemgetter(*(at for _, at, _, _ in keyed), width)
         good: set[tuple[str, ...]] = set()
         bad_at_open, read, last = table.bad_at_open, 0, reader.line_num
+        numbers = table.numbers  # a table of chosen lines: their physical lines
         try:
             while True:
                 try:
@@ -181,10 +182,12 @@ class RowChecker:
                 except csv.Error as exc:
                     read += 1
                     problem = unreadable(exc)
-                    error(spec, last + 1, problem.column, problem.reason, "")
+                    at = last + 1 if numbers is None else numbers[reader.line_num - 1]
+                    error(spec, at, problem.column, problem.reason, "")
                     last = reader.line_num
                     continue
-                start, last = last + 1, reader.line_num
+                start = last + 1 if numbers is None else numbers[reader.line_num - 1]
+                last = reader.line_num
                 if not fields:
                     continue
                 read += 1

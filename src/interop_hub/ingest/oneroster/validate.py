@@ -17,13 +17,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from interop_hub.ingest.oneroster import mapping, people
 from interop_hub.ingest.oneroster.bundle import DATA_FILES, Source
 from interop_hub.ingest.oneroster.csvrows import Table
 from interop_hub.ingest.oneroster.files import SPECS, FileSpec
+from interop_hub.ingest.oneroster.lines import (
+    LINE_FILES,
+    Comparison,
+    FileLines,
+    Remembered,
+    compare,
+    pack_keys,
+    source_ids,
+    split_file,
+)
 from interop_hub.ingest.oneroster.mapping import Built, Fault, Values
 from interop_hub.ingest.oneroster.rows import Row, RowChecker, ext, ext_columns
 from interop_hub.ingest.records import (
@@ -54,6 +65,20 @@ _SELF_REFERRING: frozenset[Kind] = frozenset({"org", "term", "person"})
 """Kinds with references to their own kind (parents, agents), settled after their file."""
 
 
+class Referrers(Protocol):
+    """What in the Repository refers to given objects (source ids by kind): how a reader
+    finds the remembered lines that an object gone since the last collection concerns."""
+
+    def persons(self, targets: Mapping[Kind, AbstractSet[str]]) -> set[str]:
+        """The source ids of persons that refer to one of ``targets``."""
+        ...
+
+    def memberships(self, targets: Mapping[Kind, AbstractSet[str]]) -> set[str]:
+        """The source ids of memberships whose person, section or school is one of
+        ``targets``."""
+        ...
+
+
 @dataclass(slots=True)
 class _Candidate:
     line: int
@@ -71,6 +96,8 @@ class Reader:
         modes: dict[str, Mode],
         existing: Mapping[Kind, AbstractSet[str]],
         existing_memberships: AbstractSet[str] | None,
+        remembered: Mapping[str, Remembered] | None = None,
+        referrers: Referrers | None = None,
     ) -> None:
         self.source = source
         self.specs = SPECS[version]
@@ -85,6 +112,14 @@ class Reader:
         self.persons: dict[str, SourceObject] = {}
         self.term_years: dict[str, int] = {}
         self.course_years: dict[str, int | None] = {}
+        self.remembered = remembered or {}
+        self.referrers = referrers
+        self.file_lines: dict[str, FileLines] = {}
+        """The line-safe bulk files of :data:`LINE_FILES` read so far, as lines."""
+        self.comparisons: dict[str, Comparison] = {}
+        """Those of them whose remembered lines are skipped."""
+        self.taken: dict[str, list[tuple[int, str]]] = {}
+        """(line index, sourcedId) of each line of those files parsed and accepted."""
 
     def run(self) -> Bundle:
         self.objects("orgs", "org", mapping.org)
@@ -98,7 +133,111 @@ class Reader:
         people.read_demographics(self)
         self.objects("categories", "grading_category", mapping.category)
         self.bundle.errors.sort(key=lambda e: (_FILE_ORDER.get(e.file, 99), e.line))
+        self._remember()
         return self.bundle
+
+    # -- remembered lines (see lines.py) ------------------------------------------------------
+
+    def _remember(self) -> None:
+        """What the next collection may skip: every line of the line-safe files accepted now,
+        and the lines skipped now (still accepted)."""
+        for name, lines in self.file_lines.items():
+            taken = self.taken.get(name, [])
+            keys = [lines.keys[i] for i, _ in taken]
+            ids = [s for _, s in taken]
+            comparison = self.comparisons.get(name)
+            if comparison is not None:
+                keys += [lines.keys[i] for i in comparison.unchanged.values()]
+                ids += comparison.unchanged
+                self.bundle.unchanged[name] = set(comparison.unchanged)
+                self.bundle.rows_read += len(comparison.unchanged)
+            self.bundle.remember[name] = Remembered(lines.context, pack_keys(keys), ids)
+
+    def _lines(self, name: str) -> FileLines | None:
+        """File ``name`` (bulk, of :data:`LINE_FILES`) as lines, or None when it is not
+        line-safe; read once."""
+        if name not in self.file_lines:
+            stored = self.source.find(self.specs[name].file)
+            if stored is None:
+                raise BundleError(f"{self.specs[name].file} is missing")
+            with self.source.open(stored) as stream:
+                lines = split_file(stream.read(), self.bundle.version, self.bundle.modes)
+            if lines is None:
+                return None
+            self.file_lines[name] = lines
+            self.taken[name] = []
+        return self.file_lines[name]
+
+    def _compare(self, name: str, lines: FileLines) -> Comparison | None:
+        """The lines of file ``name`` to parse and those to skip, or None to parse them all.
+
+        A remembered line is skipped when nothing outside it changed what it gives: a user's
+        demographics row (new, changed or gone), an org or person it refers to that is gone
+        (the person's own file: any whose line changed or vanished, followed through the
+        agents that refer to it), an enrollment's user, class or school that is gone."""
+        remembered = self.remembered.get(name)
+        comparison = None if remembered is None else compare(lines, remembered)
+        if comparison is None:
+            return None
+        if name == "users" and not self._settle_users(comparison):
+            return None
+        if name == "enrollments" and not self._settle_enrollments(comparison):
+            return None
+        if name == "demographics":
+            users = self.comparisons.get("users")
+            if users is None:
+                return None
+            comparison.force({s for s in comparison.unchanged if s not in users.unchanged})
+        self.comparisons[name] = comparison
+        return comparison
+
+    def _settle_users(self, comparison: Comparison) -> bool:
+        modes = self.bundle.modes
+        if modes.get("roles", "absent") != "absent" or self.referrers is None:
+            return False  # a 1.2 role row may change a person: users.csv is read whole
+        if modes.get("demographics", "absent") == "bulk":
+            lines = self._lines("demographics")
+            remembered = self.remembered.get("demographics")
+            if lines is None or remembered is None:
+                return False
+            said = compare(lines, remembered)
+            if said is None:
+                return False
+            comparison.force(set(source_ids(lines, said.changed)) | said.vanished)
+        elif modes.get("demographics", "absent") != "absent":
+            return False
+        orgs = self._gone("org")
+        if orgs:
+            comparison.force(self.referrers.persons({"org": orgs}))
+        # every remembered person whose line is parsed or gone may be rejected or deleted
+        frontier = {s for s in self.remembered["users"].source_ids if s not in comparison.unchanged}
+        while frontier:
+            found = self.referrers.persons({"person": frontier})
+            frontier = {s for s in found if s in comparison.unchanged}
+            comparison.force(frontier)
+        return True
+
+    def _settle_enrollments(self, comparison: Comparison) -> bool:
+        users = self.remembered.get("users") if "users" in self.comparisons else None
+        persons = (
+            {s for s in users.source_ids if not self.exists("person", s)}
+            if users is not None
+            else self._gone("person")
+        )
+        targets: dict[Kind, set[str]] = {
+            "person": persons,
+            "section": self._gone("section"),
+            "org": self._gone("org"),
+        }
+        if any(targets.values()):
+            if self.referrers is None:
+                return False
+            comparison.force(self.referrers.memberships(targets))
+        return True
+
+    def _gone(self, kind: Kind) -> set[str]:
+        """The objects of ``kind`` that the Repository has but this bundle no longer states."""
+        return {s for s in self.existing.get(kind, ()) if not self.exists(kind, s)}
 
     # -- references ---------------------------------------------------------------------------
 
@@ -124,29 +263,47 @@ class Reader:
 
     # -- files --------------------------------------------------------------------------------
 
-    def open(self, name: str) -> tuple[FileSpec, Table, IO[bytes]] | None:
-        """File ``name`` with its header checked, or None when the manifest says absent."""
-        if self.bundle.modes.get(name, "absent") == "absent":
+    def open(
+        self, name: str
+    ) -> tuple[FileSpec, Table, AbstractContextManager[IO[bytes] | None]] | None:
+        """File ``name`` with its header checked, or None when the manifest says absent.
+
+        A bulk file of :data:`LINE_FILES` that is line-safe is read whole and split into
+        lines, so that its accepted lines can be remembered; its table then holds only the
+        lines not skipped (:meth:`_compare`)."""
+        mode = self.bundle.modes.get(name, "absent")
+        if mode == "absent":
             return None
         spec = self.specs[name]
+        lines = self._lines(name) if mode == "bulk" and name in LINE_FILES else None
+        if lines is not None:
+            comparison = self._compare(name, lines)
+            indexes = lines.records() if comparison is None else comparison.changed
+            header = lines.lines[lines.header_at]
+            table = Table.of_lines(spec.file, header, lines.lines, indexes)
+            self._check_columns(name, spec, table)
+            return spec, table, nullcontext()
         stored = self.source.find(spec.file)
         if stored is None:  # read_manifest checked it; the folder changed since
             raise BundleError(f"{spec.file} is missing")
         stream = self.source.open(stored)
         try:
             table = Table(stream, spec.file)
-            header = table.header
-            missing = [c for c in ("sourcedId", *spec.required) if c not in header]
-            if self.bundle.modes[name] == "delta":
-                missing += [c for c in ("status", "dateLastModified") if c not in header]
-            if name == "users" and self.bundle.modes.get("roles") == "absent":
-                missing += [c for c in ("role",) if c not in header]  # 1.2 without roles.csv
-            if missing:
-                raise BundleError(f"{spec.file}: required column {missing[0]!r} is missing")
+            self._check_columns(name, spec, table)
         except BaseException:
             stream.close()
             raise
         return spec, table, stream
+
+    def _check_columns(self, name: str, spec: FileSpec, table: Table) -> None:
+        header = table.header
+        missing = [c for c in ("sourcedId", *spec.required) if c not in header]
+        if self.bundle.modes[name] == "delta":
+            missing += [c for c in ("status", "dateLastModified") if c not in header]
+        if name == "users" and self.bundle.modes.get("roles") == "absent":
+            missing += [c for c in ("role",) if c not in header]  # 1.2 without roles.csv
+        if missing:
+            raise BundleError(f"{spec.file}: required column {missing[0]!r} is missing")
 
     def rows(self, spec: FileSpec, table: Table) -> Iterator[Row]:
         return self.checker.rows(spec, table, self.bundle.modes[spec.name] == "delta")
@@ -175,8 +332,14 @@ class Reader:
                     continue
                 built.data["$ext"] = ext(extras, fields, built.ext)
                 candidates.append(_Candidate(line, sid, built))
+        comparison = self.comparisons.get(name)
+        if comparison is not None:  # skipped lines stand: nothing they refer to is gone
+            self.accepted[kind].update((s, s) for s in comparison.unchanged)
+        taken = self.taken.get(name)
         for c in self._resolve(spec, kind, candidates):
             self._add(kind, c.sid, c.built)
+            if taken is not None:
+                taken.append((c.line - 1, c.sid))
 
     def _add(self, kind: Kind, sid: str, built: Built) -> None:
         year = built.school_year
