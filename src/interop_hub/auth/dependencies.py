@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from interop_hub.auth import service
 from interop_hub.auth.principal import Principal
-from interop_hub.auth.tokens import read_token
+from interop_hub.auth.tokens import TokenClaims, read_token
 from interop_hub.kit.db import WRITE_OPTION
 from interop_hub.kit.errors import Forbidden, Unauthorized
 from interop_hub.runtime import Hub
@@ -79,6 +79,16 @@ def basic_principal(session: Session, hub: Hub, username: str, password: str) ->
         if parts is not None:
             return service.authenticate_api_key(session, *parts)
     return service.authenticate_client(session, hub.keyring, username, password)
+
+
+def bearer_claims(request: Request, hub: Hub) -> TokenClaims | None:
+    """The checked claims of the request's Bearer token; None when it has other credentials,
+    or none (:func:`get_principal` then answers as it does)."""
+    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value:
+        return None
+    return read_token(hub.keyring.signing_key, value, hub.now())
 
 
 def get_principal(request: Request, session: SessionDep, hub: HubDep) -> Principal:

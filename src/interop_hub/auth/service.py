@@ -11,7 +11,8 @@ Either one can be exchanged at ``/oauth/token`` for a bearer token, or sent as H
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Sequence
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
@@ -91,7 +92,14 @@ def principal_for_claims(session: Session, claims: TokenClaims) -> Principal:
             account_type=account.type,
             api_key_id=claims.key_id,
         )
-    row = session.execute(_ACTOR_AND_TENANT, {"actor": claims.ident}).first()
+    return actor_principal(
+        claims, session.execute(ACTOR_AND_TENANT, {"actor": claims.ident}).first()
+    )
+
+
+def actor_principal(claims: TokenClaims, row: Sequence[Any] | None) -> Principal:
+    """The principal of an actor's token, given the first columns of :data:`ACTOR_AND_TENANT`
+    for it (None: no such actor)."""
     if row is None or row[0] is not None:
         raise Unauthorized("The access token's actor has been removed or revoked.")
     return Principal(
@@ -103,15 +111,15 @@ def principal_for_claims(session: Session, claims: TokenClaims) -> Principal:
     )
 
 
-_actors = cast(Table, Actor.__table__)
-_tenants = cast(Table, Tenant.__table__)
-_ACTOR_AND_TENANT = (
-    select(_actors.c.revoked_at, _actors.c.cloud_id, _tenants.c.id, _tenants.c.integration_id)
-    .select_from(_actors.outerjoin(_tenants, _tenants.c.actor_id == _actors.c.id))
-    .where(_actors.c.id == bindparam("actor", type_=_actors.c.id.type))
+ACTORS = cast(Table, Actor.__table__)
+TENANTS = cast(Table, Tenant.__table__)
+ACTOR_AND_TENANT = (
+    select(ACTORS.c.revoked_at, ACTORS.c.cloud_id, TENANTS.c.id, TENANTS.c.integration_id)
+    .select_from(ACTORS.outerjoin(TENANTS, TENANTS.c.actor_id == ACTORS.c.id))
+    .where(ACTORS.c.id == bindparam("actor", type_=ACTORS.c.id.type))
 )
 """An actor and its tenant in one round trip (every request of a driver runs it), as a Core
-statement built once."""
+statement built once; a caller may add columns of its own (``:actor``: the actor's id)."""
 
 
 def _actor_principal(session: Session, actor: Actor) -> Principal:

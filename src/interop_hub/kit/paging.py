@@ -130,7 +130,7 @@ def paginate(
     With a cursor the page starts after the cursor's row; without one, at ``page * page_size``.
     """
     rows = list(session.scalars(_keyset(stmt, keys, req, descending)))
-    return _page_of(rows, keys, req)
+    return page_of(rows, keys, req)
 
 
 def paginate_rows(
@@ -143,7 +143,7 @@ def paginate_rows(
 ) -> Page[Row[Any]]:
     """:func:`paginate`, a page of whole rows (``stmt`` selects the ``keys`` by their names)."""
     rows = list(session.execute(_keyset(stmt, keys, req, descending)))
-    return _page_of(rows, keys, req)
+    return page_of(rows, keys, req)
 
 
 def _keyset(
@@ -153,23 +153,35 @@ def _keyset(
     descending: bool,
 ) -> Select[Any]:
     stmt = stmt.order_by(*(key.desc() for key in keys) if descending else keys)
-    if req.cursor is not None:
-        if len(req.cursor) != len(keys):
-            raise BadRequest("The cursor does not belong to this list.", code="invalid_cursor")
-        values = [_coerce(key, value) for key, value in zip(keys, req.cursor, strict=True)]
+    values, offset = page_start(keys, req)
+    if values is not None:
         left: Any = keys[0] if len(keys) == 1 else tuple_(*keys)
         # Each value bound as its column's type, as a plain comparison would bind it.
         bound = [literal(value, key.type) for key, value in zip(keys, values, strict=True)]
         right: Any = values[0] if len(keys) == 1 else tuple_(*bound)
         stmt = stmt.where(left < right if descending else left > right)
-    elif req.page:
-        stmt = stmt.offset(req.page * req.page_size)
+    elif offset:
+        stmt = stmt.offset(offset)
     return stmt.limit(req.page_size + 1)
 
 
-def _page_of(
+def page_start(
+    keys: Sequence[InstrumentedAttribute[Any]], req: PageRequest
+) -> tuple[list[Any] | None, int]:
+    """Where a page starts: after the cursor's values (as the keys' types), or, without a
+    cursor (None), at an offset. A cursor of another list is refused."""
+    if req.cursor is None:
+        return None, req.page * req.page_size
+    if len(req.cursor) != len(keys):
+        raise BadRequest("The cursor does not belong to this list.", code="invalid_cursor")
+    return [_coerce(key, value) for key, value in zip(keys, req.cursor, strict=True)], 0
+
+
+def page_of(
     rows: list[Any], keys: Sequence[InstrumentedAttribute[Any]], req: PageRequest
 ) -> Page[Any]:
+    """The page of ``rows`` (up to one more than its size, in order), its next link carrying
+    the last row's ``keys``."""
     more = len(rows) > req.page_size
     rows = rows[: req.page_size]
     next_link = None

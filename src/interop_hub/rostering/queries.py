@@ -71,8 +71,11 @@ FEW = frozenset({ORG, TERM})
 """Subtyped kinds with few objects per cloud (tens, where persons are hundreds of thousands)."""
 
 
-def objects(cloud_id: uuid.UUID, kind: str, subtype: str | None = None) -> Select[Any]:
-    """The cloud's objects of a kind (and subtype); :func:`paginate` orders them by id.
+def objects(
+    cloud_id: uuid.UUID | ColumnElement[Any], kind: str, subtype: str | None = None
+) -> Select[Any]:
+    """The cloud's objects of a kind (and subtype), the cloud given or a bound parameter;
+    :func:`paginate` orders them by id.
 
     Each shape is chosen so that the engines walk an index in id order or read only the kind:
 

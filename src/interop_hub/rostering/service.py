@@ -24,12 +24,14 @@ from sqlalchemy import Row, Select, Text, bindparam, cast, exists, false, select
 from sqlalchemy.orm import Session
 
 from interop_hub.auth.principal import Principal
+from interop_hub.auth.service import ACTOR_AND_TENANT, TENANTS, actor_principal
+from interop_hub.auth.tokens import TokenClaims
 from interop_hub.integrations.models import IntegrationVersion
 from interop_hub.kit.errors import Forbidden, NotFound
 from interop_hub.kit.gc import paused_gc
 from interop_hub.kit.paging import Page, PageRequest, paginate_rows
 from interop_hub.repository.models import RepoObject
-from interop_hub.rostering import projections, queries, stored
+from interop_hub.rostering import pages, projections, queries, stored
 from interop_hub.rostering.queries import ORG, PERSON, SECTION
 from interop_hub.rostering.serialize import (
     IN_RELS,
@@ -128,33 +130,54 @@ class Reader:
 
 def reader_of(session: Session, principal: Principal) -> Reader:
     """The cloud whose Repository the caller reads: only an installed actor has one."""
+    cloud_id = _actor_cloud(principal)
+    if principal.tenant_id is None:
+        return Reader(cloud_id)
+    found = session.execute(_TENANT_READER, {"tenant": principal.tenant_id}).first()
+    if found is None:
+        raise NotFound("The tenant of these credentials no longer exists.")
+    blueprint, scoped = found
+    view = projections.view_of(blueprint)
+    return Reader(cloud_id, view, principal.tenant_id if scoped else None)
+
+
+def actor_reader(session: Session, claims: TokenClaims) -> tuple[Principal, Reader]:
+    """The principal of an actor's token and what it reads: :func:`principal_for_claims`
+    then :func:`reader_of`, in one round trip (every page of a driver runs it)."""
+    row = session.execute(_ACTOR_READER, {"actor": claims.ident}).first()
+    principal = actor_principal(claims, row)
+    cloud_id = _actor_cloud(principal)
+    if row is None or principal.tenant_id is None:
+        return principal, Reader(cloud_id)
+    blueprint, scoped = row[4], row[5]
+    view = projections.view_of(blueprint)
+    return principal, Reader(cloud_id, view, principal.tenant_id if scoped else None)
+
+
+def _actor_cloud(principal: Principal) -> uuid.UUID:
     if principal.kind != "actor" or principal.cloud_id is None:
         raise Forbidden(
             "The Data API is called with an installed actor's credentials (a token for the "
             "client id and secret of a tenant or connector), not with an account's.",
             code="actor_required",
         )
-    if principal.tenant_id is None:
-        return Reader(principal.cloud_id)
-    found = session.execute(_TENANT_READER, {"tenant": principal.tenant_id}).first()
-    if found is None:
-        raise NotFound("The tenant of these credentials no longer exists.")
-    blueprint, scoped = found
-    view = projections.view_of(blueprint)
-    return Reader(principal.cloud_id, view, principal.tenant_id if scoped else None)
+    return principal.cloud_id
 
 
+# Any school or course selected: scoping narrows what it sees (see ``Selection``).
+_SCOPED = exists().where(TenantScoping.tenant_id == Tenant.id)
 _TENANT_READER = (
-    select(
-        cast(IntegrationVersion.blueprint, Text),
-        # Any school or course selected: scoping narrows what it sees (see ``Selection``).
-        exists().where(TenantScoping.tenant_id == Tenant.id),
-    )
+    select(cast(IntegrationVersion.blueprint, Text), _SCOPED)
     .join_from(Tenant, IntegrationVersion, IntegrationVersion.id == Tenant.version_id)
     .where(Tenant.id == bindparam("tenant", type_=Tenant.id.type))
 )
-"""A tenant's blueprint (as stored text) and whether it is scoped, in one round trip (every
-request of the query API runs it)."""
+"""A tenant's blueprint (as stored text) and whether it is scoped, in one round trip."""
+_ACTOR_READER = ACTOR_AND_TENANT.add_columns(
+    cast(IntegrationVersion.blueprint, Text),
+    exists().where(TenantScoping.tenant_id == TENANTS.c.id),
+).outerjoin(IntegrationVersion, IntegrationVersion.id == TENANTS.c.version_id)
+""":data:`~interop_hub.auth.service.ACTOR_AND_TENANT`, with the tenant's blueprint and whether
+it is scoped."""
 
 
 @paused_gc()
@@ -210,13 +233,17 @@ def _page(
     kind: str,
     subtype: str | None,
 ) -> Page[Any]:
+    """A page of ``stmt`` (a list of ``RepoObject``) as :func:`_items` makes it."""
+    key = reader.view_key(kind, subtype)
+    stmt = stored.with_current(reader.within(stmt), reader.cloud_id, key)
+    return _items(session, reader, paginate_rows(session, stmt, [RepoObject.id], paging))
+
+
+def _items(session: Session, reader: Reader, page: Page[Row[Any]]) -> Page[Any]:
     """A page's items, each the object's JSON as the reader sees it: its stored rendering or
     the projection of it stored for the reader's topic spliced as it is (an
     :class:`orjson.Fragment`) where the reader sees that whole, a dict otherwise (see
     :mod:`interop_hub.rostering.stored`)."""
-    key = reader.view_key(kind, subtype)
-    stmt = stored.with_current(reader.within(stmt), reader.cloud_id, key)
-    page = paginate_rows(session, stmt, [RepoObject.id], paging)
     rows = page.items
     unstored = [row.id for row in rows if row.viewed is None and row.stored is None]
     live = _rendered(session, reader.cloud_id, unstored)
@@ -256,14 +283,20 @@ def plain(page: Page[Any]) -> Page[dict[str, Any]]:
     return Page(items=items, next=page.next)
 
 
+def _visible_of(reader: Reader, kind: str, subtype: str | None) -> pages.Visible:
+    """Which objects of a list of ``kind`` (and ``subtype``) the reader sees."""
+    if subtype is not None or kind not in queries.SUBTYPED:
+        return reader.sees(kind, subtype)
+    subtypes = reader.subtypes(kind)
+    return True if subtypes is None else tuple(subtypes)
+
+
 def _visible(reader: Reader, stmt: Select[Any], kind: str, subtype: str | None) -> Select[Any]:
     """Narrow a list of ``kind`` (and ``subtype``) to what the reader sees."""
-    if subtype is not None:
-        return stmt if reader.sees(kind, subtype) else stmt.where(false())
-    subtypes = reader.subtypes(kind)
-    if subtypes is None or kind not in queries.SUBTYPED:
-        return stmt if reader.sees(kind, None) else stmt.where(false())
-    return stmt.where(RepoObject.subtype.in_(subtypes))
+    visible = _visible_of(reader, kind, subtype)
+    if visible is True:
+        return stmt
+    return stmt.where(false()) if visible is False else stmt.where(RepoObject.subtype.in_(visible))
 
 
 def list_page(
@@ -273,9 +306,12 @@ def list_page(
     kind: str,
     subtype: str | None = None,
 ) -> Page[Any]:
-    """A page of a list (items as :func:`_page` makes them, for the response's JSON)."""
-    stmt = _visible(reader, queries.objects(reader.cloud_id, kind, subtype), kind, subtype)
-    return _page(session, reader, stmt, paging, kind, subtype)
+    """A page of a list (items as :func:`_items` makes them, for the response's JSON), by a
+    statement built once for its shape (:mod:`interop_hub.rostering.pages`)."""
+    visible = _visible_of(reader, kind, subtype)
+    key = reader.view_key(kind, subtype)
+    found = pages.rows(session, reader.cloud_id, kind, subtype, visible, reader.scoped, key, paging)
+    return _items(session, reader, found)
 
 
 def list_objects(

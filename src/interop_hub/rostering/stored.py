@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, Select, Text, and_, case, cast, null, select
+from sqlalchemy import ColumnElement, Row, Select, Text, and_, case, cast, null, select
 from sqlalchemy.orm import Session
 
 from interop_hub.clouds.models import Cloud
@@ -47,11 +47,15 @@ from interop_hub.tasks.models import TaskPayload
 PAGE_COLUMNS = (RepoObject.id, RepoObject.kind, RepoObject.subtype)
 
 
-def with_current(stmt: Select[Any], cloud_id: uuid.UUID, key: str | None = None) -> Select[Any]:
+def with_current(
+    stmt: Select[Any],
+    cloud_id: uuid.UUID | ColumnElement[Any],
+    key: str | ColumnElement[Any] | None = None,
+) -> Select[Any]:
     """``stmt`` (a list of ``RepoObject``) as rows of the object's id, kind, subtype, ``viewed``
     and ``stored``: the text of its current payload's projection ``key``
     (:mod:`interop_hub.rostering.projections`) when one is stored, else None and the text of its
-    current payload, or None for both.
+    current payload, or None for both. The cloud and the key may be bound parameters.
 
     The payload is the newest of the object in the cloud's epoch: one probe of the index
     ``(cloud_id, epoch, object_id, id)`` per object of the page, read backwards; its projection

@@ -194,8 +194,9 @@ def current(
     return found
 
 
-def newest_payload(cloud_id: uuid.UUID, epoch: Any, owner: Any, value: Any) -> Any:
-    """``value`` (an expression of ``TaskPayload``) of the newest payload of ``owner`` (a
+def newest_payload(cloud_id: uuid.UUID | Any, epoch: Any, owner: Any, value: Any) -> Any:
+    """``value`` (an expression of ``TaskPayload``) of the newest payload in the cloud (an id or
+    a bound parameter) of ``owner`` (a
     correlated column) in ``epoch`` (a number or a scalar subquery), as a scalar subquery: one
     backward probe of the index ``(cloud_id, epoch, object_id, id)``, then the row."""
     return (
