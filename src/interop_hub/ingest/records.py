@@ -91,6 +91,9 @@ class Bundle:
     """By file (``users``, ``enrollments``, ...): the source ids whose lines were skipped as
     remembered from the last collection. They stand as the Repository has them: neither
     records here nor deleted."""
+    previous: dict[str, list[str]] = field(default_factory=dict)
+    """By file compared with its remembered lines: the source ids remembered (the rows the last
+    collection left of it)."""
     remember: dict[str, Any] = field(default_factory=dict)
     """By file: what the next collection may skip (a
     :class:`~interop_hub.ingest.oneroster.lines.Remembered`), to store if this one applies."""

@@ -43,7 +43,8 @@ from interop_hub.ingest.normalize import (
 from interop_hub.ingest.oneroster import Remembered, read_bundle
 from interop_hub.ingest.records import FILE_KINDS, Bundle, BundleError, Kind, Ref, SourceObject
 from interop_hub.kit import metrics
-from interop_hub.kit.db import analyze, is_postgresql, transaction, write_transaction
+from interop_hub.kit.bulk import chunks
+from interop_hub.kit.db import analyze, is_postgresql, one_of, transaction, write_transaction
 from interop_hub.kit.errors import BadRequest, Conflict, NotFound
 from interop_hub.kit.gc import paused_gc
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
@@ -391,8 +392,9 @@ def _plan(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPl
         records = by_kind.get(kind, [])
         if kind == "person" and bundle.person_patches:
             records = records + _patched_persons(session, cloud_id, bundle, records)
+        stated = [r.source_id for r in records]
         result.objects[kind] = plan(
-            _current_digests(session, cloud_id, kind),
+            _current(session, cloud_id, kind, bundle, name, stated),
             ((r.source_id, object_digest(r), r) for r in records),
             Builder(
                 normalizer.object_row,
@@ -406,8 +408,9 @@ def _plan(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPl
         )
     mode = bundle.modes.get("enrollments", "absent")
     if mode != "absent":
+        stated = [m.source_id for m in bundle.memberships]
         result.memberships = plan(
-            _current_digests(session, cloud_id, None),
+            _current(session, cloud_id, None, bundle, "enrollments", stated),
             ((m.source_id, membership_digest(m), m) for m in bundle.memberships),
             Builder(normalizer.membership_row, legacy_membership_digest, normalizer.membership_id),
             full_state=mode == "bulk",
@@ -416,6 +419,54 @@ def _plan(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPl
             unchanged=bundle.unchanged.get("enrollments", frozenset()),
         )
     return result
+
+
+def _current(
+    session: Session,
+    cloud_id: uuid.UUID,
+    kind: Kind | None,
+    bundle: Bundle,
+    name: str,
+    stated: list[str],
+) -> dict[str, str]:
+    """The stored digests of a kind's rows (None: memberships) by source id, as
+    :func:`~interop_hub.ingest.diff.plan` needs them.
+
+    When file ``name`` was compared with its remembered lines and the Repository has as many
+    rows of the kind as were remembered, it has exactly those (every remembered line is a row),
+    so only the digests of the records the bundle ``stated`` are read; the others (a nightly's
+    hundreds of thousands) are known to exist, which is all the plan asks of them.
+    """
+    previous = bundle.previous.get(name)
+    if previous is None or _row_count(session, cloud_id, kind) != len(previous):
+        return _current_digests(session, cloud_id, kind)
+    current = dict.fromkeys(previous, "")
+    if kind is None:
+        table = cast(Table, RepoMembership.__table__)
+        make_id = Normalizer(cloud_id).membership_id
+        for batch in chunks(stated):
+            query = select(table.c.source_id, table.c.digest).where(
+                one_of(session, table.c.id, [make_id(s) for s in batch])
+            )
+            current.update(dict(session.execute(query).all()))
+    else:
+        table = cast(Table, RepoObject.__table__)
+        for batch in chunks(stated):
+            query = select(table.c.source_id, table.c.digest).where(
+                table.c.cloud_id == cloud_id,
+                table.c.kind == kind,
+                one_of(session, table.c.source_id, batch),
+            )
+            current.update(dict(session.execute(query).all()))
+    return current
+
+
+def _row_count(session: Session, cloud_id: uuid.UUID, kind: Kind | None) -> int:
+    if kind is None:
+        query = select(func.count()).where(RepoMembership.cloud_id == cloud_id)
+    else:
+        query = select(func.count()).where(RepoObject.cloud_id == cloud_id, RepoObject.kind == kind)
+    return int(session.scalar(query) or 0)
 
 
 def _current_digests(session: Session, cloud_id: uuid.UUID, kind: Kind | None) -> dict[str, str]:

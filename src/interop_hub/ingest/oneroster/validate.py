@@ -150,6 +150,7 @@ class Reader:
                 keys += [lines.keys[i] for i in comparison.unchanged.values()]
                 ids += comparison.unchanged
                 self.bundle.unchanged[name] = set(comparison.unchanged)
+                self.bundle.previous[name] = self.remembered[name].source_ids
                 self.bundle.rows_read += len(comparison.unchanged)
             self.bundle.remember[name] = Remembered(lines.context, pack_keys(keys), ids)
 
