@@ -48,7 +48,7 @@ from interop_hub.kit.bulk import (
     text_field,
     uuid_field,
 )
-from interop_hub.kit.db import is_postgresql
+from interop_hub.kit.db import is_postgresql, one_of
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 
 objects_t = cast(Table, RepoObject.__table__)
@@ -83,12 +83,12 @@ def object_views(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, 
                 RepoObject.label,
                 RepoObject.school_year,
                 RepoObject.data,
-            ).where(RepoObject.id.in_(batch))
+            ).where(one_of(session, RepoObject.id, batch))
         ):
             found[row.id] = (row.subtype, row.label, row.school_year, row.data)
         for link in session.execute(
             select(RepoLink.from_id, RepoLink.rel, RepoLink.to_id, RepoLink.position).where(
-                RepoLink.from_id.in_(batch)
+                one_of(session, RepoLink.from_id, batch)
             )
         ):
             links.setdefault(link.from_id, []).append((link.rel, link.to_id, link.position))
@@ -109,7 +109,7 @@ def membership_views(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UU
                 RepoMembership.school_id,
                 RepoMembership.role,
                 RepoMembership.data,
-            ).where(RepoMembership.id.in_(batch))
+            ).where(one_of(session, RepoMembership.id, batch))
         ):
             views[row.id] = membership_view(
                 row.person_id, row.section_id, row.school_id, row.role, row.data
@@ -172,7 +172,7 @@ class ChangeLog:
         else:
             base = self.seq
             for batch in chunks(sorted(ids)):
-                condition = [*where, source.c.id.in_(batch)]
+                condition = [*where, one_of(session, source.c.id, batch)]
                 session.execute(self._adds(source, subtype, entity, kind, condition, base))
                 base += len(batch)
         self.seq += len(ids)
@@ -410,7 +410,9 @@ def _insert_links(session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow]) 
 
 def _replace_links(session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow]) -> None:
     for batch in chunks(rows):
-        session.execute(delete(links_t).where(links_t.c.from_id.in_([r.id for r in batch])))
+        session.execute(
+            delete(links_t).where(one_of(session, links_t.c.from_id, [r.id for r in batch]))
+        )
     _insert_links(session, cloud_id, rows)
 
 
@@ -459,7 +461,7 @@ def _update_memberships(session: Session, rows: list[MembershipRow], now: dt.dat
 
 def _delete(session: Session, table: Table, ids: list[uuid.UUID]) -> None:
     for batch in chunks(ids):
-        session.execute(delete(table).where(table.c.id.in_(batch)))
+        session.execute(delete(table).where(one_of(session, table.c.id, batch)))
 
 
 def _delete_objects(session: Session, ids: list[uuid.UUID]) -> None:
@@ -469,9 +471,11 @@ def _delete_objects(session: Session, ids: list[uuid.UUID]) -> None:
     and ``to_id``, ``repo_memberships`` by person, section and school)."""
     m = memberships_t
     for batch in chunks(ids):
-        session.execute(delete(links_t).where(links_t.c.from_id.in_(batch)))
-        session.execute(delete(links_t).where(links_t.c.to_id.in_(batch)))
-        session.execute(delete(m).where(m.c.person_id.in_(batch)))
-        session.execute(delete(m).where(m.c.section_id.in_(batch)))
-        session.execute(update(m).where(m.c.school_id.in_(batch)).values(school_id=None))
-        session.execute(delete(objects_t).where(objects_t.c.id.in_(batch)))
+        session.execute(delete(links_t).where(one_of(session, links_t.c.from_id, batch)))
+        session.execute(delete(links_t).where(one_of(session, links_t.c.to_id, batch)))
+        session.execute(delete(m).where(one_of(session, m.c.person_id, batch)))
+        session.execute(delete(m).where(one_of(session, m.c.section_id, batch)))
+        session.execute(
+            update(m).where(one_of(session, m.c.school_id, batch)).values(school_id=None)
+        )
+        session.execute(delete(objects_t).where(one_of(session, objects_t.c.id, batch)))

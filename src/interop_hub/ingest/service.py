@@ -321,9 +321,11 @@ def _forget_referrers(session: Session, collection: CollectionPlan) -> None:
     members = cast(Table, RepoMembership.__table__)
     for start in range(0, len(deleted), 1000):
         batch = deleted[start : start + 1000]
-        referrers = select(links.c.from_id).where(links.c.to_id.in_(batch))
+        referrers = select(links.c.from_id).where(one_of(session, links.c.to_id, batch))
         session.execute(update(objects).where(objects.c.id.in_(referrers)).values(digest=""))
-        session.execute(update(members).where(members.c.school_id.in_(batch)).values(digest=""))
+        session.execute(
+            update(members).where(one_of(session, members.c.school_id, batch)).values(digest="")
+        )
 
 
 def _store_record_digests(session: Session, collection: CollectionPlan, say: Progress) -> None:

@@ -219,7 +219,7 @@ def rendered_now(
     for batch in chunks(object_ids):
         index += session.execute(
             select(RepoObject.kind, RepoObject.subtype, RepoObject.id, RepoObject.label).where(
-                RepoObject.id.in_(batch)
+                one_of(session, RepoObject.id, batch)
             )
         )
     index.sort(key=lambda row: sort_key(*row[:3]))
@@ -301,7 +301,7 @@ def _touched(session: Session, plan: CollectionPlan) -> tuple[set[uuid.UUID], se
     for batch in chunks([*members.deletes, *(m.id for m in members.updates)]):
         for person_id, section_id in session.execute(
             select(RepoMembership.person_id, RepoMembership.section_id).where(
-                RepoMembership.id.in_(batch)
+                one_of(session, RepoMembership.id, batch)
             )
         ):
             objects |= {person_id, section_id}
@@ -312,7 +312,7 @@ def _touched(session: Session, plan: CollectionPlan) -> tuple[set[uuid.UUID], se
         objects |= set(
             session.scalars(
                 select(RepoLink.to_id).where(
-                    RepoLink.from_id.in_(batch), RepoLink.rel.in_(REVERSE_SHOWN)
+                    one_of(session, RepoLink.from_id, batch), RepoLink.rel.in_(REVERSE_SHOWN)
                 )
             )
         )
@@ -320,20 +320,22 @@ def _touched(session: Session, plan: CollectionPlan) -> tuple[set[uuid.UUID], se
     for batch in chunks(list(updated)):
         for object_id, subtype, label in session.execute(
             select(RepoObject.id, RepoObject.subtype, RepoObject.label).where(
-                RepoObject.id.in_(batch)
+                one_of(session, RepoObject.id, batch)
             )
         ):
             row = updated[object_id]
             if row.label[:400] != label or row.subtype != subtype:
                 referenced.add(object_id)
     for batch in chunks(list(referenced)):
-        objects |= set(session.scalars(select(RepoLink.from_id).where(RepoLink.to_id.in_(batch))))
+        objects |= set(
+            session.scalars(select(RepoLink.from_id).where(one_of(session, RepoLink.to_id, batch)))
+        )
         for member_id, person_id, section_id in session.execute(
             select(RepoMembership.id, RepoMembership.person_id, RepoMembership.section_id).where(
                 or_(
-                    RepoMembership.person_id.in_(batch),
-                    RepoMembership.section_id.in_(batch),
-                    RepoMembership.school_id.in_(batch),
+                    one_of(session, RepoMembership.person_id, batch),
+                    one_of(session, RepoMembership.section_id, batch),
+                    one_of(session, RepoMembership.school_id, batch),
                 )
             )
         ):

@@ -22,12 +22,13 @@ from __future__ import annotations
 import array
 import csv
 import hashlib
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 LINE_FILES: Final = ("users", "enrollments", "demographics")
 """The files whose lines are remembered: the large ones whose rows stand alone (a record of
@@ -166,15 +167,29 @@ def compare(lines: FileLines, remembered: Remembered) -> Comparison | None:
         return None
     first = lines.header_at + 1
     found = list(map(remembered.by_key().get, lines.keys[first:]))
-    unchanged = {s: i for i, s in enumerate(found, first) if s is not None}
-    # blank lines go with the changed ones: the parser passes over them
-    changed = [i for i, s in enumerate(found, first) if s is None]
+    # Mostly remembered lines: both built by C loops, the few changed ones found by index.
+    numbered: dict[str | None, int] = dict(zip(found, itertools.count(first)))
+    numbered.pop(None, None)
+    unchanged = cast(dict[str, int], numbered)
+    changed = _indexes_of_none(found, first)  # blank lines too: the parser passes over them
     if len(unchanged) + len(changed) != len(found):
-        return None
+        return None  # a remembered line is there twice
     if changed and not _distinct(lines, changed, unchanged):
         return None
     vanished = set(remembered.source_ids).difference(unchanged)
     return Comparison(unchanged, changed, vanished)
+
+
+def _indexes_of_none(values: list[str | None], offset: int) -> list[int]:
+    """The indexes (plus ``offset``) of the Nones in ``values``."""
+    found: list[int] = []
+    at = -1
+    try:
+        while True:
+            at = values.index(None, at + 1)
+            found.append(at + offset)
+    except ValueError:
+        return found
 
 
 def source_ids(lines: FileLines, indexes: list[int]) -> list[str]:
