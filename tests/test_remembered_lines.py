@@ -321,3 +321,30 @@ def test_a_collection_applied_while_this_one_read_makes_it_read_again(
     forget(hub, alone)
     collect(hub, alone, night)
     assert snapshot(hub, cloud) == snapshot(hub, alone)
+
+
+def test_a_file_too_large_to_hold_is_streamed_and_not_remembered(
+    hub: Hub, district: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the cap the enrollments are read as a stream, as before lines were remembered."""
+    from interop_hub.ingest.oneroster import validate
+
+    cap = (district / "enrollments.csv").stat().st_size - 1
+    assert (district / "users.csv").stat().st_size <= cap
+    monkeypatch.setattr(validate, "REMEMBERED_FILE_BYTES", cap)
+    account = account_of(hub)
+    remembering, reading = new_cloud(hub, account), new_cloud(hub, account)
+    collect(hub, remembering, district)
+    with transaction(hub.sessions) as session:
+        files = set(
+            session.scalars(
+                select(RememberedLines.file).where(RememberedLines.cloud_id == remembering)
+            )
+        )
+    assert files == {"users", "demographics"}
+    again = collect(hub, remembering, district)
+    assert skipped(again) == line_count(district, ("users", "demographics"))
+    collect(hub, reading, district)
+    forget(hub, reading)
+    assert outcome(hub, again) == outcome(hub, collect(hub, reading, district))
+    assert snapshot(hub, remembering) == snapshot(hub, reading)

@@ -79,6 +79,12 @@ class Referrers(Protocol):
         ...
 
 
+REMEMBERED_FILE_BYTES = 256 * 1024**2
+"""A file of :data:`LINE_FILES` is held whole in memory to be split into lines (with its
+lines, about twice its size); a larger one is streamed and its lines are not remembered (the
+enrollments of a 100,000-student district are 73 MB)."""
+
+
 @dataclass(slots=True)
 class _Candidate:
     line: int
@@ -114,8 +120,11 @@ class Reader:
         self.course_years: dict[str, int | None] = {}
         self.remembered = remembered or {}
         self.referrers = referrers
+        self.split: dict[str, FileLines | None] = {}
+        """The bulk files of :data:`LINE_FILES` read so far: as lines, None if they are not
+        line-safe."""
         self.file_lines: dict[str, FileLines] = {}
-        """The line-safe bulk files of :data:`LINE_FILES` read so far, as lines."""
+        """Those that are line-safe."""
         self.comparisons: dict[str, Comparison] = {}
         """Those of them whose remembered lines are skipped."""
         self.taken: dict[str, list[tuple[int, str]]] = {}
@@ -156,18 +165,23 @@ class Reader:
 
     def _lines(self, name: str) -> FileLines | None:
         """File ``name`` (bulk, of :data:`LINE_FILES`) as lines, or None when it is not
-        line-safe; read once."""
-        if name not in self.file_lines:
+        line-safe or larger than :data:`REMEMBERED_FILE_BYTES` (it is then streamed as any
+        other file); read once."""
+        if name not in self.split:
             stored = self.source.find(self.specs[name].file)
             if stored is None:
                 raise BundleError(f"{self.specs[name].file} is missing")
             with self.source.open(stored) as stream:
-                lines = split_file(stream.read(), self.bundle.version, self.bundle.modes)
-            if lines is None:
-                return None
-            self.file_lines[name] = lines
-            self.taken[name] = []
-        return self.file_lines[name]
+                data = stream.read(REMEMBERED_FILE_BYTES + 1)
+            lines = None
+            if len(data) <= REMEMBERED_FILE_BYTES:
+                lines = split_file(data, self.bundle.version, self.bundle.modes)
+            del data
+            self.split[name] = lines
+            if lines is not None:
+                self.file_lines[name] = lines
+                self.taken[name] = []
+        return self.split[name]
 
     def _compare(self, name: str, lines: FileLines) -> Comparison | None:
         """The lines of file ``name`` to parse and those to skip, or None to parse them all.
