@@ -30,7 +30,8 @@ from interop_hub.runtime import Hub
 from tests.factories import collect, make_account
 from tests.test_collection_property import new_cloud, snapshot
 
-LINE_FILES = ("users", "enrollments", "demographics")
+SKIPPABLE = ("classes", "users", "enrollments", "demographics")
+"""The remembered files whose lines are skipped (terms and courses are remembered, not skipped)."""
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +102,8 @@ def mutate(base: Path, out: Path, rng: random.Random) -> Path:
     enrollments = Table.read(out / "enrollments.csv")
     demographics = Table.read(out / "demographics.csv")
     classes = Table.read(out / "classes.csv")
+    courses = Table.read(out / "courses.csv")
+    sessions = Table.read(out / "academicSessions.csv")
     orgs = Table.read(out / "orgs.csv")
 
     def some(table: Table, share: float) -> list[int]:
@@ -152,8 +155,16 @@ def mutate(base: Path, out: Path, rng: random.Random) -> Path:
     for i in sorted(some(demographics, 0.05), reverse=True):
         del demographics.rows[i]
 
+    for i in some(classes, 0.1):
+        classes.edit(i, title=f"Class {rng.randrange(1000)}")
     if chance(0.4):  # a class goes: its enrollments are rejected
         del classes.rows[rng.randrange(len(classes.rows))]
+    if chance(0.3):  # a course goes: its classes are rejected, and their enrollments
+        del courses.rows[rng.randrange(len(courses.rows))]
+    if chance(0.4):  # a term's school year moves: the classes' years with it
+        term = classes.get(rng.choice(classes.rows), "termSourcedIds").split(",")[0]
+        at = next(i for i, r in enumerate(sessions.rows) if sessions.get(r, "sourcedId") == term)
+        sessions.edit(at, schoolYear=str(int(sessions.get(sessions.rows[at], "schoolYear")) + 1))
     if chance(0.2):  # a school goes
         schools = [i for i, r in enumerate(orgs.rows) if orgs.get(r, "type") == "school"]
         del orgs.rows[rng.choice(schools)]
@@ -163,6 +174,8 @@ def mutate(base: Path, out: Path, rng: random.Random) -> Path:
         (enrollments, "enrollments"),
         (demographics, "demographics"),
         (classes, "classes"),
+        (courses, "courses"),
+        (sessions, "academicSessions"),
         (orgs, "orgs"),
     ):
         table.write(out / f"{name}.csv")
@@ -225,7 +238,7 @@ def test_skipping_remembered_lines_changes_nothing_of_the_outcome(
         assert snapshot(hub, remembering) == snapshot(hub, reading)
 
 
-def line_count(bundle: Path, names: tuple[str, ...] = LINE_FILES) -> int:
+def line_count(bundle: Path, names: tuple[str, ...] = SKIPPABLE) -> int:
     return sum(len(Table.read(bundle / f"{n}.csv").rows) for n in names)
 
 
@@ -257,6 +270,14 @@ def _new_column(bundle: Path) -> None:
     users.write(bundle / "users.csv")
 
 
+def _new_course(bundle: Path) -> None:
+    courses = Table.read(bundle / "courses.csv")
+    values = courses.fields(courses.rows[0])
+    values.update(sourcedId="a-new-course", title="A new course")
+    courses.rows.append(courses.line(values))
+    courses.write(bundle / "courses.csv")
+
+
 def _new_version(bundle: Path) -> None:
     manifest = (bundle / "manifest.csv").read_text(encoding="utf-8")
     (bundle / "manifest.csv").write_text(
@@ -269,9 +290,10 @@ def _new_version(bundle: Path) -> None:
     [
         (_quoted_newline, ("users", "demographics")),  # users is not line-safe
         (_new_column, ("users", "demographics")),  # another header: another context
-        (_new_version, LINE_FILES),  # every file is read another way
+        (_new_course, ("classes",)),  # a class's year may come from a course
+        (_new_version, SKIPPABLE),  # every file is read another way
     ],
-    ids=["quoted-newline", "new-column", "new-version"],
+    ids=["quoted-newline", "new-column", "new-course", "new-version"],
 )
 def test_a_file_not_read_as_last_time_is_read_whole(
     hub: Hub, district: Path, tmp_path: Path, edit: Edit, read_whole: tuple[str, ...]
@@ -341,9 +363,9 @@ def test_a_file_too_large_to_hold_is_streamed_and_not_remembered(
                 select(RememberedLines.file).where(RememberedLines.cloud_id == remembering)
             )
         )
-    assert files == {"users", "demographics"}
+    assert files == {"academicSessions", "courses", "classes", "users", "demographics"}
     again = collect(hub, remembering, district)
-    assert skipped(again) == line_count(district, ("users", "demographics"))
+    assert skipped(again) == line_count(district, ("classes", "users", "demographics"))
     collect(hub, reading, district)
     forget(hub, reading)
     assert outcome(hub, again) == outcome(hub, collect(hub, reading, district))

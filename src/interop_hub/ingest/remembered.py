@@ -89,15 +89,15 @@ class RepositoryReferrers:
         make = self.ids.maker(kind)
         return [make(s) for s in source_ids]
 
-    def persons(self, targets: Mapping[Kind, AbstractSet[str]]) -> set[str]:
-        ids = [i for kind, sids in targets.items() for i in self._ids(kind, sids)]
+    def objects(self, kind: Kind, targets: Mapping[Kind, AbstractSet[str]]) -> set[str]:
+        ids = [i for target, sids in targets.items() for i in self._ids(target, sids)]
         found: set[str] = set()
         with transaction(self.sessions) as session:
             for batch in chunks(ids):
                 query = (
                     select(RepoObject.source_id)
                     .join(RepoLink, RepoLink.from_id == RepoObject.id)
-                    .where(one_of(session, RepoLink.to_id, batch), RepoObject.kind == "person")
+                    .where(one_of(session, RepoLink.to_id, batch), RepoObject.kind == kind)
                 )
                 found.update(session.scalars(query))
         return found

@@ -30,9 +30,22 @@ from functools import cache
 from pathlib import Path
 from typing import Final, cast
 
-LINE_FILES: Final = ("users", "enrollments", "demographics")
+LINE_FILES: Final = (
+    "academicSessions",
+    "courses",
+    "classes",
+    "users",
+    "enrollments",
+    "demographics",
+)
 """The files whose lines are remembered: the large ones whose rows stand alone (a record of
-theirs depends on its line and on which objects exist, not on other rows' values)."""
+theirs depends on its line, on which objects exist and on the files of :data:`READ_WHOLE`),
+and those."""
+
+READ_WHOLE: Final = ("academicSessions", "courses")
+"""Remembered files that are still parsed whole: the school years of their records feed the
+records of other files (courses, classes). Their lines only say whether they are as last
+time."""
 
 _SOURCES: Final = (
     "oneroster/__init__.py",
@@ -150,6 +163,10 @@ class Comparison:
     unchanged: dict[str, int]
     changed: list[int]
     vanished: set[str] = field(default_factory=set)
+
+    def same(self, lines: FileLines) -> bool:
+        """Whether the file's records are the remembered lines, no more and no fewer."""
+        return not self.vanished and not any(lines.lines[i] for i in self.changed)
 
     def force(self, source_ids: set[str]) -> None:
         """Parse the lines of ``source_ids`` after all."""

@@ -27,6 +27,7 @@ from interop_hub.ingest.oneroster.csvrows import Table
 from interop_hub.ingest.oneroster.files import SPECS, FileSpec
 from interop_hub.ingest.oneroster.lines import (
     LINE_FILES,
+    READ_WHOLE,
     Comparison,
     FileLines,
     Remembered,
@@ -69,8 +70,8 @@ class Referrers(Protocol):
     """What in the Repository refers to given objects (source ids by kind): how a reader
     finds the remembered lines that an object gone since the last collection concerns."""
 
-    def persons(self, targets: Mapping[Kind, AbstractSet[str]]) -> set[str]:
-        """The source ids of persons that refer to one of ``targets``."""
+    def objects(self, kind: Kind, targets: Mapping[Kind, AbstractSet[str]]) -> set[str]:
+        """The source ids of the objects of ``kind`` that refer to one of ``targets``."""
         ...
 
     def memberships(self, targets: Mapping[Kind, AbstractSet[str]]) -> set[str]:
@@ -125,6 +126,8 @@ class Reader:
         line-safe."""
         self.file_lines: dict[str, FileLines] = {}
         """Those that are line-safe."""
+        self.same: dict[str, bool] = {}
+        """The files of :data:`READ_WHOLE`: whether their lines are those remembered."""
         self.comparisons: dict[str, Comparison] = {}
         """Those of them whose remembered lines are skipped."""
         self.taken: dict[str, list[tuple[int, str]]] = {}
@@ -192,7 +195,12 @@ class Reader:
         agents that refer to it), an enrollment's user, class or school that is gone."""
         remembered = self.remembered.get(name)
         comparison = None if remembered is None else compare(lines, remembered)
+        if name in READ_WHOLE:
+            self.same[name] = comparison is not None and comparison.same(lines)
+            return None
         if comparison is None:
+            return None
+        if name == "classes" and not self._settle_sections(comparison):
             return None
         if name == "users" and not self._settle_users(comparison):
             return None
@@ -205,6 +213,24 @@ class Reader:
             comparison.force({s for s in comparison.unchanged if s not in users.unchanged})
         self.comparisons[name] = comparison
         return comparison
+
+    def _settle_sections(self, comparison: Comparison) -> bool:
+        """A class's school year comes from its terms and course: its line is skipped only
+        when their files are as last time (then a term or course it names that is not gone
+        has the year it had), and not when one of them, or its school, is gone."""
+        modes = self.bundle.modes
+        if self.referrers is None or not all(
+            self.same.get(name, modes.get(name, "absent") == "absent") for name in READ_WHOLE
+        ):
+            return False
+        targets: dict[Kind, set[str]] = {
+            "course": self._gone("course"),
+            "term": self._gone("term"),
+            "org": self._gone("org"),
+        }
+        if any(targets.values()):
+            comparison.force(self.referrers.objects("section", targets))
+        return True
 
     def _settle_users(self, comparison: Comparison) -> bool:
         modes = self.bundle.modes
@@ -223,11 +249,11 @@ class Reader:
             return False
         orgs = self._gone("org")
         if orgs:
-            comparison.force(self.referrers.persons({"org": orgs}))
+            comparison.force(self.referrers.objects("person", {"org": orgs}))
         # every remembered person whose line is parsed or gone may be rejected or deleted
         frontier = {s for s in self.remembered["users"].source_ids if s not in comparison.unchanged}
         while frontier:
-            found = self.referrers.persons({"person": frontier})
+            found = self.referrers.objects("person", {"person": frontier})
             frontier = {s for s in found if s in comparison.unchanged}
             comparison.force(frontier)
         return True
