@@ -11,7 +11,7 @@ import base64
 import binascii
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
@@ -140,9 +140,13 @@ def paginate_rows(
     req: PageRequest,
     *,
     descending: bool = False,
+    wrap: Callable[[Select[Any]], Select[Any]] | None = None,
 ) -> Page[Row[Any]]:
-    """:func:`paginate`, a page of whole rows (``stmt`` selects the ``keys`` by their names)."""
-    rows = list(session.execute(_keyset(stmt, keys, req, descending)))
+    """:func:`paginate`, a page of whole rows (``stmt`` selects the ``keys`` by their names);
+    ``wrap`` makes the statement that is run of the page's (ordered, started and limited), e.g.
+    to select from it."""
+    page = _keyset(stmt, keys, req, descending)
+    rows = list(session.execute(page if wrap is None else wrap(page)))
     return page_of(rows, keys, req)
 
 

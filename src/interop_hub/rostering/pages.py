@@ -53,9 +53,9 @@ def statement(
         stmt = stmt.where(
             exists().where(TenantVisible.tenant_id == TENANT, TenantVisible.object_id == KEYS[0])
         )
-    stmt = stored.with_current(stmt, CLOUD, VIEW if keyed else None).order_by(*KEYS)
+    stmt = stored.with_current(stmt, CLOUD, keyed).order_by(*KEYS)
     stmt = stmt.where(KEYS[0] > AFTER) if after else stmt.offset(OFFSET)
-    return stmt.limit(LIMIT)
+    return stored.viewed(stmt.limit(LIMIT), VIEW if keyed else None)
 
 
 def rows(
@@ -69,7 +69,7 @@ def rows(
     paging: PageRequest,
 ) -> Page[Row[Any]]:
     """A page of the cloud's ``kind`` (and ``subtype``) as the rows of
-    :func:`~interop_hub.rostering.stored.with_current`."""
+    :func:`~interop_hub.rostering.stored.viewed`."""
     values, offset = page_start(KEYS, paging)
     stmt = statement(kind, subtype, visible, scoped is not None, key is not None, bool(values))
     params: dict[str, Any] = {"cloud": cloud_id, "limit": paging.page_size + 1}

@@ -235,8 +235,11 @@ def _page(
 ) -> Page[Any]:
     """A page of ``stmt`` (a list of ``RepoObject``) as :func:`_items` makes it."""
     key = reader.view_key(kind, subtype)
-    stmt = stored.with_current(reader.within(stmt), reader.cloud_id, key)
-    return _items(session, reader, paginate_rows(session, stmt, [RepoObject.id], paging))
+    stmt = stored.with_current(reader.within(stmt), reader.cloud_id, key is not None)
+    page = paginate_rows(
+        session, stmt, [RepoObject.id], paging, wrap=lambda cut: stored.viewed(cut, key)
+    )
+    return _items(session, reader, page)
 
 
 def _items(session: Session, reader: Reader, page: Page[Row[Any]]) -> Page[Any]:
@@ -244,11 +247,11 @@ def _items(session: Session, reader: Reader, page: Page[Row[Any]]) -> Page[Any]:
     the projection of it stored for the reader's topic spliced as it is (an
     :class:`orjson.Fragment`) where the reader sees that whole, a dict otherwise (see
     :mod:`interop_hub.rostering.stored`)."""
-    rows = page.items
+    rows = stored.resolve(session, page.items)
     unstored = [row.id for row in rows if row.viewed is None and row.stored is None]
     live = _rendered(session, reader.cloud_id, unstored)
     items: list[Any] = [None] * len(rows)
-    pending: list[tuple[int, Row[Any], dict[str, Any]]] = []  # to filter by scope, project
+    pending: list[tuple[int, stored.Current, dict[str, Any]]] = []  # to filter, project
     for index, row in enumerate(rows):
         if row.viewed is not None and reader.scoped is None:
             items[index] = orjson.Fragment(row.viewed)

@@ -5,9 +5,11 @@ The objects of a cloud are stored rendered as they are now (the current payloads
 for them; one that nobody receives renders nothing but writes a tombstone (a NULL body) over
 each payload that its change outdated, and the renderings are stored after it commits, a chunk
 at a time under the cloud's lock (:mod:`interop_hub.tasks.renderings`). A page is then one
-statement: the keyset page of ``repo_objects`` with, for each object, the text of its newest
-payload in its cloud's current ``render_epoch`` — one statement, so the page and the renderings
-come from the same snapshot and a rendering is never older than the object it stands for.
+statement: the keyset page of ``repo_objects`` with, for each object, its newest payload in its
+cloud's current ``render_epoch`` (its text, or its id and its stored projection) — one
+statement, so the page and the renderings come from the same snapshot and a rendering is never
+older than the object it stands for (a payload read by its id later is the same: payloads never
+change).
 
 How a stored text becomes an item of the page depends on the reader (:func:`shape`):
 
@@ -30,10 +32,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import ColumnElement, Row, Select, Text, and_, case, cast, null, select
+from sqlalchemy import ColumnElement, Row, Select, Text, cast, select
 from sqlalchemy.orm import Session
 
 from interop_hub.clouds.models import Cloud
@@ -47,33 +49,82 @@ from interop_hub.tasks.models import TaskPayload
 PAGE_COLUMNS = (RepoObject.id, RepoObject.kind, RepoObject.subtype)
 
 
+class Current(NamedTuple):
+    """An object of a page with what is stored of it: ``viewed``, the text of its current
+    rendering as the reader's topic projects it, or else ``stored``, the text of its current
+    rendering (both None: it has none; it is rendered live)."""
+
+    id: uuid.UUID
+    kind: str
+    subtype: str | None
+    viewed: str | None
+    stored: str | None
+
+
 def with_current(
-    stmt: Select[Any],
-    cloud_id: uuid.UUID | ColumnElement[Any],
-    key: str | ColumnElement[Any] | None = None,
+    stmt: Select[Any], cloud_id: uuid.UUID | ColumnElement[Any], keyed: bool = False
 ) -> Select[Any]:
-    """``stmt`` (a list of ``RepoObject``) as rows of the object's id, kind, subtype, ``viewed``
-    and ``stored``: the text of its current payload's projection ``key``
-    (:mod:`interop_hub.rostering.projections`) when one is stored, else None and the text of its
-    current payload, or None for both. The cloud and the key may be bound parameters.
+    """``stmt`` (a list of ``RepoObject``) as rows of the object's id, kind, subtype and its
+    current payload: its text (``stored``), or, ``keyed`` (the reader reads a stored
+    projection), its id (``current_id``; see :func:`viewed`). The cloud may be a bound parameter.
 
     The payload is the newest of the object in the cloud's epoch: one probe of the index
-    ``(cloud_id, epoch, object_id, id)`` per object of the page, read backwards; its projection
-    one probe of the projections' primary key, and the payload's body is read only when it has
-    none. A tombstone's SQL NULL body casts to NULL (None) and has no projection: the object is
-    rendered live, never from an older payload behind the tombstone."""
+    ``(cloud_id, epoch, object_id, id)`` per object of the page, read backwards. A tombstone's
+    SQL NULL body casts to NULL (None): the object is rendered live, never from an older
+    payload behind the tombstone."""
     epoch = select(Cloud.render_epoch).where(Cloud.id == cloud_id).scalar_subquery()
+    if keyed:
+        newest = payloads.newest_payload(cloud_id, epoch, RepoObject.id, TaskPayload.id)
+        return stmt.with_only_columns(*PAGE_COLUMNS, newest.label("current_id"))
     text = cast(TaskPayload.body, Text)
     newest = payloads.newest_payload(cloud_id, epoch, RepoObject.id, text)
+    return stmt.with_only_columns(*PAGE_COLUMNS, newest.label("stored"))
+
+
+def viewed(page: Select[Any], key: str | ColumnElement[Any] | None) -> Select[Any]:
+    """A page of :func:`with_current` (ordered and limited), with, when the reader reads the
+    projection ``key`` (:mod:`interop_hub.rostering.projections`), the text of the current
+    payload's projection (``viewed``, None when none is stored).
+
+    The projection is looked up once the page is cut: one probe of the projections' primary
+    key per row of the page, as a scalar subquery, so the planner has no join to choose (as a
+    join of the whole list it could prefer hashing every stored projection of the cloud)."""
     if key is None:
-        return stmt.with_only_columns(*PAGE_COLUMNS, null().label("viewed"), newest.label("stored"))
-    newest_id = payloads.newest_payload(cloud_id, epoch, RepoObject.id, TaskPayload.id)
-    on = and_(PayloadView.payload_id == newest_id, PayloadView.view == key)
-    return stmt.outerjoin(PayloadView, on).with_only_columns(
-        *PAGE_COLUMNS,
-        PayloadView.body.label("viewed"),
-        case((PayloadView.payload_id.is_(None), newest)).label("stored"),
+        return page
+    cut = page.subquery("page")
+    projection = (
+        select(PayloadView.body)
+        .where(PayloadView.payload_id == cut.c.current_id, PayloadView.view == key)
+        .scalar_subquery()
     )
+    columns = (cut.c.id, cut.c.kind, cut.c.subtype, cut.c.current_id, projection.label("viewed"))
+    return select(*columns).order_by(cut.c.id)
+
+
+def resolve(session: Session, rows: Sequence[Row[Any]]) -> list[Current]:
+    """The rows of a page of :func:`viewed` as :class:`Current`: the text of the current
+    payload of those without a projection read by id (a payload never changes, so reading it
+    after the page gives what the page's statement would have)."""
+    if not rows or "current_id" not in rows[0]._fields:
+        return [Current(row.id, row.kind, row.subtype, None, row.stored) for row in rows]
+    wanted = [row.current_id for row in rows if row.viewed is None and row.current_id is not None]
+    texts = payload_texts(session, wanted)
+    return [
+        Current(row.id, row.kind, row.subtype, row.viewed, texts.get(row.current_id))
+        if row.viewed is None
+        else Current(row.id, row.kind, row.subtype, row.viewed, None)
+        for row in rows
+    ]
+
+
+def payload_texts(session: Session, ids: Sequence[int]) -> dict[int, str | None]:
+    """The text of the payloads ``ids`` (None for a tombstone)."""
+    if not ids:
+        return {}
+    stmt = select(TaskPayload.id, cast(TaskPayload.body, Text)).where(
+        one_of(session, TaskPayload.id, list(ids))
+    )
+    return {row[0]: row[1] for row in session.execute(stmt)}
 
 
 def live_rows(session: Session, cloud_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Row[Any]]:
