@@ -211,7 +211,11 @@ def list_grading_categories(session: SessionDep, cloud: Cloud, paging: Paging) -
 # does — the same session, the same principal check, the same reader and the same page. Any
 # other request (a parameter FastAPI would refuse, a repeated one) goes through FastAPI.
 
-LIST_THREADS = 4
+LIST_THREADS = 2
+"""Two: one thread's page runs in Python while the other's waits for PostgreSQL. With a page
+now ~2 ms of CPU, four let each page wait behind the GIL for the other three: the same
+requests per second (~400 with 32 lean clients, 20,000 students) but p99 150–230 ms where two
+give 95–110 ms (issue 3's latency step, measured back to back)."""
 
 
 def _threads(request: Request) -> anyio.CapacityLimiter:
