@@ -349,11 +349,11 @@ def test_a_file_too_large_to_hold_is_streamed_and_not_remembered(
     hub: Hub, district: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Above the cap the enrollments are read as a stream, as before lines were remembered."""
-    from interop_hub.ingest.oneroster import validate
+    from interop_hub.ingest.oneroster import skipping
 
     cap = (district / "enrollments.csv").stat().st_size - 1
     assert (district / "users.csv").stat().st_size <= cap
-    monkeypatch.setattr(validate, "REMEMBERED_FILE_BYTES", cap)
+    monkeypatch.setattr(skipping, "REMEMBERED_FILE_BYTES", cap)
     account = account_of(hub)
     remembering, reading = new_cloud(hub, account), new_cloud(hub, account)
     collect(hub, remembering, district)

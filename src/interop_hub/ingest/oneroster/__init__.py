@@ -4,7 +4,8 @@ Modules: :mod:`.bundle` opens the folder or zip and reads ``manifest.csv``; :mod
 turns one file into rows with line numbers; :mod:`.files` says what each file holds per
 version; :mod:`.rows` checks each row; :mod:`.mapping` turns a row into a record;
 :mod:`.validate` reads the files in dependency order and checks references, with
-:mod:`.people` for users, roles, enrollments and demographics.
+:mod:`.people` for users, roles, enrollments and demographics; :mod:`.lines` and
+:mod:`.skipping` skip the lines the last collection accepted that still stand.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from interop_hub.ingest.oneroster.bundle import open_source, read_manifest
 from interop_hub.ingest.oneroster.lines import Remembered
-from interop_hub.ingest.oneroster.validate import Reader, Referrers
+from interop_hub.ingest.oneroster.skipping import Referrers
+from interop_hub.ingest.oneroster.validate import Reader
 from interop_hub.ingest.records import Bundle, BundleError, Kind
 
 __all__ = ["BundleError", "Referrers", "Remembered", "read_bundle"]

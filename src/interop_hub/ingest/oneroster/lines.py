@@ -56,6 +56,7 @@ _SOURCES: Final = (
     "oneroster/mapping.py",
     "oneroster/people.py",
     "oneroster/rows.py",
+    "oneroster/skipping.py",
     "oneroster/validate.py",
     "normalize.py",
     "records.py",

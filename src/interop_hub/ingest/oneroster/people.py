@@ -156,7 +156,7 @@ def read_enrollments(reader: Reader) -> None:
     append, make = reader.bundle.memberships.append, _make_membership
     deleted, known = reader.bundle.deleted_memberships, reader.existing_memberships
     shared: dict[tuple[str, str, str], dict[str, Any]] = {}
-    taken = reader.taken.get("enrollments")
+    taken = reader.skipping.taken.get("enrollments")
     with stream:
         for line, sid, f, deleting in reader.rows(spec, table):
             if deleting:
@@ -221,7 +221,7 @@ def read_demographics(reader: Reader) -> None:
     extras = ext_columns(spec, table)
     sex_at, birth_at = column(table, "sex"), column(table, "birthDate")
     said: set[str] = set()
-    taken = reader.taken.get("demographics")
+    taken = reader.skipping.taken.get("demographics")
     with stream:
         for line, sid, fields, deleting in reader.rows(spec, table):
             values: dict[str, Any] = {"sex": None, "dob": None}

@@ -19,25 +19,16 @@ from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from interop_hub.ingest.oneroster import mapping, people
 from interop_hub.ingest.oneroster.bundle import DATA_FILES, Source
 from interop_hub.ingest.oneroster.csvrows import Table
 from interop_hub.ingest.oneroster.files import SPECS, FileSpec
-from interop_hub.ingest.oneroster.lines import (
-    LINE_FILES,
-    READ_WHOLE,
-    Comparison,
-    FileLines,
-    Remembered,
-    compare,
-    pack_keys,
-    source_ids,
-    split_file,
-)
+from interop_hub.ingest.oneroster.lines import Remembered
 from interop_hub.ingest.oneroster.mapping import Built, Fault, Values
 from interop_hub.ingest.oneroster.rows import Row, RowChecker, ext, ext_columns
+from interop_hub.ingest.oneroster.skipping import Referrers, Skipping
 from interop_hub.ingest.records import (
     FILE_KINDS,
     KINDS,
@@ -64,26 +55,6 @@ _FILE_ORDER = {
 
 _SELF_REFERRING: frozenset[Kind] = frozenset({"org", "term", "person"})
 """Kinds with references to their own kind (parents, agents), settled after their file."""
-
-
-class Referrers(Protocol):
-    """What in the Repository refers to given objects (source ids by kind): how a reader
-    finds the remembered lines that an object gone since the last collection concerns."""
-
-    def objects(self, kind: Kind, targets: Mapping[Kind, AbstractSet[str]]) -> set[str]:
-        """The source ids of the objects of ``kind`` that refer to one of ``targets``."""
-        ...
-
-    def memberships(self, targets: Mapping[Kind, AbstractSet[str]]) -> set[str]:
-        """The source ids of memberships whose person, section or school is one of
-        ``targets``."""
-        ...
-
-
-REMEMBERED_FILE_BYTES = 256 * 1024**2
-"""A file of :data:`LINE_FILES` is held whole in memory to be split into lines (with its
-lines, about twice its size); a larger one is streamed and its lines are not remembered (the
-enrollments of a 100,000-student district are 73 MB)."""
 
 
 @dataclass(slots=True)
@@ -119,19 +90,7 @@ class Reader:
         self.persons: dict[str, SourceObject] = {}
         self.term_years: dict[str, int] = {}
         self.course_years: dict[str, int | None] = {}
-        self.remembered = remembered or {}
-        self.referrers = referrers
-        self.split: dict[str, FileLines | None] = {}
-        """The bulk files of :data:`LINE_FILES` read so far: as lines, None if they are not
-        line-safe."""
-        self.file_lines: dict[str, FileLines] = {}
-        """Those that are line-safe."""
-        self.same: dict[str, bool] = {}
-        """The files of :data:`READ_WHOLE`: whether their lines are those remembered."""
-        self.comparisons: dict[str, Comparison] = {}
-        """Those of them whose remembered lines are skipped."""
-        self.taken: dict[str, list[tuple[int, str]]] = {}
-        """(line index, sourcedId) of each line of those files parsed and accepted."""
+        self.skipping = Skipping(self, remembered or {}, referrers)
 
     def run(self) -> Bundle:
         self.objects("orgs", "org", mapping.org)
@@ -145,138 +104,10 @@ class Reader:
         people.read_demographics(self)
         self.objects("categories", "grading_category", mapping.category)
         self.bundle.errors.sort(key=lambda e: (_FILE_ORDER.get(e.file, 99), e.line))
-        self._remember()
+        self.skipping.finish()
         return self.bundle
 
-    # -- remembered lines (see lines.py) ------------------------------------------------------
-
-    def _remember(self) -> None:
-        """What the next collection may skip: every line of the line-safe files accepted now,
-        and the lines skipped now (still accepted)."""
-        for name, lines in self.file_lines.items():
-            taken = self.taken.get(name, [])
-            keys = [lines.keys[i] for i, _ in taken]
-            ids = [s for _, s in taken]
-            comparison = self.comparisons.get(name)
-            if comparison is not None:
-                keys += [lines.keys[i] for i in comparison.unchanged.values()]
-                ids += comparison.unchanged
-                self.bundle.unchanged[name] = set(comparison.unchanged)
-                self.bundle.previous[name] = self.remembered[name].source_ids
-                self.bundle.rows_read += len(comparison.unchanged)
-            self.bundle.remember[name] = Remembered(lines.context, pack_keys(keys), ids)
-
-    def _lines(self, name: str) -> FileLines | None:
-        """File ``name`` (bulk, of :data:`LINE_FILES`) as lines, or None when it is not
-        line-safe or larger than :data:`REMEMBERED_FILE_BYTES` (it is then streamed as any
-        other file); read once."""
-        if name not in self.split:
-            stored = self.source.find(self.specs[name].file)
-            if stored is None:
-                raise BundleError(f"{self.specs[name].file} is missing")
-            with self.source.open(stored) as stream:
-                data = stream.read(REMEMBERED_FILE_BYTES + 1)
-            lines = None
-            if len(data) <= REMEMBERED_FILE_BYTES:
-                lines = split_file(data, self.bundle.version, self.bundle.modes)
-            del data
-            self.split[name] = lines
-            if lines is not None:
-                self.file_lines[name] = lines
-                self.taken[name] = []
-        return self.split[name]
-
-    def _compare(self, name: str, lines: FileLines) -> Comparison | None:
-        """The lines of file ``name`` to parse and those to skip, or None to parse them all.
-
-        A remembered line is skipped when nothing outside it changed what it gives: a user's
-        demographics row (new, changed or gone), an org or person it refers to that is gone
-        (the person's own file: any whose line changed or vanished, followed through the
-        agents that refer to it), an enrollment's user, class or school that is gone."""
-        remembered = self.remembered.get(name)
-        comparison = None if remembered is None else compare(lines, remembered)
-        if name in READ_WHOLE:
-            self.same[name] = comparison is not None and comparison.same(lines)
-            return None
-        if comparison is None:
-            return None
-        if name == "classes" and not self._settle_sections(comparison):
-            return None
-        if name == "users" and not self._settle_users(comparison):
-            return None
-        if name == "enrollments" and not self._settle_enrollments(comparison):
-            return None
-        if name == "demographics":
-            users = self.comparisons.get("users")
-            if users is None:
-                return None
-            comparison.force({s for s in comparison.unchanged if s not in users.unchanged})
-        self.comparisons[name] = comparison
-        return comparison
-
-    def _settle_sections(self, comparison: Comparison) -> bool:
-        """A class's school year comes from its terms and course: its line is skipped only
-        when their files are as last time (then a term or course it names that is not gone
-        has the year it had), and not when one of them, or its school, is gone."""
-        modes = self.bundle.modes
-        if self.referrers is None or not all(
-            self.same.get(name, modes.get(name, "absent") == "absent") for name in READ_WHOLE
-        ):
-            return False
-        targets: dict[Kind, set[str]] = {
-            "course": self._gone("course"),
-            "term": self._gone("term"),
-            "org": self._gone("org"),
-        }
-        if any(targets.values()):
-            comparison.force(self.referrers.objects("section", targets))
-        return True
-
-    def _settle_users(self, comparison: Comparison) -> bool:
-        modes = self.bundle.modes
-        if modes.get("roles", "absent") != "absent" or self.referrers is None:
-            return False  # a 1.2 role row may change a person: users.csv is read whole
-        if modes.get("demographics", "absent") == "bulk":
-            lines = self._lines("demographics")
-            remembered = self.remembered.get("demographics")
-            if lines is None or remembered is None:
-                return False
-            said = compare(lines, remembered)
-            if said is None:
-                return False
-            comparison.force(set(source_ids(lines, said.changed)) | said.vanished)
-        elif modes.get("demographics", "absent") != "absent":
-            return False
-        orgs = self._gone("org")
-        if orgs:
-            comparison.force(self.referrers.objects("person", {"org": orgs}))
-        # every remembered person whose line is parsed or gone may be rejected or deleted
-        frontier = {s for s in self.remembered["users"].source_ids if s not in comparison.unchanged}
-        while frontier:
-            found = self.referrers.objects("person", {"person": frontier})
-            frontier = {s for s in found if s in comparison.unchanged}
-            comparison.force(frontier)
-        return True
-
-    def _settle_enrollments(self, comparison: Comparison) -> bool:
-        users = self.remembered.get("users") if "users" in self.comparisons else None
-        persons = (
-            {s for s in users.source_ids if not self.exists("person", s)}
-            if users is not None
-            else self._gone("person")
-        )
-        targets: dict[Kind, set[str]] = {
-            "person": persons,
-            "section": self._gone("section"),
-            "org": self._gone("org"),
-        }
-        if any(targets.values()):
-            if self.referrers is None:
-                return False
-            comparison.force(self.referrers.memberships(targets))
-        return True
-
-    def _gone(self, kind: Kind) -> set[str]:
+    def gone(self, kind: Kind) -> set[str]:
         """The objects of ``kind`` that the Repository has but this bundle no longer states."""
         return {s for s in self.existing.get(kind, ()) if not self.exists(kind, s)}
 
@@ -316,14 +147,10 @@ class Reader:
         if mode == "absent":
             return None
         spec = self.specs[name]
-        lines = self._lines(name) if mode == "bulk" and name in LINE_FILES else None
-        if lines is not None:
-            comparison = self._compare(name, lines)
-            indexes = lines.records() if comparison is None else comparison.changed
-            header = lines.lines[lines.header_at]
-            table = Table.of_lines(spec.file, header, lines.lines, indexes)
-            self._check_columns(name, spec, table)
-            return spec, table, nullcontext()
+        chosen = self.skipping.table(name, spec) if mode == "bulk" else None
+        if chosen is not None:
+            self._check_columns(name, spec, chosen)
+            return spec, chosen, nullcontext()
         stored = self.source.find(spec.file)
         if stored is None:  # read_manifest checked it; the folder changed since
             raise BundleError(f"{spec.file} is missing")
@@ -373,10 +200,10 @@ class Reader:
                     continue
                 built.data["$ext"] = ext(extras, fields, built.ext)
                 candidates.append(_Candidate(line, sid, built))
-        comparison = self.comparisons.get(name)
+        comparison = self.skipping.comparisons.get(name)
         if comparison is not None:  # skipped lines stand: nothing they refer to is gone
             self.accepted[kind].update((s, s) for s in comparison.unchanged)
-        taken = self.taken.get(name)
+        taken = self.skipping.taken.get(name)
         for c in self._resolve(spec, kind, candidates):
             self._add(kind, c.sid, c.built)
             if taken is not None:

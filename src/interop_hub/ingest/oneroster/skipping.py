@@ -1,0 +1,216 @@
+"""Which lines of a bundle's files a read skips as remembered from the last collection, and
+what it remembers for the next one (:mod:`.lines` says what a remembered line is).
+
+A remembered line is skipped when nothing outside it changed what it gives. For each file:
+
+- ``classes``: a class's school year comes from its terms and course, so its line is skipped
+  only when the terms and courses files (remembered, always parsed) are as last time, and not
+  when its course, a term or its school is gone;
+- ``users``: not when the person's demographics row is new, changed or gone, nor when an org
+  or person it refers to is gone (a person whose line changed or vanished may be: followed
+  through the agents that refer to it); not at all when 1.2 roles are read;
+- ``enrollments``: not when its user, class or school is gone;
+- ``demographics``: only when its person's users line is skipped too.
+
+What refers to an object is looked up in the Repository (:class:`Referrers`): the lines
+skipped were accepted last time, so the Repository holds what they state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from typing import TYPE_CHECKING, Protocol
+
+from interop_hub.ingest.oneroster.csvrows import Table
+from interop_hub.ingest.oneroster.files import FileSpec
+from interop_hub.ingest.oneroster.lines import (
+    LINE_FILES,
+    READ_WHOLE,
+    Comparison,
+    FileLines,
+    Remembered,
+    compare,
+    pack_keys,
+    source_ids,
+    split_file,
+)
+from interop_hub.ingest.records import BundleError, Kind
+
+if TYPE_CHECKING:
+    from interop_hub.ingest.oneroster.validate import Reader
+
+
+class Referrers(Protocol):
+    """What in the Repository refers to given objects (source ids by kind): how a reader
+    finds the remembered lines that an object gone since the last collection concerns."""
+
+    def objects(self, kind: Kind, targets: Mapping[Kind, AbstractSet[str]]) -> set[str]:
+        """The source ids of the objects of ``kind`` that refer to one of ``targets``."""
+        ...
+
+    def memberships(self, targets: Mapping[Kind, AbstractSet[str]]) -> set[str]:
+        """The source ids of memberships whose person, section or school is one of
+        ``targets``."""
+        ...
+
+
+REMEMBERED_FILE_BYTES = 256 * 1024**2
+"""A file of :data:`LINE_FILES` is held whole in memory to be split into lines (with its
+lines, about twice its size); a larger one is streamed and its lines are not remembered (the
+enrollments of a 100,000-student district are 73 MB)."""
+
+
+class Skipping:
+    """The remembered lines of one read of a bundle: compared file by file as the reader
+    opens them, in its order (what a file's lines depend on is read before it)."""
+
+    def __init__(
+        self, reader: Reader, remembered: Mapping[str, Remembered], referrers: Referrers | None
+    ) -> None:
+        self.reader = reader
+        self.remembered = remembered
+        self.referrers = referrers
+        self.split: dict[str, FileLines | None] = {}
+        """The bulk files of :data:`LINE_FILES` read so far: as lines, None if they are not
+        line-safe."""
+        self.file_lines: dict[str, FileLines] = {}
+        """Those that are line-safe."""
+        self.same: dict[str, bool] = {}
+        """The files of :data:`READ_WHOLE`: whether their lines are those remembered."""
+        self.comparisons: dict[str, Comparison] = {}
+        """Those of them whose remembered lines are skipped."""
+        self.taken: dict[str, list[tuple[int, str]]] = {}
+        """(line index, sourcedId) of each line of those files parsed and accepted."""
+
+    def table(self, name: str, spec: FileSpec) -> Table | None:
+        """The table of bulk file ``name``'s lines to parse, or None when it is not one whose
+        lines are remembered (it is streamed)."""
+        lines = self._lines(name) if name in LINE_FILES else None
+        if lines is None:
+            return None
+        comparison = self._compare(name, lines)
+        indexes = lines.records() if comparison is None else comparison.changed
+        return Table.of_lines(spec.file, lines.lines[lines.header_at], lines.lines, indexes)
+
+    def finish(self) -> None:
+        """What the next collection may skip: every line of the line-safe files accepted now,
+        and the lines skipped now (still accepted)."""
+        for name, lines in self.file_lines.items():
+            taken = self.taken.get(name, [])
+            keys = [lines.keys[i] for i, _ in taken]
+            ids = [s for _, s in taken]
+            comparison = self.comparisons.get(name)
+            if comparison is not None:
+                keys += [lines.keys[i] for i in comparison.unchanged.values()]
+                ids += comparison.unchanged
+                self.reader.bundle.unchanged[name] = set(comparison.unchanged)
+                self.reader.bundle.previous[name] = self.remembered[name].source_ids
+                self.reader.bundle.rows_read += len(comparison.unchanged)
+            self.reader.bundle.remember[name] = Remembered(lines.context, pack_keys(keys), ids)
+
+    def _lines(self, name: str) -> FileLines | None:
+        """File ``name`` (bulk, of :data:`LINE_FILES`) as lines, or None when it is not
+        line-safe or larger than :data:`REMEMBERED_FILE_BYTES` (it is then streamed as any
+        other file); read once."""
+        if name not in self.split:
+            stored = self.reader.source.find(self.reader.specs[name].file)
+            if stored is None:
+                raise BundleError(f"{self.reader.specs[name].file} is missing")
+            with self.reader.source.open(stored) as stream:
+                data = stream.read(REMEMBERED_FILE_BYTES + 1)
+            lines = None
+            if len(data) <= REMEMBERED_FILE_BYTES:
+                lines = split_file(data, self.reader.bundle.version, self.reader.bundle.modes)
+            del data
+            self.split[name] = lines
+            if lines is not None:
+                self.file_lines[name] = lines
+                self.taken[name] = []
+        return self.split[name]
+
+    def _compare(self, name: str, lines: FileLines) -> Comparison | None:
+        """The lines of file ``name`` to parse and those to skip (see the module docstring),
+        or None to parse them all."""
+        remembered = self.remembered.get(name)
+        comparison = None if remembered is None else compare(lines, remembered)
+        if name in READ_WHOLE:
+            self.same[name] = comparison is not None and comparison.same(lines)
+            return None
+        if comparison is None:
+            return None
+        if name == "classes" and not self._settle_sections(comparison):
+            return None
+        if name == "users" and not self._settle_users(comparison):
+            return None
+        if name == "enrollments" and not self._settle_enrollments(comparison):
+            return None
+        if name == "demographics":
+            users = self.comparisons.get("users")
+            if users is None:
+                return None
+            comparison.force({s for s in comparison.unchanged if s not in users.unchanged})
+        self.comparisons[name] = comparison
+        return comparison
+
+    def _settle_sections(self, comparison: Comparison) -> bool:
+        """A class's school year comes from its terms and course: its line is skipped only
+        when their files are as last time (then a term or course it names that is not gone
+        has the year it had), and not when one of them, or its school, is gone."""
+        modes = self.reader.bundle.modes
+        if self.referrers is None or not all(
+            self.same.get(name, modes.get(name, "absent") == "absent") for name in READ_WHOLE
+        ):
+            return False
+        targets: dict[Kind, set[str]] = {
+            "course": self.reader.gone("course"),
+            "term": self.reader.gone("term"),
+            "org": self.reader.gone("org"),
+        }
+        if any(targets.values()):
+            comparison.force(self.referrers.objects("section", targets))
+        return True
+
+    def _settle_users(self, comparison: Comparison) -> bool:
+        modes = self.reader.bundle.modes
+        if modes.get("roles", "absent") != "absent" or self.referrers is None:
+            return False  # a 1.2 role row may change a person: users.csv is read whole
+        if modes.get("demographics", "absent") == "bulk":
+            lines = self._lines("demographics")
+            remembered = self.remembered.get("demographics")
+            if lines is None or remembered is None:
+                return False
+            said = compare(lines, remembered)
+            if said is None:
+                return False
+            comparison.force(set(source_ids(lines, said.changed)) | said.vanished)
+        elif modes.get("demographics", "absent") != "absent":
+            return False
+        orgs = self.reader.gone("org")
+        if orgs:
+            comparison.force(self.referrers.objects("person", {"org": orgs}))
+        # every remembered person whose line is parsed or gone may be rejected or deleted
+        frontier = {s for s in self.remembered["users"].source_ids if s not in comparison.unchanged}
+        while frontier:
+            found = self.referrers.objects("person", {"person": frontier})
+            frontier = {s for s in found if s in comparison.unchanged}
+            comparison.force(frontier)
+        return True
+
+    def _settle_enrollments(self, comparison: Comparison) -> bool:
+        users = self.remembered.get("users") if "users" in self.comparisons else None
+        persons = (
+            {s for s in users.source_ids if not self.reader.exists("person", s)}
+            if users is not None
+            else self.reader.gone("person")
+        )
+        targets: dict[Kind, set[str]] = {
+            "person": persons,
+            "section": self.reader.gone("section"),
+            "org": self.reader.gone("org"),
+        }
+        if any(targets.values()):
+            if self.referrers is None:
+                return False
+            comparison.force(self.referrers.memberships(targets))
+        return True
