@@ -81,4 +81,5 @@ def rows(
         params["tenant"] = scoped
     if key is not None:
         params["view"] = key
-    return page_of(list(session.execute(stmt, params)), KEYS, paging)
+    # Core rows: the ORM's result processing is of no use to plain columns.
+    return page_of(list(session.connection().execute(stmt, params)), KEYS, paging)

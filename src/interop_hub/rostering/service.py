@@ -247,20 +247,21 @@ def _items(session: Session, reader: Reader, page: Page[Row[Any]]) -> Page[Any]:
     the projection of it stored for the reader's topic spliced as it is (an
     :class:`orjson.Fragment`) where the reader sees that whole, a dict otherwise (see
     :mod:`interop_hub.rostering.stored`)."""
-    rows = stored.resolve(session, page.items)
-    unstored = [row.id for row in rows if row.viewed is None and row.stored is None]
+    rows = page.items
+    found = stored.texts(session, rows)
+    unstored = [row.id for row, pair in zip(rows, found, strict=True) if pair == (None, None)]
     live = _rendered(session, reader.cloud_id, unstored)
     items: list[Any] = [None] * len(rows)
-    pending: list[tuple[int, stored.Current, dict[str, Any]]] = []  # to filter, project
-    for index, row in enumerate(rows):
-        if row.viewed is not None and reader.scoped is None:
-            items[index] = orjson.Fragment(row.viewed)
-        elif row.viewed is not None:  # projecting it again is harmless: it keeps what it has
-            pending.append((index, row, stored.parsed(row.viewed)))
-        elif row.stored is not None and reader.scoped is None:
-            items[index] = reader.shape(row.kind, row.subtype, row.stored)
-        elif row.stored is not None:
-            pending.append((index, row, stored.parsed(row.stored)))
+    pending: list[tuple[int, Row[Any], dict[str, Any]]] = []  # to filter by scope, project
+    for index, (row, (viewed, text)) in enumerate(zip(rows, found, strict=True)):
+        if viewed is not None and reader.scoped is None:
+            items[index] = orjson.Fragment(viewed)
+        elif viewed is not None:  # projecting it again is harmless: it keeps what it has
+            pending.append((index, row, stored.parsed(viewed)))
+        elif text is not None and reader.scoped is None:
+            items[index] = reader.shape(row.kind, row.subtype, text)
+        elif text is not None:
+            pending.append((index, row, stored.parsed(text)))
         elif (body := live.get(row.id)) is not None:  # else deleted since the page was read
             pending.append((index, row, body))
     bodies = reader.filter(session, [body for _, _, body in pending])

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Row, Select, Text, cast, select
@@ -47,18 +47,6 @@ from interop_hub.tasks import payloads
 from interop_hub.tasks.models import TaskPayload
 
 PAGE_COLUMNS = (RepoObject.id, RepoObject.kind, RepoObject.subtype)
-
-
-class Current(NamedTuple):
-    """An object of a page with what is stored of it: ``viewed``, the text of its current
-    rendering as the reader's topic projects it, or else ``stored``, the text of its current
-    rendering (both None: it has none; it is rendered live)."""
-
-    id: uuid.UUID
-    kind: str
-    subtype: str | None
-    viewed: str | None
-    stored: str | None
 
 
 def with_current(
@@ -101,20 +89,17 @@ def viewed(page: Select[Any], key: str | ColumnElement[Any] | None) -> Select[An
     return select(*columns).order_by(cut.c.id)
 
 
-def resolve(session: Session, rows: Sequence[Row[Any]]) -> list[Current]:
-    """The rows of a page of :func:`viewed` as :class:`Current`: the text of the current
-    payload of those without a projection read by id (a payload never changes, so reading it
-    after the page gives what the page's statement would have)."""
+def texts(session: Session, rows: Sequence[Row[Any]]) -> list[tuple[str | None, str | None]]:
+    """What is stored of each row of a page of :func:`viewed`: ``(viewed, None)``, the text of
+    its current rendering as the reader's topic projects it, or else ``(None, stored)``, the
+    text of its current rendering (None: it has none; it is rendered live). The current
+    payloads of rows without a projection are read by id (a payload never changes, so reading
+    it after the page gives what the page's statement would have)."""
     if not rows or "current_id" not in rows[0]._fields:
-        return [Current(row.id, row.kind, row.subtype, None, row.stored) for row in rows]
-    wanted = [row.current_id for row in rows if row.viewed is None and row.current_id is not None]
-    texts = payload_texts(session, wanted)
-    return [
-        Current(row.id, row.kind, row.subtype, row.viewed, texts.get(row.current_id))
-        if row.viewed is None
-        else Current(row.id, row.kind, row.subtype, row.viewed, None)
-        for row in rows
-    ]
+        return [(None, row.stored) for row in rows]
+    pairs = [(row.current_id, row.viewed) for row in rows]
+    found = payload_texts(session, [c for c, v in pairs if v is None and c is not None])
+    return [(viewed, None) if viewed is not None else (None, found.get(c)) for c, viewed in pairs]
 
 
 def payload_texts(session: Session, ids: Sequence[int]) -> dict[int, str | None]:
