@@ -47,30 +47,17 @@ READ_WHOLE: Final = ("academicSessions", "courses")
 records of other files (courses, classes). Their lines only say whether they are as last
 time."""
 
-_SOURCES: Final = (
-    "oneroster/__init__.py",
-    "oneroster/bundle.py",
-    "oneroster/csvrows.py",
-    "oneroster/files.py",
-    "oneroster/lines.py",
-    "oneroster/mapping.py",
-    "oneroster/people.py",
-    "oneroster/rows.py",
-    "oneroster/skipping.py",
-    "oneroster/validate.py",
-    "normalize.py",
-    "records.py",
-)
-
 
 @cache
 def code_digest() -> str:
-    """A digest of the code that turns a line into a Repository row: a release that changes
-    it reads every file again once (a remembered line might now give another row)."""
-    root = Path(__file__).resolve().parent.parent
+    """A digest of the code that turns a line into a Repository row (this reader's modules,
+    the records and their normalization): a release that changes it reads every file again
+    once (a remembered line might now give another row)."""
+    here = Path(__file__).resolve().parent
+    sources = [*sorted(here.glob("*.py")), here.parent / "normalize.py", here.parent / "records.py"]
     digest = hashlib.blake2b(digest_size=8)
-    for name in _SOURCES:
-        digest.update((root / name).read_bytes())
+    for path in sources:
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
