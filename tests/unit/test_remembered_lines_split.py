@@ -63,9 +63,14 @@ def test_lines_compare_by_content_wherever_they_stand() -> None:
     assert comparison.unchanged == {"u3": 1, "u1": 3}
     assert [now.lines[i] for i in comparison.changed] == [b"u4,Di", b"u2,Bob", b""]
     assert comparison.vanished == {"u2"}
+    assert comparison.count == 2
     comparison.force({"u1", "nobody"})
     assert comparison.unchanged == {"u3": 1}
     assert comparison.changed == [2, 3, 4, 5]
+    assert comparison.count == 1
+    keys, ids = comparison.skipped()
+    assert ids == ["u3"]
+    assert keys == [now.keys[1]]
 
 
 def test_another_header_or_a_repeated_id_or_line_is_not_compared() -> None:

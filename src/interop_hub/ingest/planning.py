@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
 from sqlalchemy import Table, func, select
@@ -24,7 +26,14 @@ from interop_hub.ingest.normalize import (
     membership_digest,
     object_digest,
 )
-from interop_hub.ingest.records import FILE_KINDS, Bundle, Kind, Ref, SourceObject
+from interop_hub.ingest.records import (
+    FILE_KINDS,
+    Bundle,
+    Kind,
+    Ref,
+    SourceMembership,
+    SourceObject,
+)
 from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import one_of
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
@@ -53,9 +62,9 @@ def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> Co
         records = by_kind.get(kind, [])
         if kind == "person" and bundle.person_patches:
             records = records + _patched_persons(session, cloud_id, bundle, records)
-        stated = [r.source_id for r in records]
+        current, unchanged = _current(session, cloud_id, kind, bundle, name, records)
         result.objects[kind] = plan(
-            _current(session, cloud_id, kind, bundle, name, stated),
+            current,
             ((r.source_id, object_digest(r), r) for r in records),
             Builder(
                 normalizer.object_row,
@@ -65,19 +74,21 @@ def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> Co
             full_state=mode == "bulk",
             deleted=deleted_by_kind.get(kind, ()),
             keep=rejected.get(name, ()),
-            unchanged=bundle.unchanged.get(name, frozenset()),
+            unchanged=unchanged,
         )
     mode = bundle.modes.get("enrollments", "absent")
     if mode != "absent":
-        stated = [m.source_id for m in bundle.memberships]
+        current, unchanged = _current(
+            session, cloud_id, None, bundle, "enrollments", bundle.memberships
+        )
         result.memberships = plan(
-            _current(session, cloud_id, None, bundle, "enrollments", stated),
+            current,
             ((m.source_id, membership_digest(m), m) for m in bundle.memberships),
             Builder(normalizer.membership_row, legacy_membership_digest, normalizer.membership_id),
             full_state=mode == "bulk",
             deleted=bundle.deleted_memberships,
             keep=rejected.get("enrollments", ()),
-            unchanged=bundle.unchanged.get("enrollments", frozenset()),
+            unchanged=unchanged,
         )
     return result
 
@@ -88,20 +99,24 @@ def _current(
     kind: Kind | None,
     bundle: Bundle,
     name: str,
-    stated: list[str],
-) -> dict[str, str]:
-    """The stored digests of a kind's rows (None: memberships) by source id, as
-    :func:`~interop_hub.ingest.diff.plan` needs them.
+    records: Sequence[SourceObject] | Sequence[SourceMembership],
+) -> tuple[dict[str, str], AbstractSet[str]]:
+    """What :func:`~interop_hub.ingest.diff.plan` compares a kind's ``records`` (None:
+    memberships) with: the stored digests by source id, and the source ids of lines skipped
+    as remembered (they stand: never deleted).
 
     When file ``name`` was compared with its remembered lines and the Repository has as many
-    rows of the kind as were remembered, it has exactly those (every remembered line is a row),
-    so only the digests of the records the bundle ``stated`` are read; the others (a nightly's
-    hundreds of thousands) are known to exist, which is all the plan asks of them.
+    rows of the kind as were remembered, it has exactly those (every remembered line is a row):
+    all but the remembered rows whose lines were not skipped stand, so only those and the
+    records' own rows are read — not the hundreds of thousands a nightly skipped.
     """
-    previous = bundle.previous.get(name)
-    if previous is None or _row_count(session, cloud_id, kind) != len(previous):
-        return _current_digests(session, cloud_id, kind)
-    current = dict.fromkeys(previous, "")
+    skipped = bundle.skipped.get(name)
+    if skipped is None:
+        return _current_digests(session, cloud_id, kind), frozenset()
+    if _row_count(session, cloud_id, kind) != len(skipped.remembered):
+        return _current_digests(session, cloud_id, kind), skipped.source_ids()
+    current = dict.fromkeys(skipped.dropped, "")
+    stated = [r.source_id for r in records]
     if kind is None:
         table = cast(Table, RepoMembership.__table__)
         make_id = Normalizer(cloud_id).membership_id
@@ -119,7 +134,7 @@ def _current(
                 one_of(session, table.c.source_id, batch),
             )
             current.update(dict(session.execute(query).all()))
-    return current
+    return current, frozenset()
 
 
 def _row_count(session: Session, cloud_id: uuid.UUID, kind: Kind | None) -> int:

@@ -87,13 +87,10 @@ class Bundle:
     fields to set on the existing person, by person source id."""
     errors: list[RowError] = field(default_factory=list)
     rows_read: int = 0
-    unchanged: dict[str, set[str]] = field(default_factory=dict)
-    """By file (``users``, ``enrollments``, ...): the source ids whose lines were skipped as
-    remembered from the last collection. They stand as the Repository has them: neither
-    records here nor deleted."""
-    previous: dict[str, list[str]] = field(default_factory=dict)
-    """By file compared with its remembered lines: the source ids remembered (the rows the last
-    collection left of it)."""
+    skipped: dict[str, Skipped] = field(default_factory=dict)
+    """By file (``users``, ``enrollments``, ...): the lines skipped as remembered from the last
+    collection. What they state stands as the Repository has it: neither records here nor
+    deleted."""
     remember: dict[str, Any] = field(default_factory=dict)
     """By file: what the next collection may skip (a
     :class:`~interop_hub.ingest.oneroster.lines.Remembered`), to store if this one applies."""
@@ -113,6 +110,24 @@ FILE_KINDS: dict[str, Kind] = {
 }
 """OneRoster files that hold objects; ``enrollments`` holds memberships and ``demographics``
 adds fields to persons."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file's lines that a read skipped as remembered from the last collection."""
+
+    remembered: list[str]
+    """The source ids of every line the last collection accepted from the file."""
+    dropped: frozenset[str]
+    """Those whose line was not skipped now (it is gone, changed, or parsed after all)."""
+
+    @property
+    def count(self) -> int:
+        return len(self.remembered) - len(self.dropped)
+
+    def source_ids(self) -> set[str]:
+        """The source ids of the skipped lines."""
+        return set(self.remembered).difference(self.dropped)
 
 
 class BundleError(Exception):

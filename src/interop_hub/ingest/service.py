@@ -158,7 +158,7 @@ def _read(hub: Hub, cloud_id: uuid.UUID, source: str, *, remembering: bool) -> _
         remembered=lines,
         referrers=remembered.RepositoryReferrers(hub.sessions, cloud_id),
     )
-    return _Read(bundle, source, writer if bundle.unchanged else None)
+    return _Read(bundle, source, writer if bundle.skipped else None)
 
 
 def _read_and_apply(
@@ -271,7 +271,7 @@ def _apply_planned(
     apply_plan(session, cloud_id, collection, ChangeLog(ingestion.id, cloud_id), now, say)
     _store_record_digests(session, collection, say)
     remembered.replace(session, cloud_id, ingestion.id, bundle.remember)
-    skipped = sum(len(ids) for ids in bundle.unchanged.values())
+    skipped = sum(lines.count for lines in bundle.skipped.values())
     if skipped:
         ingestion.details = {**ingestion.details, "lines_skipped": skipped}
     scopes = scoping.refresh_cloud(session, cloud_id)

@@ -45,7 +45,7 @@ def read_bundle(
     may expand to (a folder is read as it is).
 
     ``remembered`` holds, by file, the lines the last collection into the same Repository
-    accepted (:mod:`.lines`): those read again unchanged are skipped (``Bundle.unchanged``)
+    accepted (:mod:`.lines`): those read again unchanged are skipped (``Bundle.skipped``)
     unless ``referrers`` shows that an object gone since concerns them; ``existing`` must then
     hold every kind. ``Bundle.remember`` is what the next collection may skip.
 

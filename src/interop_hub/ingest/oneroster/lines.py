@@ -25,6 +25,7 @@ import hashlib
 import itertools
 import re
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -90,12 +91,17 @@ class Remembered:
     keys: bytes
     source_ids: list[str]
 
+    def key_list(self) -> list[int] | None:
+        """The keys, in the order of ``source_ids`` (None when what was stored does not add
+        up)."""
+        if len(self.keys) != 8 * len(self.source_ids):
+            return None
+        return memoryview(self.keys).cast("Q").tolist()
+
     def by_key(self) -> dict[int, str]:
         """``sourcedId`` by line key (nothing when what was stored does not add up)."""
-        if len(self.keys) != 8 * len(self.source_ids):
-            return {}
-        keys = memoryview(self.keys).cast("Q").tolist()
-        return dict(zip(keys, self.source_ids, strict=True))
+        keys = self.key_list()
+        return {} if keys is None else dict(zip(keys, self.source_ids, strict=True))
 
 
 @dataclass(slots=True)
@@ -145,22 +151,82 @@ def split_file(data: bytes, version: str, modes: Mapping[str, str]) -> FileLines
 class Comparison:
     """A file's record lines against what the last collection accepted of it.
 
-    ``unchanged``: ``sourcedId`` → line index of each remembered line; ``changed``: the other
-    record lines, to parse; ``vanished``: remembered ``sourcedId``s without their line now."""
+    ``changed``: the indexes of the lines to parse (those not remembered, blank ones too, and
+    the remembered ones :meth:`force` adds); every other record line is skipped. Built from
+    keys alone: a file of 730,000 lines need not map each skipped line to its ``sourcedId``
+    unless something asks (:attr:`unchanged`)."""
 
-    unchanged: dict[str, int]
+    lines: FileLines
+    remembered: Remembered
+    keys: list[int]
+    """The remembered keys, in the order of ``remembered.source_ids``."""
     changed: list[int]
-    vanished: set[str] = field(default_factory=set)
+    vanished_keys: set[int]
+    """Remembered keys that no line has now."""
+    forced: set[str] = field(default_factory=set)
+    forced_keys: set[int] = field(default_factory=set)
+    _unchanged: dict[str, int] | None = None
+    _vanished: set[str] | None = None
 
-    def same(self, lines: FileLines) -> bool:
+    @property
+    def first(self) -> int:
+        return self.lines.header_at + 1
+
+    @property
+    def count(self) -> int:
+        """How many lines are skipped."""
+        return len(self.keys) - len(self.vanished_keys) - len(self.forced_keys)
+
+    @property
+    def vanished(self) -> set[str]:
+        """The remembered ``sourcedId``s whose line is not in the file now."""
+        if self._vanished is None:
+            gone = self.vanished_keys
+            ids = self.remembered.source_ids
+            self._vanished = {s for k, s in zip(self.keys, ids, strict=True) if k in gone}
+        return self._vanished
+
+    @property
+    def unchanged(self) -> dict[str, int]:
+        """``sourcedId`` → line index of each skipped line."""
+        if self._unchanged is None:
+            found = map(self.remembered.by_key().get, self.lines.keys[self.first :])
+            numbered: dict[str | None, int] = dict(zip(found, itertools.count(self.first)))
+            numbered.pop(None, None)
+            for source_id in self.forced:
+                numbered.pop(source_id, None)
+            self._unchanged = cast(dict[str, int], numbered)
+        return self._unchanged
+
+    def skipped(self) -> tuple[list[int], list[str]]:
+        """The keys and ``sourcedId``s of the skipped lines."""
+        dropped = self.vanished_keys | self.forced_keys
+        pairs = zip(self.keys, self.remembered.source_ids, strict=True)
+        kept = [(k, s) for k, s in pairs if k not in dropped]
+        return [k for k, _ in kept], [s for _, s in kept]
+
+    def same(self) -> bool:
         """Whether the file's records are the remembered lines, no more and no fewer."""
-        return not self.vanished and not any(lines.lines[i] for i in self.changed)
+        return not self.vanished_keys and not any(self.lines.lines[i] for i in self.changed)
 
-    def force(self, source_ids: set[str]) -> None:
+    def force(self, source_ids: AbstractSet[str]) -> None:
         """Parse the lines of ``source_ids`` after all."""
-        moved = [self.unchanged.pop(s) for s in source_ids if s in self.unchanged]
-        if moved:
-            self.changed = sorted([*self.changed, *moved])
+        wanted = source_ids - self.forced
+        if not wanted:
+            return
+        gone = self.vanished_keys
+        pairs = zip(self.keys, self.remembered.source_ids, strict=True)
+        hit = {k: s for k, s in pairs if s in wanted and k not in gone}
+        if not hit:
+            return
+        self.forced_keys |= hit.keys()
+        self.forced |= set(hit.values())
+        if self._unchanged is not None:
+            for source_id in hit.values():
+                self._unchanged.pop(source_id, None)
+        keys, first = self.lines.keys, self.first
+        moved = [i for i in range(first, len(keys)) if keys[i] in hit]
+        self.changed = sorted([*self.changed, *moved])
 
 
 def compare(lines: FileLines, remembered: Remembered) -> Comparison | None:
@@ -170,28 +236,32 @@ def compare(lines: FileLines, remembered: Remembered) -> Comparison | None:
     is read again to say)."""
     if remembered.context != lines.context:
         return None
-    first = lines.header_at + 1
-    found = list(map(remembered.by_key().get, lines.keys[first:]))
-    # Mostly remembered lines: both built by C loops, the few changed ones found by index.
-    numbered: dict[str | None, int] = dict(zip(found, itertools.count(first)))
-    numbered.pop(None, None)
-    unchanged = cast(dict[str, int], numbered)
-    changed = _indexes_of_none(found, first)  # blank lines too: the parser passes over them
-    if len(unchanged) + len(changed) != len(found):
-        return None  # a remembered line is there twice
-    if changed and not _distinct(lines, changed, unchanged):
+    keys = remembered.key_list()
+    if keys is None:
+        return None  # what was stored does not add up
+    known = set(keys)
+    if len(known) != len(keys):
         return None
-    vanished = set(remembered.source_ids).difference(unchanged)
-    return Comparison(unchanged, changed, vanished)
+    first = lines.header_at + 1
+    now = lines.keys[first:]
+    present = list(map(known.__contains__, now))  # C loops: most lines are remembered
+    changed = _indexes_of(present, False, first)  # blank lines too: the parser passes over them
+    vanished = known.difference(now)
+    if len(present) - len(changed) != len(keys) - len(vanished):
+        return None  # a remembered line is there twice
+    comparison = Comparison(lines, remembered, keys, changed, vanished)
+    if changed and not _distinct(comparison):
+        return None
+    return comparison
 
 
-def _indexes_of_none(values: list[str | None], offset: int) -> list[int]:
-    """The indexes (plus ``offset``) of the Nones in ``values``."""
+def _indexes_of(values: list[bool], target: bool, offset: int) -> list[int]:
+    """The indexes (plus ``offset``) of the ``target``s in ``values``."""
     found: list[int] = []
     at = -1
     try:
         while True:
-            at = values.index(None, at + 1)
+            at = values.index(target, at + 1)
             found.append(at + offset)
     except ValueError:
         return found
@@ -207,11 +277,15 @@ def source_ids(lines: FileLines, indexes: list[int]) -> list[str]:
     return found
 
 
-def _distinct(lines: FileLines, changed: list[int], unchanged: dict[str, int]) -> bool:
+def _distinct(comparison: Comparison) -> bool:
+    """Whether no changed line states the ``sourcedId`` of a skipped one."""
     try:
-        return not any(s in unchanged for s in source_ids(lines, changed))
+        stated = set(source_ids(comparison.lines, comparison.changed))
     except (csv.Error, ValueError):
         return False
+    stated.discard("")
+    remembered = {s for s in comparison.remembered.source_ids if s in stated}
+    return not (remembered - comparison.vanished)
 
 
 def decode(line: bytes, *, first: bool = False) -> str:

@@ -35,7 +35,7 @@ from interop_hub.ingest.oneroster.lines import (
     source_ids,
     split_file,
 )
-from interop_hub.ingest.records import BundleError, Kind
+from interop_hub.ingest.records import BundleError, Kind, Skipped
 
 if TYPE_CHECKING:
     from interop_hub.ingest.oneroster.validate import Reader
@@ -96,18 +96,20 @@ class Skipping:
     def finish(self) -> None:
         """What the next collection may skip: every line of the line-safe files accepted now,
         and the lines skipped now (still accepted)."""
+        bundle = self.reader.bundle
         for name, lines in self.file_lines.items():
             taken = self.taken.get(name, [])
             keys = [lines.keys[i] for i, _ in taken]
             ids = [s for _, s in taken]
             comparison = self.comparisons.get(name)
             if comparison is not None:
-                keys += [lines.keys[i] for i in comparison.unchanged.values()]
-                ids += comparison.unchanged
-                self.reader.bundle.unchanged[name] = set(comparison.unchanged)
-                self.reader.bundle.previous[name] = self.remembered[name].source_ids
-                self.reader.bundle.rows_read += len(comparison.unchanged)
-            self.reader.bundle.remember[name] = Remembered(lines.context, pack_keys(keys), ids)
+                skipped_keys, skipped_ids = comparison.skipped()
+                keys += skipped_keys
+                ids += skipped_ids
+                dropped = frozenset(comparison.vanished | comparison.forced)
+                bundle.skipped[name] = Skipped(self.remembered[name].source_ids, dropped)
+                bundle.rows_read += comparison.count
+            bundle.remember[name] = Remembered(lines.context, pack_keys(keys), ids)
 
     def _lines(self, name: str) -> FileLines | None:
         """File ``name`` (bulk, of :data:`LINE_FILES`) as lines, or None when it is not
@@ -135,7 +137,7 @@ class Skipping:
         remembered = self.remembered.get(name)
         comparison = None if remembered is None else compare(lines, remembered)
         if name in READ_WHOLE:
-            self.same[name] = comparison is not None and comparison.same(lines)
+            self.same[name] = comparison is not None and comparison.same()
             return None
         if comparison is None:
             return None
