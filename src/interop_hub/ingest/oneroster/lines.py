@@ -201,9 +201,13 @@ class Comparison:
     def skipped(self) -> tuple[list[int], list[str]]:
         """The keys and ``sourcedId``s of the skipped lines."""
         dropped = self.vanished_keys | self.forced_keys
-        pairs = zip(self.keys, self.remembered.source_ids, strict=True)
-        kept = [(k, s) for k, s in pairs if k not in dropped]
-        return [k for k, _ in kept], [s for _, s in kept]
+        if not dropped:
+            return list(self.keys), list(self.remembered.source_ids)
+        kept = [k not in dropped for k in self.keys]
+        return (
+            list(itertools.compress(self.keys, kept)),
+            list(itertools.compress(self.remembered.source_ids, kept)),
+        )
 
     def same(self) -> bool:
         """Whether the file's records are the remembered lines, no more and no fewer."""
