@@ -61,6 +61,8 @@ changes_t = cast(Table, RepoChange.__table__)
 class CollectionPlan:
     objects: dict[str, Plan[ObjectRow]] = field(default_factory=dict)
     memberships: Plan[MembershipRow] = field(default_factory=Plan)
+    existing_rows: int = 0
+    """The cloud's objects and memberships before the plan applies."""
 
     def counts(self) -> tuple[int, int, int]:
         plans: list[Plan[Any]] = [*self.objects.values(), self.memberships]

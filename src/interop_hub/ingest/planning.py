@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
@@ -54,7 +54,8 @@ def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> Co
     for kind, source_id in bundle.deleted:
         deleted_by_kind.setdefault(kind, []).append(source_id)
 
-    result = CollectionPlan()
+    counts = _row_counts(session, cloud_id)
+    result = CollectionPlan(existing_rows=sum(counts.values()))
     for name, kind in FILE_KINDS.items():
         mode = bundle.modes.get(name, "absent")
         if mode == "absent" and not (kind == "person" and bundle.person_patches):
@@ -62,7 +63,7 @@ def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> Co
         records = by_kind.get(kind, [])
         if kind == "person" and bundle.person_patches:
             records = records + _patched_persons(session, cloud_id, bundle, records)
-        current, unchanged = _current(session, cloud_id, kind, bundle, name, records)
+        current, unchanged = _current(session, cloud_id, kind, bundle, name, records, counts)
         result.objects[kind] = plan(
             current,
             ((r.source_id, object_digest(r), r) for r in records),
@@ -79,7 +80,7 @@ def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> Co
     mode = bundle.modes.get("enrollments", "absent")
     if mode != "absent":
         current, unchanged = _current(
-            session, cloud_id, None, bundle, "enrollments", bundle.memberships
+            session, cloud_id, None, bundle, "enrollments", bundle.memberships, counts
         )
         result.memberships = plan(
             current,
@@ -100,6 +101,7 @@ def _current(
     bundle: Bundle,
     name: str,
     records: Sequence[SourceObject] | Sequence[SourceMembership],
+    counts: Mapping[Kind | None, int],
 ) -> tuple[dict[str, str], AbstractSet[str]]:
     """What :func:`~interop_hub.ingest.diff.plan` compares a kind's ``records`` (None:
     memberships) with: the stored digests by source id, and the source ids of lines skipped
@@ -113,7 +115,7 @@ def _current(
     skipped = bundle.skipped.get(name)
     if skipped is None:
         return _current_digests(session, cloud_id, kind), frozenset()
-    if _row_count(session, cloud_id, kind) != len(skipped.remembered):
+    if counts.get(kind, 0) != len(skipped.remembered):
         return _current_digests(session, cloud_id, kind), skipped.source_ids()
     current = dict.fromkeys(skipped.dropped, "")
     stated = [r.source_id for r in records]
@@ -137,12 +139,19 @@ def _current(
     return current, frozenset()
 
 
-def _row_count(session: Session, cloud_id: uuid.UUID, kind: Kind | None) -> int:
-    if kind is None:
-        query = select(func.count()).where(RepoMembership.cloud_id == cloud_id)
-    else:
-        query = select(func.count()).where(RepoObject.cloud_id == cloud_id, RepoObject.kind == kind)
-    return int(session.scalar(query) or 0)
+def _row_counts(session: Session, cloud_id: uuid.UUID) -> dict[Kind | None, int]:
+    """The cloud's rows by kind (None: memberships), counted once per collection."""
+    counts: dict[Kind | None, int] = {
+        cast(Kind, kind): int(n)
+        for kind, n in session.execute(
+            select(RepoObject.kind, func.count())
+            .where(RepoObject.cloud_id == cloud_id)
+            .group_by(RepoObject.kind)
+        )
+    }
+    members = select(func.count()).where(RepoMembership.cloud_id == cloud_id)
+    counts[None] = int(session.scalar(members) or 0)
+    return counts
 
 
 def _current_digests(session: Session, cloud_id: uuid.UUID, kind: Kind | None) -> dict[str, str]:

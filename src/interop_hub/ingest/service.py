@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from interop_hub.clouds.models import Actor, Cloud
@@ -247,7 +247,7 @@ def _apply_planned(
     ingestion.rows_rejected = len(bundle.errors)
     ingestion.objects_added, ingestion.objects_updated = added, updated
     ingestion.objects_deleted = deleted
-    base = _object_count(session, cloud_id)
+    base = collection.existing_rows
     changes = updated + deleted
     share = changes / base if base else 0.0
     if (
@@ -359,16 +359,6 @@ def _store_record_digests(session: Session, collection: CollectionPlan, say: Pro
 def refresh_statistics(session: Session) -> None:
     """Refresh the planner's statistics of the Repository tables after a large change."""
     analyze(session, "repo_objects", "repo_links", "repo_memberships")
-
-
-def _object_count(session: Session, cloud_id: uuid.UUID) -> int:
-    objects = session.scalar(
-        select(func.count()).select_from(RepoObject).where(RepoObject.cloud_id == cloud_id)
-    )
-    members = session.scalar(
-        select(func.count()).select_from(RepoMembership).where(RepoMembership.cloud_id == cloud_id)
-    )
-    return int(objects or 0) + int(members or 0)
 
 
 def _record_errors(session: Session, hub: Hub, ingestion: Ingestion, bundle: Bundle) -> None:
