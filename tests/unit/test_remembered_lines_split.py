@@ -36,6 +36,9 @@ def test_crlf_lf_and_mixed_line_ends_give_the_same_lines_and_keys() -> None:
 def test_a_quoted_line_break_or_a_lone_carriage_return_is_not_line_safe() -> None:
     assert split_file(HEAD + b'\r\nu1,"Ann\r\nMarie"\r\n', "1.1", MODES) is None
     assert split_file(HEAD + b"\ru1,Ann\r", "1.1", MODES) is None
+    # a lone CR inside a line ending in LF (csv would end the record there)
+    assert split_file(HEAD + b"\nu1,Ann\rMarie\nu2,Bo\n", "1.1", MODES) is None
+    assert split_file(HEAD + b"\r\nu1,Ann\rMarie\r\n", "1.1", MODES) is None
     # quotes that close on their line are fine, escaped ones too
     assert lines_of(HEAD + b'\nu1,"Ann, ""A."""\n')[1] == b'u1,"Ann, ""A."""'
 

@@ -3,12 +3,11 @@
 A district's nightly export is nearly the same files as the night before (issue 3 measures a
 night where 2 % of the users changed). Reading and checking every row is most of what a
 nightly costs, so the collection remembers, per file, a digest of each line it accepted with
-the line's ``sourcedId`` (:class:`Remembered`, stored by :mod:`interop_hub.ingest.memory`).
+the line's ``sourcedId`` (:class:`Remembered`, stored by :mod:`interop_hub.ingest.remembered`).
 The next collection digests the raw lines of the file and parses only those it does not
 remember; a remembered line gives the record it gave last time, which the Repository still
 holds, so it is skipped — unless something outside the line changed what it stands for, which
-:class:`~interop_hub.ingest.oneroster.validate.Reader` decides (a referenced object that is
-gone, a person's changed demographics).
+:mod:`.skipping` decides (a referenced object that is gone, a person's changed demographics).
 
 Only a *line-safe* file takes part: every record on one physical line (no quoted line breaks:
 no line holds an odd number of quotes), no lone carriage returns. Its lines are compared only
@@ -79,7 +78,7 @@ def line_keys(lines: list[bytes]) -> list[int]:
 
 def pack_keys(keys: list[int]) -> bytes:
     """Keys as stored: 8 bytes each, in the machine's byte order (read back by
-    :meth:`Remembered.by_key` on a machine of the same order; another order only misses)."""
+    :meth:`Remembered.key_list` on a machine of the same order; another order only misses)."""
     return array.array("Q", keys).tobytes()
 
 
@@ -131,7 +130,8 @@ def split_file(data: bytes, version: str, modes: Mapping[str, str]) -> FileLines
     # The quotes and line ends alone, about three bytes a line: cheap to look through.
     marks = data.translate(None, _OTHER_BYTES)
     returns, feeds = marks.count(b"\r"), marks.count(b"\n")
-    crlf = marks.count(b"\r\n") if returns else 0
+    # (CRLF pairs are counted in the data: in the marks a CR and the next LF meet anyway)
+    crlf = data.count(b"\r\n") if returns else 0
     if returns != crlf or _ODD_QUOTES.search(marks):
         return None  # a lone carriage return, or a line with an odd number of quotes
     if not returns:
