@@ -130,15 +130,18 @@ def split_file(data: bytes, version: str, modes: Mapping[str, str]) -> FileLines
     # The quotes and line ends alone, about three bytes a line: cheap to look through.
     marks = data.translate(None, _OTHER_BYTES)
     returns, feeds = marks.count(b"\r"), marks.count(b"\n")
-    # (CRLF pairs are counted in the data: in the marks a CR and the next LF meet anyway)
-    crlf = data.count(b"\r\n") if returns else 0
-    if returns != crlf or _ODD_QUOTES.search(marks):
-        return None  # a lone carriage return, or a line with an odd number of quotes
+    if _ODD_QUOTES.search(marks):
+        return None  # a line with an odd number of quotes: a quoted line break
     if not returns:
         lines = data.split(b"\n")
-    elif crlf == feeds:
+    elif returns == feeds:  # CRLF line ends, unless a CR stands alone somewhere
         lines = data.split(b"\r\n")
-    else:  # some lines end with CRLF and others with LF alone
+        if len(lines) - 1 != returns:
+            return None
+    else:  # some lines end with CRLF and others with LF alone (CRLF pairs counted in the
+        # data: in the marks a lone CR meets the next LF anyway)
+        if data.count(b"\r\n") != returns:
+            return None
         lines = [line.removesuffix(b"\r") for line in data.split(b"\n")]
     header_at = next((i for i, line in enumerate(lines) if line), None)
     if header_at is None:
