@@ -2,9 +2,9 @@
 
 A district's nightly export is nearly the same files as the night before (issue 3 measures a
 night where 2 % of the users changed). Reading and checking every row is most of what a
-nightly costs, so the collection remembers, per file, a digest of each line it accepted with
-the line's ``sourcedId`` (:class:`Remembered`, stored by :mod:`interop_hub.ingest.remembered`).
-The next collection digests the raw lines of the file and parses only those it does not
+nightly costs, so the collection remembers, per file, a 64-bit hash of each line it accepted
+with the line's ``sourcedId`` (:class:`Remembered`, stored by :mod:`interop_hub.ingest.remembered`).
+The next collection hashes the raw lines of the file and parses only those it does not
 remember; a remembered line gives the record it gave last time, which the Repository still
 holds, so it is skipped — unless something outside the line changed what it stands for, which
 :mod:`.skipping` decides (a referenced object that is gone, a person's changed demographics).
@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Final, cast
+
+import xxhash
 
 LINE_FILES: Final = (
     "academicSessions",
@@ -65,15 +67,16 @@ def context(version: str, modes: Mapping[str, str], header: bytes) -> str:
     """What must be equal for a line to mean what it meant last time."""
     stated = ",".join(f"{name}={mode}" for name, mode in sorted(modes.items()))
     head = hashlib.blake2b(header, digest_size=8).hexdigest()
-    return f"l1|{code_digest()}|{version}|{stated}|{head}"
+    return f"l2|{code_digest()}|{version}|{stated}|{head}"
 
 
 def line_keys(lines: list[bytes]) -> list[int]:
-    """An 8-byte digest of each line, as an int (BLAKE2b: a changed line never passes for a
-    remembered one in practice, 2⁻⁶⁴ per pair)."""
-    blake = hashlib.blake2b
-    packed = b"".join([blake(line, digest_size=8).digest() for line in lines])
-    return memoryview(packed).cast("Q").tolist()
+    """A 64-bit hash of each line (XXH3: a changed line passes for a remembered one with a
+    chance of 2⁻⁶⁴ per pair; 0.05 s for the 731,000 lines of a 100,000-student district's
+    enrollments, where BLAKE2b took 0.35 s). Not a cryptographic hash: whoever writes a line
+    could make it collide with another line of the same file, and so only keep that line's old
+    values — what writing the line itself does anyway."""
+    return list(map(xxhash.xxh3_64_intdigest, lines))
 
 
 def pack_keys(keys: list[int]) -> bytes:
