@@ -23,14 +23,17 @@ import csv
 import hashlib
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Final, cast
+from typing import Final, TypeAlias, cast
 
 import xxhash
+
+Keys: TypeAlias = "array.array[int]"
+"""Line keys, 8 bytes each (``"Q"``)."""
 
 LINE_FILES: Final = (
     "academicSessions",
@@ -70,19 +73,19 @@ def context(version: str, modes: Mapping[str, str], header: bytes) -> str:
     return f"l2|{code_digest()}|{version}|{stated}|{head}"
 
 
-def line_keys(lines: list[bytes]) -> list[int]:
+def line_keys(lines: list[bytes]) -> Keys:
     """A 64-bit hash of each line (XXH3: a changed line passes for a remembered one with a
     chance of 2⁻⁶⁴ per pair; 0.05 s for the 731,000 lines of a 100,000-student district's
     enrollments, where BLAKE2b took 0.35 s). Not a cryptographic hash: whoever writes a line
     could make it collide with another line of the same file, and so only keep that line's old
-    values — what writing the line itself does anyway."""
-    return list(map(xxhash.xxh3_64_intdigest, lines))
+    values — what writing the line itself does anyway. Kept packed (no Python int a line)."""
+    return array.array("Q", map(xxhash.xxh3_64_intdigest, lines))
 
 
-def pack_keys(keys: list[int]) -> bytes:
+def pack_keys(keys: Iterable[int]) -> bytes:
     """Keys as stored: 8 bytes each, in the machine's byte order (read back by
     :meth:`Remembered.key_list` on a machine of the same order; another order only misses)."""
-    return array.array("Q", keys).tobytes()
+    return (keys if isinstance(keys, array.array) else array.array("Q", keys)).tobytes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +118,21 @@ class FileLines:
 
     context: str
     lines: list[bytes]
-    keys: list[int]
+    keys: Keys
     header_at: int
+    data: bytes | None = None
+    """The file as read, until :meth:`whole` or :meth:`chosen` hands it on or drops it."""
+
+    def whole(self) -> bytes:
+        """The file as read, to be parsed whole (its lines are let go: only the keys stay)."""
+        data, self.data, self.lines = self.data or b"", None, []
+        return data
+
+    def chosen(self, indexes: list[int]) -> tuple[bytes, list[bytes], list[int]]:
+        """The header, the lines and the indexes of the lines to parse (the file as read is
+        let go)."""
+        self.data = None
+        return self.lines[self.header_at], self.lines, indexes
 
     def records(self) -> list[int]:
         """The indexes of the record lines: after the header, not blank."""
@@ -150,7 +166,7 @@ def split_file(data: bytes, version: str, modes: Mapping[str, str]) -> FileLines
     if header_at is None:
         return None
     keys = line_keys(lines)
-    return FileLines(context(version, modes, lines[header_at]), lines, keys, header_at)
+    return FileLines(context(version, modes, lines[header_at]), lines, keys, header_at, data)
 
 
 @dataclass(slots=True)

@@ -157,6 +157,8 @@ def read_enrollments(reader: Reader) -> None:
     deleted, known = reader.bundle.deleted_memberships, reader.existing_memberships
     shared: dict[tuple[str, str, str], dict[str, Any]] = {}
     taken = reader.skipping.taken.get("enrollments")
+    taken_at = taken.indexes.append if taken is not None else None
+    taken_id = taken.ids.append if taken is not None else None
     with stream:
         for line, sid, f, deleting in reader.rows(spec, table):
             if deleting:
@@ -188,8 +190,9 @@ def read_enrollments(reader: Reader) -> None:
                         shared[key] = found
                 data = found
             append(make(sid, u, c, s, f[role_at], data))
-            if taken is not None:
-                taken.append((line - 1, sid))
+            if taken_at is not None and taken_id is not None:
+                taken_at(line - 1)
+                taken_id(sid)
 
 
 _SHARED = 10_000
@@ -235,7 +238,7 @@ def read_demographics(reader: Reader) -> None:
                 person.data["$ext"].update(more)
                 said.add(sid)
                 if taken is not None:
-                    taken.append((line - 1, sid))
+                    taken.add(line - 1, sid)
             elif reader.exists("person", sid):
                 reader.bundle.person_patches[sid] = {**values, "$ext": more}
             elif not deleting:

@@ -18,6 +18,8 @@ skipped were accepted last time, so the Repository holds what they state.
 
 from __future__ import annotations
 
+import array
+import io
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Protocol
@@ -61,6 +63,21 @@ lines, about twice its size); a larger one is streamed and its lines are not rem
 enrollments of a 100,000-student district are 73 MB)."""
 
 
+class Taken:
+    """The lines of a file parsed and accepted: their indexes and ``sourcedId``s (two arrays,
+    not a tuple a line: a million lines)."""
+
+    __slots__ = ("ids", "indexes")
+
+    def __init__(self) -> None:
+        self.indexes: array.array[int] = array.array("q")
+        self.ids: list[str] = []
+
+    def add(self, index: int, source_id: str) -> None:
+        self.indexes.append(index)
+        self.ids.append(source_id)
+
+
 class Skipping:
     """The remembered lines of one read of a bundle: compared file by file as the reader
     opens them, in its order (what a file's lines depend on is read before it)."""
@@ -80,8 +97,8 @@ class Skipping:
         """The files of :data:`READ_WHOLE`: whether their lines are those remembered."""
         self.comparisons: dict[str, Comparison] = {}
         """Those of them whose remembered lines are skipped."""
-        self.taken: dict[str, list[tuple[int, str]]] = {}
-        """(line index, sourcedId) of each line of those files parsed and accepted."""
+        self.taken: dict[str, Taken] = {}
+        """The lines of those files parsed and accepted."""
 
     def table(self, name: str, spec: FileSpec) -> Table | None:
         """The table of bulk file ``name``'s lines to parse, or None when it is not one whose
@@ -90,21 +107,22 @@ class Skipping:
         if lines is None:
             return None
         comparison = self._compare(name, lines)
-        indexes = lines.records() if comparison is None else comparison.changed
-        return Table.of_lines(spec.file, lines.lines[lines.header_at], lines.lines, indexes)
+        if comparison is None:  # every line: the csv module reads the file as any other
+            return Table(io.BytesIO(lines.whole()), spec.file)
+        return Table.of_lines(spec.file, *lines.chosen(comparison.changed))
 
     def finish(self) -> None:
         """What the next collection may skip: every line of the line-safe files accepted now,
         and the lines skipped now (still accepted)."""
         bundle = self.reader.bundle
         for name, lines in self.file_lines.items():
-            taken = self.taken.get(name, [])
-            keys = [lines.keys[i] for i, _ in taken]
-            ids = [s for _, s in taken]
+            taken = self.taken.get(name) or Taken()
+            keys = array.array("Q", map(lines.keys.__getitem__, taken.indexes))
+            ids = taken.ids
             comparison = self.comparisons.get(name)
             if comparison is not None:
                 skipped_keys, skipped_ids = comparison.skipped()
-                keys += skipped_keys
+                keys.extend(skipped_keys)
                 ids += skipped_ids
                 dropped = frozenset(comparison.vanished | comparison.forced)
                 bundle.skipped[name] = Skipped(self.remembered[name].source_ids, dropped)
@@ -124,11 +142,10 @@ class Skipping:
             lines = None
             if len(data) <= REMEMBERED_FILE_BYTES:
                 lines = split_file(data, self.reader.bundle.version, self.reader.bundle.modes)
-            del data
             self.split[name] = lines
             if lines is not None:
                 self.file_lines[name] = lines
-                self.taken[name] = []
+                self.taken[name] = Taken()
         return self.split[name]
 
     def _compare(self, name: str, lines: FileLines) -> Comparison | None:

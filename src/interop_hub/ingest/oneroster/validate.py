@@ -207,7 +207,7 @@ class Reader:
         for c in self._resolve(spec, kind, candidates):
             self._add(kind, c.sid, c.built)
             if taken is not None:
-                taken.append((c.line - 1, c.sid))
+                taken.add(c.line - 1, c.sid)
 
     def _add(self, kind: Kind, sid: str, built: Built) -> None:
         year = built.school_year
