@@ -8,7 +8,10 @@ Nothing here knows about the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from interop_hub.ingest.oneroster.lines import Remembered
 
 Kind = Literal["org", "person", "course", "section", "term", "grading_category"]
 Mode = Literal["bulk", "delta", "absent"]
@@ -91,7 +94,7 @@ class Bundle:
     """By file (``users``, ``enrollments``, ...): the lines skipped as remembered from the last
     collection. What they state stands as the Repository has it: neither records here nor
     deleted."""
-    remember: dict[str, Any] = field(default_factory=dict)
+    remember: dict[str, Remembered] = field(default_factory=dict)
     """By file: what the next collection may skip (a
     :class:`~interop_hub.ingest.oneroster.lines.Remembered`), to store if this one applies."""
 

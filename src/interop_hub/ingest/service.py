@@ -167,15 +167,15 @@ def _read_and_apply(
     force: bool,
     say: Progress,
 ) -> Ingestion:
-    with BulkHeap() as heap:  # reading and planning: millions of acyclic objects
+    # Reading and planning build millions of acyclic objects: the collector stays off until
+    # the plan is made (a failure ends the pause as it leaves the block).
+    with BulkHeap() as heap:
         try:
             say("reading")
             read = _read(hub, cloud_id, source, remembering=True)
         except BundleError as exc:
-            heap.resume()
             return _finish_failed(hub, ingestion_id, str(exc))
         except Exception as exc:  # an unreadable bundle must never leave an ingestion running
-            heap.resume()
             log.exception("ingestion %s: reading failed", ingestion_id)
             return _finish_failed(hub, ingestion_id, f"the bundle could not be read: {exc}")
         say("applying")
@@ -185,7 +185,6 @@ def _read_and_apply(
                     session, hub, ingestion_id, cloud_id, read, heap, force=force, say=say
                 )
         except Exception as exc:
-            heap.resume()
             log.exception("ingestion %s: applying failed", ingestion_id)
             return _finish_failed(hub, ingestion_id, f"the collection could not be applied: {exc}")
 

@@ -93,6 +93,7 @@ class Skipping:
         line-safe."""
         self.file_lines: dict[str, FileLines] = {}
         """Those that are line-safe."""
+        self.compared: dict[str, Comparison | None] = {}
         self.same: dict[str, bool] = {}
         """The files of :data:`READ_WHOLE`: whether their lines are those remembered."""
         self.comparisons: dict[str, Comparison] = {}
@@ -151,8 +152,7 @@ class Skipping:
     def _compare(self, name: str, lines: FileLines) -> Comparison | None:
         """The lines of file ``name`` to parse and those to skip (see the module docstring),
         or None to parse them all."""
-        remembered = self.remembered.get(name)
-        comparison = None if remembered is None else compare(lines, remembered)
+        comparison = self._compared(name, lines)
         if name in READ_WHOLE:
             self.same[name] = comparison is not None and comparison.same()
             return None
@@ -171,6 +171,14 @@ class Skipping:
             comparison.force({s for s in comparison.unchanged if s not in users.unchanged})
         self.comparisons[name] = comparison
         return comparison
+
+    def _compared(self, name: str, lines: FileLines) -> Comparison | None:
+        """File ``name`` compared with its remembered lines, once (users ask for their
+        demographics' before those are read)."""
+        if name not in self.compared:
+            remembered = self.remembered.get(name)
+            self.compared[name] = None if remembered is None else compare(lines, remembered)
+        return self.compared[name]
 
     def _settle_sections(self, comparison: Comparison) -> bool:
         """A class's school year comes from its terms and course: its line is skipped only
@@ -196,11 +204,8 @@ class Skipping:
             return False  # a 1.2 role row may change a person: users.csv is read whole
         if modes.get("demographics", "absent") == "bulk":
             lines = self._lines("demographics")
-            remembered = self.remembered.get("demographics")
-            if lines is None or remembered is None:
-                return False
-            said = compare(lines, remembered)
-            if said is None:
+            said = None if lines is None else self._compared("demographics", lines)
+            if lines is None or said is None:
                 return False
             comparison.force(set(source_ids(lines, said.changed)) | said.vanished)
         elif modes.get("demographics", "absent") != "absent":
