@@ -7,6 +7,7 @@ from interop_hub.ingest.oneroster.lines import (
     Remembered,
     compare,
     pack_keys,
+    remember,
     split_file,
 )
 
@@ -63,17 +64,35 @@ def test_lines_compare_by_content_wherever_they_stand() -> None:
     assert now is not None
     comparison = compare(now, before)
     assert comparison is not None
-    assert comparison.unchanged == {"u3": 1, "u1": 3}
+    assert comparison.unchanged == {"u3", "u1"}
     assert [now.lines[i] for i in comparison.changed] == [b"u4,Di", b"u2,Bob", b""]
     assert comparison.vanished == {"u2"}
     assert comparison.count == 2
     comparison.force({"u1", "nobody"})
-    assert comparison.unchanged == {"u3": 1}
+    assert comparison.unchanged == {"u3"}
+    assert comparison.not_skipped() == {"u1", "u2"}
     assert comparison.changed == [2, 3, 4, 5]
     assert comparison.count == 1
-    keys, ids = comparison.skipped()
-    assert ids == ["u3"]
-    assert keys == [now.keys[1]]
+    # accepted now: u4, u1 (forced) and u2 (changed); the next collection's lines in file order
+    kept = remember(now, [2, 3, 4], ["u4", "u1", "u2"], comparison)
+    assert kept.source_ids == ["u3", "u4", "u1", "u2"]
+    assert kept.keys == pack_keys([now.keys[i] for i in (1, 2, 3, 4)])
+
+
+def test_a_forced_line_splits_its_stretch_and_keeps_the_order() -> None:
+    rows = [f"u{n},N{n}".encode() for n in range(8)]
+    ids = [f"u{n}" for n in range(8)]
+    before = remembered(HEAD + b"\n" + b"\n".join(rows) + b"\n", ids)
+    now = split(HEAD + b"\n" + b"\n".join([*rows[:5], b"u9,New", *rows[5:]]) + b"\n")
+    comparison = compare(now, before)
+    assert comparison is not None
+    assert [now.lines[i] for i in comparison.changed] == [b"u9,New", b""]
+    comparison.force({"u2", "u6"})
+    assert [now.lines[i] for i in comparison.changed] == [b"u2,N2", b"u9,New", b"u6,N6", b""]
+    assert comparison.skipped_runs() == [(1, 0, 2), (4, 3, 2), (7, 5, 1), (9, 7, 1)]
+    kept = remember(now, [3, 6, 8], ["u2", "u9", "u6"], comparison)
+    assert kept.source_ids == ["u0", "u1", "u2", "u3", "u4", "u9", "u5", "u6", "u7"]
+    assert kept.keys == pack_keys(now.keys[1:10])
 
 
 def test_another_header_or_a_repeated_id_or_line_is_not_compared() -> None:
@@ -81,9 +100,11 @@ def test_another_header_or_a_repeated_id_or_line_is_not_compared() -> None:
     assert compare(split(b"sourcedId,familyName\nu1,Ann\n"), before) is None
     assert compare(split(HEAD + b"\nu1,Ann\nu1,Ann\n"), before) is None
     assert compare(split(HEAD + b"\nu1,Ann\nu1,Annie\n"), before) is None
+    # the repeated line first, the remembered one after it
+    assert compare(split(HEAD + b"\nu2,Bo\nu1,Ann\nu2,Bo\n"), before) is None
 
 
-def test_remembered_keys_that_do_not_add_up_match_nothing() -> None:
+def test_remembered_keys_that_do_not_add_up_compare_nothing() -> None:
     before = remembered(HEAD + b"\nu1,Ann\n", ["u1"])
     broken = Remembered(before.context, before.keys[:-1], before.source_ids)
-    assert broken.by_key() == {}
+    assert compare(split(HEAD + b"\nu1,Ann\n"), broken) is None

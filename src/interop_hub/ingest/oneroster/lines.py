@@ -19,18 +19,22 @@ before, and remembered anew.
 from __future__ import annotations
 
 import array
+import bisect
 import csv
 import hashlib
 import itertools
 import re
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Final, TypeAlias, cast
+from typing import Final, TypeAlias
 
 import xxhash
+
+from interop_hub.ingest.oneroster.align import align
 
 Keys: TypeAlias = "array.array[int]"
 """Line keys, 8 bytes each (``"Q"``)."""
@@ -83,30 +87,19 @@ def line_keys(lines: list[bytes]) -> Keys:
 
 
 def pack_keys(keys: Iterable[int]) -> bytes:
-    """Keys as stored: 8 bytes each, in the machine's byte order (read back by
-    :meth:`Remembered.key_list` on a machine of the same order; another order only misses)."""
+    """Keys as stored: 8 bytes each, in the machine's byte order (a machine of another order
+    reads them back as other keys: every line is then parsed once)."""
     return (keys if isinstance(keys, array.array) else array.array("Q", keys)).tobytes()
 
 
 @dataclass(frozen=True, slots=True)
 class Remembered:
-    """One file's lines accepted by the last collection: their keys and ``sourcedId``s."""
+    """One file's lines accepted by the last collection, in the file's order: their keys and
+    ``sourcedId``s."""
 
     context: str
     keys: bytes
     source_ids: list[str]
-
-    def key_list(self) -> list[int] | None:
-        """The keys, in the order of ``source_ids`` (None when what was stored does not add
-        up)."""
-        if len(self.keys) != 8 * len(self.source_ids):
-            return None
-        return memoryview(self.keys).cast("Q").tolist()
-
-    def by_key(self) -> dict[int, str]:
-        """``sourcedId`` by line key (nothing when what was stored does not add up)."""
-        keys = self.key_list()
-        return {} if keys is None else dict(zip(keys, self.source_ids, strict=True))
 
 
 @dataclass(slots=True)
@@ -175,122 +168,143 @@ class Comparison:
 
     ``changed``: the indexes of the lines to parse (those not remembered, blank ones too, and
     the remembered ones :meth:`force` adds); every other record line is skipped. Built from
-    keys alone: a file of 730,000 lines need not map each skipped line to its ``sourcedId``
-    unless something asks (:attr:`unchanged`)."""
+    the keys alone, stretch by stretch (:mod:`.align`): a file of 730,000 lines is not mapped
+    line by line to ``sourcedId``s unless something asks (:attr:`unchanged`)."""
 
     lines: FileLines
     remembered: Remembered
-    keys: list[int]
-    """The remembered keys, in the order of ``remembered.source_ids``."""
+    runs: list[tuple[int, int, int]]
+    """``(line index, remembered position, length)``: the remembered lines found, by line
+    index (those forced since are still inside; see ``forced_at``)."""
     changed: list[int]
-    vanished_keys: set[int]
-    """Remembered keys that no line has now."""
+    vanished_at: list[int]
+    """The remembered positions no line has now."""
+    forced_at: set[int] = field(default_factory=set)
+    """The remembered positions of the lines :meth:`force` added to ``changed``."""
     forced: set[str] = field(default_factory=set)
-    forced_keys: set[int] = field(default_factory=set)
-    _unchanged: dict[str, int] | None = None
+    _unchanged: set[str] | None = None
     _vanished: set[str] | None = None
-
-    @property
-    def first(self) -> int:
-        return self.lines.header_at + 1
+    _by_position: list[tuple[int, int, int]] | None = None
 
     @property
     def count(self) -> int:
         """How many lines are skipped."""
-        return len(self.keys) - len(self.vanished_keys) - len(self.forced_keys)
+        return sum(length for _, _, length in self.runs) - len(self.forced_at)
 
     @property
     def vanished(self) -> set[str]:
         """The remembered ``sourcedId``s whose line is not in the file now."""
         if self._vanished is None:
-            gone = self.vanished_keys
             ids = self.remembered.source_ids
-            self._vanished = {s for k, s in zip(self.keys, ids, strict=True) if k in gone}
+            self._vanished = {ids[p] for p in self.vanished_at}
         return self._vanished
 
     @property
-    def unchanged(self) -> dict[str, int]:
-        """``sourcedId`` → line index of each skipped line."""
+    def unchanged(self) -> set[str]:
+        """The ``sourcedId``s of the skipped lines."""
         if self._unchanged is None:
-            found = map(self.remembered.by_key().get, self.lines.keys[self.first :])
-            numbered: dict[str | None, int] = dict(zip(found, itertools.count(self.first)))
-            numbered.pop(None, None)
-            for source_id in self.forced:
-                numbered.pop(source_id, None)
-            self._unchanged = cast(dict[str, int], numbered)
+            ids = self.remembered.source_ids
+            found = set(itertools.chain.from_iterable(ids[j : j + n] for _, j, n in self.runs))
+            self._unchanged = found - self.forced
         return self._unchanged
 
-    def skipped(self) -> tuple[list[int], list[str]]:
-        """The keys and ``sourcedId``s of the skipped lines."""
-        dropped = self.vanished_keys | self.forced_keys
-        if not dropped:
-            return list(self.keys), list(self.remembered.source_ids)
-        kept = [k not in dropped for k in self.keys]
-        return (
-            list(itertools.compress(self.keys, kept)),
-            list(itertools.compress(self.remembered.source_ids, kept)),
-        )
+    def not_skipped(self) -> set[str]:
+        """The remembered ``sourcedId``s whose line is not skipped (gone, or parsed after
+        all)."""
+        return self.vanished | self.forced
+
+    def skipped_runs(self) -> list[tuple[int, int, int]]:
+        """The stretches of skipped lines (``runs`` without the forced lines), by line
+        index."""
+        if not self.forced_at:
+            return self.runs
+        forced = sorted(self.forced_at)
+        found: list[tuple[int, int, int]] = []
+        for i, j, n in self.runs:
+            start = j
+            for p in forced[bisect.bisect_left(forced, j) : bisect.bisect_left(forced, j + n)]:
+                if p > start:
+                    found.append((i + start - j, start, p - start))
+                start = p + 1
+            if start < j + n:
+                found.append((i + start - j, start, j + n - start))
+        return found
 
     def same(self) -> bool:
         """Whether the file's records are the remembered lines, no more and no fewer."""
-        return not self.vanished_keys and not any(self.lines.lines[i] for i in self.changed)
+        return not self.vanished_at and not any(self.lines.lines[i] for i in self.changed)
 
     def force(self, source_ids: AbstractSet[str]) -> None:
         """Parse the lines of ``source_ids`` after all."""
         wanted = source_ids - self.forced
         if not wanted:
             return
-        gone = self.vanished_keys
-        pairs = zip(self.keys, self.remembered.source_ids, strict=True)
-        hit = {k: s for k, s in pairs if s in wanted and k not in gone}
+        ids = self.remembered.source_ids
+        positions = itertools.compress(range(len(ids)), map(wanted.__contains__, ids))
+        gone = set(self.vanished_at)
+        hit = [p for p in positions if p not in gone and p not in self.forced_at]
         if not hit:
             return
-        self.forced_keys |= hit.keys()
-        self.forced |= set(hit.values())
+        self.forced_at.update(hit)
+        named = {ids[p] for p in hit}
+        self.forced |= named
         if self._unchanged is not None:
-            for source_id in hit.values():
-                self._unchanged.pop(source_id, None)
-        keys, first = self.lines.keys, self.first
-        moved = [i for i in range(first, len(keys)) if keys[i] in hit]
-        self.changed = sorted([*self.changed, *moved])
+            self._unchanged -= named
+        self.changed = sorted([*self.changed, *map(self._line_of, hit)])
+
+    def _line_of(self, position: int) -> int:
+        """The index of the line found for a remembered position (one not vanished)."""
+        if self._by_position is None:
+            self._by_position = sorted((j, i, n) for i, j, n in self.runs)
+        at = bisect.bisect_right(self._by_position, (position, sys.maxsize, 0)) - 1
+        j, i, _ = self._by_position[at]
+        return i + position - j
 
 
 def compare(lines: FileLines, remembered: Remembered) -> Comparison | None:
     """Compare, or None when the file is not read as it was last time (another context), or
-    when a remembered line is there twice or a changed line states the ``sourcedId`` of a
-    remembered one (which of the two is the duplicate depends on their order: the whole file
-    is read again to say)."""
+    when a changed line states the ``sourcedId`` of a remembered one that is skipped (a line
+    there twice, or two lines of one ``sourcedId``: which is the duplicate depends on their
+    order, so the whole file is read again to say)."""
     if remembered.context != lines.context:
         return None
-    keys = remembered.key_list()
-    if keys is None:
+    if len(remembered.keys) != 8 * len(remembered.source_ids):
         return None  # what was stored does not add up
-    known = set(keys)
-    if len(known) != len(keys):
-        return None
     first = lines.header_at + 1
-    now = lines.keys[first:]
-    present = list(map(known.__contains__, now))  # C loops: most lines are remembered
-    changed = _indexes_of(present, False, first)  # blank lines too: the parser passes over them
-    vanished = known.difference(now)
-    if len(present) - len(changed) != len(keys) - len(vanished):
-        return None  # a remembered line is there twice
-    comparison = Comparison(lines, remembered, keys, changed, vanished)
+    found = align(lines.keys[first:].tobytes(), remembered.keys)
+    runs = [(i + first, j, n) for i, j, n in found.runs]
+    changed = [i + first for i in found.new]  # blank lines too: the parser passes over them
+    comparison = Comparison(lines, remembered, runs, changed, found.vanished)
     if changed and not _distinct(comparison):
         return None
     return comparison
 
 
-def _indexes_of(values: list[bool], target: bool, offset: int) -> list[int]:
-    """The indexes (plus ``offset``) of the ``target``s in ``values``."""
-    found: list[int] = []
-    at = -1
-    try:
-        while True:
-            at = values.index(target, at + 1)
-            found.append(at + offset)
-    except ValueError:
-        return found
+def remember(
+    lines: FileLines,
+    indexes: Sequence[int],
+    ids: list[str],
+    comparison: Comparison | None,
+) -> Remembered:
+    """What the next collection may skip of a file, in the file's order: the lines parsed and
+    accepted now (``indexes``, ascending, and their ``ids``) and the lines skipped now."""
+    keys = lines.keys
+    if comparison is None:
+        return Remembered(lines.context, pack_keys(map(keys.__getitem__, indexes)), list(ids))
+    found = array.array("Q")
+    found_ids: list[str] = []
+    before = comparison.remembered.source_ids
+    taken = 0
+    for i, j, n in comparison.skipped_runs():
+        upto = bisect.bisect_left(indexes, i, taken)
+        found.extend(map(keys.__getitem__, indexes[taken:upto]))
+        found_ids += ids[taken:upto]
+        found.extend(keys[i : i + n])
+        found_ids += before[j : j + n]
+        taken = upto
+    found.extend(map(keys.__getitem__, indexes[taken:]))
+    found_ids += ids[taken:]
+    return Remembered(lines.context, found.tobytes(), found_ids)
 
 
 def source_ids(lines: FileLines, indexes: list[int]) -> list[str]:
@@ -310,8 +324,7 @@ def _distinct(comparison: Comparison) -> bool:
     except (csv.Error, ValueError):
         return False
     stated.discard("")
-    remembered = {s for s in comparison.remembered.source_ids if s in stated}
-    return not (remembered - comparison.vanished)
+    return not (stated.intersection(comparison.remembered.source_ids) - comparison.vanished)
 
 
 def decode(line: bytes, *, first: bool = False) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import array
 import io
+import itertools
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Protocol
@@ -33,7 +34,7 @@ from interop_hub.ingest.oneroster.lines import (
     FileLines,
     Remembered,
     compare,
-    pack_keys,
+    remember,
     source_ids,
     split_file,
 )
@@ -77,6 +78,14 @@ class Taken:
         self.indexes.append(index)
         self.ids.append(source_id)
 
+    def in_order(self) -> tuple[array.array[int], list[str]]:
+        """The indexes and ids by line (the readers add them in that order already)."""
+        indexes = self.indexes
+        if all(a < b for a, b in itertools.pairwise(indexes)):
+            return indexes, self.ids
+        pairs = sorted(zip(indexes, self.ids, strict=True))
+        return array.array("q", [i for i, _ in pairs]), [s for _, s in pairs]
+
 
 class Skipping:
     """The remembered lines of one read of a bundle: compared file by file as the reader
@@ -113,22 +122,19 @@ class Skipping:
         return Table.of_lines(spec.file, *lines.chosen(comparison.changed))
 
     def finish(self) -> None:
-        """What the next collection may skip: every line of the line-safe files accepted now,
-        and the lines skipped now (still accepted)."""
+        """What the next collection may skip: every line of the line-safe files accepted now
+        (those skipped now still are), in the files' order."""
         bundle = self.reader.bundle
         for name, lines in self.file_lines.items():
             taken = self.taken.get(name) or Taken()
-            keys = array.array("Q", map(lines.keys.__getitem__, taken.indexes))
-            ids = taken.ids
             comparison = self.comparisons.get(name)
             if comparison is not None:
-                skipped_keys, skipped_ids = comparison.skipped()
-                keys.extend(skipped_keys)
-                ids += skipped_ids
-                dropped = frozenset(comparison.vanished | comparison.forced)
-                bundle.skipped[name] = Skipped(self.remembered[name].source_ids, dropped)
+                bundle.skipped[name] = Skipped(
+                    self.remembered[name].source_ids, frozenset(comparison.not_skipped())
+                )
                 bundle.rows_read += comparison.count
-            bundle.remember[name] = Remembered(lines.context, pack_keys(keys), ids)
+            indexes, ids = taken.in_order()
+            bundle.remember[name] = remember(lines, indexes, ids, comparison)
 
     def _lines(self, name: str) -> FileLines | None:
         """File ``name`` (bulk, of :data:`LINE_FILES`) as lines, or None when it is not
@@ -168,7 +174,7 @@ class Skipping:
             users = self.comparisons.get("users")
             if users is None:
                 return None
-            comparison.force({s for s in comparison.unchanged if s not in users.unchanged})
+            comparison.force(comparison.unchanged - users.unchanged)
         self.comparisons[name] = comparison
         return comparison
 
@@ -214,10 +220,10 @@ class Skipping:
         if orgs:
             comparison.force(self.referrers.objects("person", {"org": orgs}))
         # every remembered person whose line is parsed or gone may be rejected or deleted
-        frontier = {s for s in self.remembered["users"].source_ids if s not in comparison.unchanged}
+        frontier = comparison.not_skipped()
         while frontier:
             found = self.referrers.objects("person", {"person": frontier})
-            frontier = {s for s in found if s in comparison.unchanged}
+            frontier = found & comparison.unchanged
             comparison.force(frontier)
         return True
 
