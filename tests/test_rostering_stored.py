@@ -296,7 +296,8 @@ def test_current_ignores_a_tombstoned_object(hub: Hub, district: District) -> No
         epoch = payloads.epoch_of(session, cloud_id)
         current = payloads.current(session, cloud_id, epoch, None)
         some = sorted(current)[:2]
-        assert payloads.tombstone(session, cloud_id, epoch, some) == 2
+        unknown = uuid.uuid4()  # no payload at all: nothing to tombstone
+        assert payloads.tombstone(session, cloud_id, epoch, [*some, unknown]) == 2
         assert payloads.tombstone(session, cloud_id, epoch, some) == 0  # none current now
         after = payloads.current(session, cloud_id, epoch, None)
         assert set(after) == set(current) - set(some)

@@ -230,10 +230,35 @@ def tombstone(
     initial collection into an empty cloud)."""
     if not object_ids or not any_current(session, cloud_id, epoch):
         return 0
+    if is_postgresql(session):
+        return _tombstone_in_place(session, cloud_id, epoch, sorted(object_ids))
     stale = current(session, cloud_id, epoch, object_ids)
     if not stale:
         return 0
     return len(write_raw(session, cloud_id, epoch, [(i, None) for i in sorted(stale)]))
+
+
+_TOMBSTONE = text(
+    "INSERT INTO task_payloads (id, cloud_id, object_id, epoch, body) "
+    "SELECT nextval(pg_get_serial_sequence('task_payloads', 'id')), :cloud, o.id, :epoch, NULL "
+    "FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS o(id, n) "
+    "WHERE (SELECT p.body IS NOT NULL FROM task_payloads AS p "
+    "       WHERE p.cloud_id = :cloud AND p.epoch = :epoch AND p.object_id = o.id "
+    "       ORDER BY p.id DESC LIMIT 1) "
+    "ORDER BY o.n"
+)
+"""A tombstone for each of ``ids`` whose newest payload of the epoch has a body: one backward
+probe of ``ix_task_payloads_current`` per id, all in the server (a nightly touches ~11,000)."""
+
+
+def _tombstone_in_place(
+    session: Session, cloud_id: uuid.UUID, epoch: int, object_ids: list[uuid.UUID]
+) -> int:
+    written = 0
+    for batch in chunks(object_ids, 50_000):
+        result = session.execute(_TOMBSTONE, {"cloud": cloud_id, "epoch": epoch, "ids": batch})
+        written += int(result.rowcount)  # type: ignore[attr-defined]
+    return written
 
 
 def bodies(session: Session, payload_ids: Collection[int]) -> dict[int, Any]:
