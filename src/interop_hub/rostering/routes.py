@@ -3,7 +3,8 @@
 Every route reads the Repository of the calling actor's cloud; an object of another cloud is
 404. The JSON is written with orjson straight from the rendered dicts (lists can hold thousands of
 objects, and there is nothing left to validate), stored renderings spliced in as they are (see
-:mod:`interop_hub.rostering.stored`); ``response_model`` still documents the envelope.
+:mod:`interop_hub.rostering.stored`), or, for a whole-cloud list's page that is only such text,
+joined by PostgreSQL (:func:`service.list_json`); ``response_model`` still documents the envelope.
 """
 
 from __future__ import annotations
@@ -58,7 +59,15 @@ def _json(body: dict[str, Any]) -> Response:
 
 
 def _list(page: Page[Any]) -> Response:
-    return _json({"data": page.items, "paging": {"next": page.next}})
+    return Response(service.page_json(page), media_type="application/json")
+
+
+def _whole_list(
+    session: Session, cloud: service.Reader, paging: PageRequest, kind: str, sub: str | None = None
+) -> Response:
+    """A page of a whole-cloud list (:func:`service.list_json`)."""
+    body = service.list_json(session, cloud, paging, kind, sub)
+    return Response(body, media_type="application/json")
 
 
 def _one(item: dict[str, Any]) -> Response:
@@ -86,17 +95,17 @@ def _get_one(path: str, operation_id: str, summary: str) -> Callable[[Handler], 
 
 @_get_list("/rostering/orgs", "listOrgs", "List all Orgs")
 def list_orgs(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_page(session, cloud, paging, ORG))
+    return _whole_list(session, cloud, paging, ORG)
 
 
 @_get_list("/rostering/leas", "listLeas", "List all LEA-type Orgs")
 def list_leas(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_page(session, cloud, paging, ORG, "lea"))
+    return _whole_list(session, cloud, paging, ORG, "lea")
 
 
 @_get_list("/rostering/schools", "listSchools", "List all School-type Orgs")
 def list_schools(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_page(session, cloud, paging, ORG, "school"))
+    return _whole_list(session, cloud, paging, ORG, "school")
 
 
 @_get_one("/rostering/orgs/{id}", "findOrg", "Find an Org by $sys.id")
@@ -145,17 +154,17 @@ def find_lea(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
 
 @_get_list("/rostering/persons", "listPersons", "Get all Persons")
 def list_persons(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_page(session, cloud, paging, PERSON))
+    return _whole_list(session, cloud, paging, PERSON)
 
 
 @_get_list("/rostering/students", "listStudents", "List all Student-type Persons")
 def list_students(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_page(session, cloud, paging, PERSON, "student"))
+    return _whole_list(session, cloud, paging, PERSON, "student")
 
 
 @_get_list("/rostering/teachers", "listTeachers", "List all Teacher-type Persons")
 def list_teachers(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_page(session, cloud, paging, PERSON, "teacher"))
+    return _whole_list(session, cloud, paging, PERSON, "teacher")
 
 
 @_get_one("/rostering/persons/{id}", "findPerson", "Find a Person by $sys.id")
@@ -168,7 +177,7 @@ def find_person(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
 
 @_get_list("/rostering/courses", "listCourses", "List all Courses")
 def list_courses(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_page(session, cloud, paging, COURSE))
+    return _whole_list(session, cloud, paging, COURSE)
 
 
 @_get_one("/rostering/courses/{id}", "findCourse", "Find a Course by $sys.id")
@@ -178,7 +187,7 @@ def find_course(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
 
 @_get_list("/rostering/sections", "listSections", "List all Sections")
 def list_sections(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_page(session, cloud, paging, SECTION))
+    return _whole_list(session, cloud, paging, SECTION)
 
 
 @_get_one("/rostering/sections/{id}", "findSection", "Find a Section by $sys.id")
@@ -188,7 +197,7 @@ def find_section(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
 
 @_get_list("/rostering/terms", "listTerms", "List all Terms")
 def list_terms(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_page(session, cloud, paging, TERM))
+    return _whole_list(session, cloud, paging, TERM)
 
 
 @_get_one("/rostering/terms/{id}", "findTerm", "Find a Term by $sys.id")
@@ -201,7 +210,7 @@ def find_term(id: uuid.UUID, session: SessionDep, cloud: Cloud) -> Response:
 
 @_get_list("/grades/gradingCategories", "listGradingCategories", "List all Grading Categories")
 def list_grading_categories(session: SessionDep, cloud: Cloud, paging: Paging) -> Response:
-    return _list(service.list_page(session, cloud, paging, GRADING_CATEGORY))
+    return _whole_list(session, cloud, paging, GRADING_CATEGORY)
 
 
 # --- fast paths ---------------------------------------------------------------------------------
@@ -277,7 +286,7 @@ def _serve_list(
             reader = service.reader_of(session, get_principal(request, session, hub))
         maximum = request.app.state.max_page_size
         paging = page_request_from(request, page, page_size, cursor, maximum)
-        return _list(service.list_page(session, reader, paging, kind, subtype))
+        return _whole_list(session, reader, paging, kind, subtype)
 
 
 for _endpoint, _kind, _subtype in (

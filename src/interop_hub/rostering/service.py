@@ -14,9 +14,11 @@ query per object.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal
 
 import orjson
@@ -27,6 +29,7 @@ from interop_hub.auth.principal import Principal
 from interop_hub.auth.service import ACTOR_AND_TENANT, TENANTS, actor_principal
 from interop_hub.auth.tokens import TokenClaims
 from interop_hub.integrations.models import IntegrationVersion
+from interop_hub.kit.db import is_postgresql
 from interop_hub.kit.errors import Forbidden, NotFound
 from interop_hub.kit.gc import paused_gc
 from interop_hub.kit.paging import Page, PageRequest, paginate_rows
@@ -115,6 +118,26 @@ class Reader:
             return None if topic is None else projections.view_key(topic, kind)
         keys = {projections.view_key(t, k) for (k, _), t in self.view.objects.items() if k == kind}
         return keys.pop() if len(keys) == 1 else None
+
+    def whole_but(self, kind: str, subtype: str | None) -> frozenset[str] | None:
+        """The roll-ups the reader's topics of a list of ``kind`` (and ``subtype``) drop when
+        they keep every other key of a body (:meth:`Topic.dropped`): a stored rendering that
+        names none of them is served as it is (:meth:`shape`). None when some topic keeps only
+        the attributes it lists, or the reader sees every body whole (no view)."""
+        if self.view is None:
+            return None
+        if subtype is not None:
+            topic = self.view.topic(kind, subtype)
+            topics = [] if topic is None else [topic]
+        else:
+            topics = [t for (k, _), t in self.view.objects.items() if k == kind]
+        dropped = frozenset[str]()
+        for topic in topics:
+            found = topic.dropped()
+            if found is None:
+                return None
+            dropped |= found
+        return dropped
 
     def shape(self, kind: str, subtype: str | None, text: str) -> orjson.Fragment | dict[str, Any]:
         """A stored rendering (JSON text) as the unscoped reader sees it: the text itself
@@ -316,6 +339,60 @@ def list_page(
     key = reader.view_key(kind, subtype)
     found = pages.rows(session, reader.cloud_id, kind, subtype, visible, reader.scoped, key, paging)
     return _items(session, reader, found)
+
+
+def page_json(page: Page[Any]) -> bytes:
+    """A page of a list as the response's JSON (stored texts spliced as they are)."""
+    return orjson.dumps(
+        {"data": page.items, "paging": {"next": page.next}}, option=orjson.OPT_UTC_Z
+    )
+
+
+def list_json(
+    session: Session,
+    reader: Reader,
+    paging: PageRequest,
+    kind: str,
+    subtype: str | None = None,
+) -> bytes:
+    """:func:`page_json` of :func:`list_page`, byte for byte; on PostgreSQL, for an unscoped
+    reader whose page is all stored text served as it is (the projections of its topic, or the
+    renderings it sees whole), joined by the database (:func:`pages.spliced`) rather than read
+    row by row. A page with anything else (an object without a stored text, a rendering its
+    topic must project) is served as :func:`list_page` makes it, from a statement of its own."""
+    if reader.scoped is None and is_postgresql(session):
+        key = reader.view_key(kind, subtype)
+        guarded = frozenset[str]() if key is not None else _guarded(reader, kind, subtype)
+        if guarded is not None:
+            visible = _visible_of(reader, kind, subtype)
+            found = pages.spliced(session, reader.cloud_id, kind, subtype, visible, key, paging)
+            if found.complete and not (guarded and _quoted(guarded).search(found.items)):
+                link = None if found.after is None else paging.next_link([found.after])
+                return b"".join(
+                    (
+                        b'{"data":[',
+                        found.items.encode(),
+                        b'],"paging":{"next":',
+                        orjson.dumps(link),
+                        b"}}",
+                    )
+                )
+    return page_json(list_page(session, reader, paging, kind, subtype))
+
+
+def _guarded(reader: Reader, kind: str, subtype: str | None) -> frozenset[str] | None:
+    """The roll-ups a stored rendering must not name to be served as it is to a reader without
+    a stored projection of the list (:meth:`Reader.whole_but`; none for a reader without a
+    view); None when its renderings are parsed and projected."""
+    return frozenset() if reader.view is None else reader.whole_but(kind, subtype)
+
+
+@cache
+def _quoted(keys: frozenset[str]) -> re.Pattern[str]:
+    """Any of ``keys`` as a quoted JSON key (the test :func:`interop_hub.tasks.delivery.projected`
+    makes of each body, here made once over the whole page: no match in the page, none in any
+    of its bodies)."""
+    return re.compile("|".join(re.escape(f'"{key}"') for key in sorted(keys)))
 
 
 def list_objects(
