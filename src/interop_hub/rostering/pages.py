@@ -134,20 +134,28 @@ def spliced_statement(
 
     No window or second cut of the list: numbering the rows (to read one more than the page,
     as :func:`rows` does) spooled every text through a ``WindowAgg``, ~0.5 ms of a 1,000-row
-    page; whether the list goes on is one probe of the index after the page's last id. That id
-    is the greatest of the page's ids as text in the "C" collation, the order of the uuids
-    themselves (PostgreSQL 15 has no ``max(uuid)``): 32 lowercase hex digits, the hyphens at
-    the same places in all."""
+    page; whether the list goes on is one probe of the index after the page's last id (the
+    first id after it, in order: as an ``EXISTS`` the planner may scan the table instead, and
+    after the last page, where nothing follows, read all of it). That id is the greatest of
+    the page's ids as text in the "C" collation, the order of the uuids themselves (PostgreSQL
+    15 has no ``max(uuid)``): 32 lowercase hex digits, the hyphens at the same places in
+    all."""
     cut = statement(kind, subtype, visible, False, keyed, after).subquery("cut")
     item = cut.c.viewed if keyed else cut.c.stored
     unsure = item.is_(None) | (func.left(item, 1) != "{")
     last = func.max(cast(cut.c.id, Text).collate("C"))
-    later = listed(kind, subtype, visible, False).where(KEYS[0] > cast(last, Uuid))
+    later = (
+        listed(kind, subtype, visible, False)
+        .where(KEYS[0] > cast(last, Uuid))
+        .with_only_columns(KEYS[0])
+        .order_by(KEYS[0])
+        .limit(1)
+    )
     return select(
         func.count().filter(unsure).label("unsure"),
         func.string_agg(item, aggregate_order_by(literal(","), cut.c.id)).label("items"),
         last.label("last"),
-        exists(later.with_only_columns(literal(1))).label("more"),
+        later.scalar_subquery().is_not(None).label("more"),
     )
 
 
