@@ -23,6 +23,7 @@ import pytest
 from bench.generate_district import generate_district
 from sqlalchemy import delete, select
 
+from interop_hub.ingest import remembered
 from interop_hub.ingest import service as ingest
 from interop_hub.ingest.models import Ingestion, IngestionError, RememberedLines
 from interop_hub.kit.db import transaction, write_transaction
@@ -217,10 +218,31 @@ def skipped(done: Ingestion) -> int:
     return int(done.details.get("lines_skipped", 0))
 
 
+def stored_lines(hub: Hub, cloud_id: uuid.UUID) -> dict[str, tuple[str, bytes, list[str]]]:
+    """The cloud's remembered lines as loaded (a base and its changes put together)."""
+    with transaction(hub.sessions) as session:
+        _, found = remembered.load(session, cloud_id)
+    return {f: (lines.context, lines.keys, lines.source_ids) for f, lines in found.items()}
+
+
+def stored_rows(hub: Hub, cloud_id: uuid.UUID) -> dict[str, list[int]]:
+    """The ``seq`` of each file's rows."""
+    r = RememberedLines
+    with transaction(hub.sessions) as session:
+        rows = session.execute(
+            select(r.file, r.seq).where(r.cloud_id == cloud_id).order_by(r.file, r.seq)
+        ).all()
+    found: dict[str, list[int]] = {}
+    for file, seq in rows:
+        found.setdefault(file, []).append(seq)
+    return found
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_skipping_remembered_lines_changes_nothing_of_the_outcome(
-    hub: Hub, district: Path, tmp_path: Path, seed: int
+    hub: Hub, district: Path, tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(remembered, "MAX_DRIFT", 1.0)  # changes stored however large
     rng = random.Random(seed)
     first = mutate(district, tmp_path / "first", rng)
     second = mutate(first, tmp_path / "second", rng)
@@ -236,6 +258,48 @@ def test_skipping_remembered_lines_changes_nothing_of_the_outcome(
         assert skipped(fast) > 0
         assert outcome(hub, fast) == outcome(hub, slow)
         assert snapshot(hub, remembering) == snapshot(hub, reading)
+        # the lines stored as changes put together are those stored whole by the other
+        assert stored_lines(hub, remembering) == stored_lines(hub, reading)
+    assert max(max(seqs) for seqs in stored_rows(hub, remembering).values()) == 3
+
+
+def test_the_lines_are_stored_whole_again_after_some_changes(
+    hub: Hub, district: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(remembered, "MAX_DEPTH", 2)
+    rng = random.Random(7)
+    cloud = new_cloud(hub, account_of(hub))
+    collect(hub, cloud, district)
+    assert set(stored_rows(hub, cloud)["users"]) == {0}
+    first = mutate(district, tmp_path / "first", rng)
+    depths = []
+    for _ in range(4):
+        done = collect(hub, cloud, first)
+        assert done.state == "success"
+        depths.append(stored_rows(hub, cloud)["enrollments"])
+    assert depths == [[0, 1], [0, 1, 2], [0], [0, 1]]
+    whole = new_cloud(hub, account_of(hub))
+    collect(hub, whole, first)
+    assert stored_lines(hub, cloud) == stored_lines(hub, whole)
+
+
+def test_a_broken_chain_of_changes_is_not_used(hub: Hub, district: Path, tmp_path: Path) -> None:
+    cloud = new_cloud(hub, account_of(hub))
+    collect(hub, cloud, district)
+    collect(hub, cloud, mutate(district, tmp_path / "first", random.Random(3)))
+    assert stored_rows(hub, cloud)["enrollments"] == [0, 1]
+    with write_transaction(hub.sessions) as session:
+        session.execute(
+            delete(RememberedLines).where(
+                RememberedLines.cloud_id == cloud,
+                RememberedLines.file == "enrollments",
+                RememberedLines.seq == 0,
+            )
+        )
+    assert "enrollments" not in stored_lines(hub, cloud)
+    again = collect(hub, cloud, district)
+    assert again.state == "success"
+    assert stored_rows(hub, cloud)["enrollments"] == [0]  # read whole and stored whole
 
 
 def line_count(bundle: Path, names: tuple[str, ...] = SKIPPABLE) -> int:

@@ -77,6 +77,16 @@ def test_lines_compare_by_content_wherever_they_stand() -> None:
     kept = remember(now, [2, 3, 4], ["u4", "u1", "u2"], comparison)
     assert kept.source_ids == ["u3", "u4", "u1", "u2"]
     assert kept.keys == pack_keys([now.keys[i] for i in (1, 2, 3, 4)])
+    assert_change_rebuilds(before, kept)
+
+
+def assert_change_rebuilds(before: Remembered, kept: Remembered) -> None:
+    """What is stored of ``kept`` (its change) turns ``before`` into it."""
+    assert kept.change is not None
+    rebuilt = before.changed_by(kept.change)
+    assert (rebuilt.keys, rebuilt.source_ids) == (kept.keys, kept.source_ids)
+    assert (rebuilt.depth, kept.depth) == (before.depth + 1, before.depth + 1)
+    assert rebuilt.drift == kept.drift == before.drift + len(kept.change.source_ids)
 
 
 def test_a_forced_line_splits_its_stretch_and_keeps_the_order() -> None:
@@ -93,6 +103,9 @@ def test_a_forced_line_splits_its_stretch_and_keeps_the_order() -> None:
     kept = remember(now, [3, 6, 8], ["u2", "u9", "u6"], comparison)
     assert kept.source_ids == ["u0", "u1", "u2", "u3", "u4", "u9", "u5", "u6", "u7"]
     assert kept.keys == pack_keys(now.keys[1:10])
+    assert_change_rebuilds(before, kept)
+    assert kept.change is not None
+    assert kept.change.source_ids == ["u2", "u9", "u6"]  # what was parsed: all it stores
 
 
 def test_another_header_or_a_repeated_id_or_line_is_not_compared() -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from interop_hub.ingest.models import RememberedLines
 from interop_hub.ingest.oneroster import Remembered
+from interop_hub.ingest.oneroster.lines import Change
 from interop_hub.ingest.records import KINDS, Kind
 from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import one_of, transaction
@@ -29,26 +30,54 @@ from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 _lines_t = cast(Table, RememberedLines.__table__)
 
 
+MAX_DEPTH = 7
+"""A file's lines are stored whole again after this many stored changes (each adds a pass
+over its stretches to every load) ..."""
+
+MAX_DRIFT = 0.1
+"""... or once the changes hold this share of its lines."""
+
+
 def load(session: Session, cloud_id: uuid.UUID) -> tuple[uuid.UUID | None, dict[str, Remembered]]:
     """The collection that wrote the cloud's remembered lines (None: none are stored) and
-    them, by file."""
+    them, by file (a file whose rows do not make a whole chain is left out)."""
     r = RememberedLines
-    writer: uuid.UUID | None = None
-    found: dict[str, Remembered] = {}
-    query = select(r.file, r.ingestion_id, r.context, r.keys, r.source_ids).where(
-        r.cloud_id == cloud_id
+    query = (
+        select(r.file, r.seq, r.ingestion_id, r.context, r.keys, r.source_ids, r.stretches)
+        .where(r.cloud_id == cloud_id)
+        .order_by(r.file, r.seq)
     )
-    for file, ingestion_id, context, keys, source_ids in session.execute(query):
-        writer = ingestion_id
+    chains: dict[str, Remembered | None] = {}
+    newest: dict[str, tuple[int, uuid.UUID]] = {}
+    for file, seq, ingestion_id, context, keys, source_ids, stretches in session.execute(query):
         ids = source_ids.split("\n") if source_ids else []
-        found[file] = Remembered(context, bytes(keys), ids)
+        lines = chains.get(file)
+        if seq == 0 and stretches is None:
+            chains[file] = Remembered(context, bytes(keys), ids)
+        elif lines is not None and seq == lines.depth + 1 and context == lines.context:
+            chains[file] = lines.changed_by(Change(bytes(stretches or b""), bytes(keys), ids))
+        else:
+            chains[file] = None  # a gap in the chain: what was stored does not add up
+        newest[file] = (seq, ingestion_id)
+    if not newest:
+        return None, {}
+    writer = max(newest.values(), key=lambda pair: pair[0])[1]
+    found = {
+        file: lines
+        for file, lines in chains.items()
+        if lines is not None and newest[file][1] == writer
+    }
     return writer, found
 
 
 def writer(session: Session, cloud_id: uuid.UUID) -> uuid.UUID | None:
-    """The collection that wrote the cloud's remembered lines, or None."""
+    """The collection that wrote the cloud's remembered lines, or None (each applied
+    collection writes the newest row of every file it remembers)."""
     return session.scalar(
-        select(_lines_t.c.ingestion_id).where(_lines_t.c.cloud_id == cloud_id).limit(1)
+        select(_lines_t.c.ingestion_id)
+        .where(_lines_t.c.cloud_id == cloud_id)
+        .order_by(_lines_t.c.seq.desc())
+        .limit(1)
     )
 
 
@@ -59,20 +88,34 @@ def replace(
     remember: Mapping[str, Remembered],
 ) -> None:
     """Make ``remember`` the cloud's remembered lines (none: forget them all), in the
-    transaction that applies the collection ``ingestion_id`` read them from."""
-    session.execute(delete(_lines_t).where(_lines_t.c.cloud_id == cloud_id))
-    rows = [
-        {
-            "cloud_id": cloud_id,
-            "file": file,
-            "ingestion_id": ingestion_id,
-            "context": lines.context,
-            "keys": lines.keys,
-            # a line-safe file's ids hold no line break (it would need quotes across lines)
-            "source_ids": "\n".join(lines.source_ids),
-        }
+    transaction that applies the collection ``ingestion_id`` read them from; a file compared
+    with the lines stored now gets only its change, unless it is time to store it whole."""
+    changes = {
+        file: lines
         for file, lines in remember.items()
-    ]
+        if lines.change is not None
+        and lines.depth <= MAX_DEPTH
+        and lines.drift <= MAX_DRIFT * len(lines.source_ids)
+    }
+    session.execute(
+        delete(_lines_t).where(_lines_t.c.cloud_id == cloud_id, _lines_t.c.file.not_in(changes))
+    )
+    rows = []
+    for file, lines in remember.items():
+        change = changes[file].change if file in changes else None
+        # a line-safe file's ids hold no line break (it would need quotes across lines)
+        rows.append(
+            {
+                "cloud_id": cloud_id,
+                "file": file,
+                "seq": lines.depth if change is not None else 0,
+                "ingestion_id": ingestion_id,
+                "context": lines.context,
+                "keys": lines.keys if change is None else change.keys,
+                "source_ids": "\n".join(lines.source_ids if change is None else change.source_ids),
+                "stretches": None if change is None else change.stretches,
+            }
+        )
     if rows:
         session.execute(insert(_lines_t), rows)
 

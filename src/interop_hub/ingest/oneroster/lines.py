@@ -93,13 +93,48 @@ def pack_keys(keys: Iterable[int]) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
+class Change:
+    """How a file's remembered lines differ from the lines remembered before them (a nightly
+    stores this rather than them all; see :class:`~interop_hub.ingest.models.RememberedLines`)."""
+
+    stretches: bytes
+    """Packed pairs (``"q"``): a position and a length to copy from the lines before, or -1
+    and the number of lines to take next from ``keys`` and ``source_ids``."""
+    keys: bytes
+    source_ids: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Remembered:
-    """One file's lines accepted by the last collection, in the file's order: their keys and
+    """One file's lines accepted by a collection, in the file's order: their keys and
     ``sourcedId``s."""
 
     context: str
     keys: bytes
     source_ids: list[str]
+    depth: int = 0
+    """How many stored changes these lines are made of (0: stored whole)."""
+    drift: int = 0
+    """How many lines those changes took in."""
+    change: Change | None = None
+    """How they differ from the lines remembered before (when they were compared with them)."""
+
+    def changed_by(self, change: Change) -> Remembered:
+        """These lines as ``change`` (a stored one) makes them."""
+        pairs = memoryview(change.stretches).cast("q")
+        pieces: list[bytes] = []
+        ids: list[str] = []
+        taken = 0
+        for n in range(0, len(pairs) - 1, 2):
+            start, length = pairs[n], pairs[n + 1]
+            if start < 0:
+                pieces.append(change.keys[taken * 8 : (taken + length) * 8])
+                ids += change.source_ids[taken : taken + length]
+                taken += length
+            else:
+                pieces.append(self.keys[start * 8 : (start + length) * 8])
+                ids += self.source_ids[start : start + length]
+        return Remembered(self.context, b"".join(pieces), ids, self.depth + 1, self.drift + taken)
 
 
 @dataclass(slots=True)
@@ -287,24 +322,43 @@ def remember(
     comparison: Comparison | None,
 ) -> Remembered:
     """What the next collection may skip of a file, in the file's order: the lines parsed and
-    accepted now (``indexes``, ascending, and their ``ids``) and the lines skipped now."""
+    accepted now (``indexes``, ascending, and their ``ids``) and the lines skipped now (with
+    a comparison, also as a :class:`Change` of the lines it compared with)."""
     keys = lines.keys
     if comparison is None:
         return Remembered(lines.context, pack_keys(map(keys.__getitem__, indexes)), list(ids))
-    found = array.array("Q")
-    found_ids: list[str] = []
-    before = comparison.remembered.source_ids
+    before = comparison.remembered
+    found, found_ids = array.array("Q"), []
+    added, added_ids = array.array("Q"), []
+    stretches = array.array("q")
     taken = 0
+
+    def take(upto: int) -> None:
+        if upto > taken:
+            new = array.array("Q", map(keys.__getitem__, indexes[taken:upto]))
+            found.extend(new)
+            added.extend(new)
+            found_ids.extend(ids[taken:upto])
+            added_ids.extend(ids[taken:upto])
+            stretches.extend((-1, upto - taken))
+
     for i, j, n in comparison.skipped_runs():
         upto = bisect.bisect_left(indexes, i, taken)
-        found.extend(map(keys.__getitem__, indexes[taken:upto]))
-        found_ids += ids[taken:upto]
-        found.extend(keys[i : i + n])
-        found_ids += before[j : j + n]
+        take(upto)
         taken = upto
-    found.extend(map(keys.__getitem__, indexes[taken:]))
-    found_ids += ids[taken:]
-    return Remembered(lines.context, found.tobytes(), found_ids)
+        found.extend(keys[i : i + n])
+        found_ids += before.source_ids[j : j + n]
+        stretches.extend((j, n))
+    take(len(indexes))
+    change = Change(stretches.tobytes(), added.tobytes(), added_ids)
+    return Remembered(
+        lines.context,
+        found.tobytes(),
+        found_ids,
+        before.depth + 1,
+        before.drift + len(added_ids),
+        change,
+    )
 
 
 def source_ids(lines: FileLines, indexes: list[int]) -> list[str]:
