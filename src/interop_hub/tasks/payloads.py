@@ -231,7 +231,7 @@ def tombstone(
     if not object_ids or not any_current(session, cloud_id, epoch):
         return 0
     if is_postgresql(session):
-        return _tombstone_in_place(session, cloud_id, epoch, sorted(object_ids))
+        return _tombstone_in_place(session, cloud_id, epoch, list(object_ids))
     stale = current(session, cloud_id, epoch, object_ids)
     if not stale:
         return 0

@@ -228,9 +228,9 @@ class Skipping:
         return True
 
     def _settle_enrollments(self, comparison: Comparison) -> bool:
-        users = self.remembered.get("users") if "users" in self.comparisons else None
-        persons = (
-            {s for s in users.source_ids if not self.reader.exists("person", s)}
+        users = self.comparisons.get("users")
+        persons = (  # a skipped users line was accepted: only the others may be gone
+            {s for s in users.not_skipped() if not self.reader.exists("person", s)}
             if users is not None
             else self.reader.gone("person")
         )

@@ -109,7 +109,10 @@ class Reader:
 
     def gone(self, kind: Kind) -> set[str]:
         """The objects of ``kind`` that the Repository has but this bundle no longer states."""
-        return {s for s in self.existing.get(kind, ()) if not self.exists(kind, s)}
+        known = self.existing.get(kind, ())
+        if not self.fallback[kind]:  # a bulk file: what it accepted is what exists
+            return set(known).difference(self.accepted[kind])
+        return {s for s in known if not self.exists(kind, s)}
 
     # -- references ---------------------------------------------------------------------------
 
