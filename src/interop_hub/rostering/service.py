@@ -29,7 +29,6 @@ from interop_hub.auth.principal import Principal
 from interop_hub.auth.service import ACTOR_AND_TENANT, TENANTS, actor_principal
 from interop_hub.auth.tokens import TokenClaims
 from interop_hub.integrations.models import IntegrationVersion
-from interop_hub.kit.db import is_postgresql
 from interop_hub.kit.errors import Forbidden, NotFound
 from interop_hub.kit.gc import paused_gc
 from interop_hub.kit.paging import Page, PageRequest, paginate_rows
@@ -355,28 +354,21 @@ def list_json(
     kind: str,
     subtype: str | None = None,
 ) -> bytes:
-    """:func:`page_json` of :func:`list_page`, byte for byte; on PostgreSQL, for an unscoped
-    reader whose page is all stored text served as it is (the projections of its topic, or the
-    renderings it sees whole), joined by the database (:func:`pages.spliced`) rather than read
-    row by row. A page with anything else (an object without a stored text, a rendering its
-    topic must project) is served as :func:`list_page` makes it, from a statement of its own."""
-    if reader.scoped is None and is_postgresql(session):
+    """:func:`page_json` of :func:`list_page`, byte for byte. An unscoped reader's page that is
+    all stored text served as it is (the projections of its topic, or the renderings it sees
+    whole) reads only the rows' ids and texts (:func:`pages.spliced`); a page with anything else
+    (an object without a stored text, a rendering its topic must project) is then served as
+    :func:`list_page` makes it, from a statement of its own."""
+    if reader.scoped is None:
         key = reader.view_key(kind, subtype)
         guarded = frozenset[str]() if key is not None else _guarded(reader, kind, subtype)
         if guarded is not None:
             visible = _visible_of(reader, kind, subtype)
             found = pages.spliced(session, reader.cloud_id, kind, subtype, visible, key, paging)
-            if found.complete and not (guarded and _quoted(guarded).search(found.items)):
+            texts = found.texts
+            if texts is not None and not (guarded and _named(guarded, texts)):
                 link = None if found.after is None else paging.next_link([found.after])
-                return b"".join(
-                    (
-                        b'{"data":[',
-                        found.items.encode(),
-                        b'],"paging":{"next":',
-                        orjson.dumps(link),
-                        b"}}",
-                    )
-                )
+                return page_json(Page(items=[orjson.Fragment(t) for t in texts], next=link))
     return page_json(list_page(session, reader, paging, kind, subtype))
 
 
@@ -387,11 +379,17 @@ def _guarded(reader: Reader, kind: str, subtype: str | None) -> frozenset[str] |
     return frozenset() if reader.view is None else reader.whole_but(kind, subtype)
 
 
+def _named(keys: frozenset[str], texts: list[str]) -> bool:
+    """Whether any of ``texts`` names one of ``keys`` as a quoted JSON key: the test
+    :func:`interop_hub.tasks.delivery.projected` makes of each body before serving it as it
+    is."""
+    search = _quoted(keys).search
+    return any(search(text) is not None for text in texts)
+
+
 @cache
 def _quoted(keys: frozenset[str]) -> re.Pattern[str]:
-    """Any of ``keys`` as a quoted JSON key (the test :func:`interop_hub.tasks.delivery.projected`
-    makes of each body, here made once over the whole page: no match in the page, none in any
-    of its bodies)."""
+    """Any of ``keys`` in double quotes, as one pattern."""
     return re.compile("|".join(re.escape(f'"{key}"') for key in sorted(keys)))
 
 
