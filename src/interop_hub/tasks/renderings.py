@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from interop_hub.clouds.models import Cloud
 from interop_hub.kit.bulk import chunks
-from interop_hub.kit.db import analyze, one_of, transaction, write_transaction
+from interop_hub.kit.db import one_of, transaction, vacuum_analyze, write_transaction
 from interop_hub.repository.models import RepoObject
 from interop_hub.rostering import projections
 from interop_hub.rostering.queries import Refs
@@ -35,8 +35,16 @@ from interop_hub.tasks import payloads, render
 log = logging.getLogger(__name__)
 
 STORED_ANALYZE = 20_000
-"""Renderings stored by a pass after which the payloads' statistics are refreshed (the query
-API joins its pages to them; see :func:`interop_hub.kit.db.analyze`)."""
+"""Renderings (or projections) stored by a pass after which the tables the query API's pages
+read are vacuumed and their statistics refreshed (:func:`interop_hub.kit.db.vacuum_analyze`):
+so many stored means a large collection just changed the Repository too."""
+PAGED_TABLES = (
+    "task_payloads",
+    "task_payload_views",
+    "repo_objects",
+    "repo_links",
+    "repo_memberships",
+)
 CHUNK = 4000
 """Objects rendered per transaction: what a collection waiting for the cloud's lock waits for
 (about a second of rendering)."""
@@ -76,8 +84,8 @@ def refresh(hub: Hub, cloud_id: uuid.UUID, chunk: int = CHUNK) -> int:
             break
     projected = projections.refresh(hub, cloud_id)
     if total >= STORED_ANALYZE or projected >= STORED_ANALYZE:
-        with write_transaction(hub.sessions) as session:
-            analyze(session, "task_payloads", "task_payload_views")
+        with write_transaction(hub.sessions) as session:  # SQLite's ANALYZE writes
+            vacuum_analyze(session, *PAGED_TABLES)
     return total
 
 
