@@ -25,10 +25,10 @@ from interop_hub.rostering import pages
 from interop_hub.rostering import service as rostering
 from interop_hub.rostering.models import PayloadView
 from interop_hub.runtime import Hub
-from interop_hub.tasks import payloads, renderings
+from interop_hub.tasks import payloads
 from interop_hub.tasks.models import TaskPayload
 from interop_hub.tasks.projection import TenantView, Topic
-from tests.test_rostering_projections import plain
+from tests.test_rostering_projections import plain, three_states
 from tests.test_rostering_stored import LISTS, District, bundle, changed, district, reader
 
 __all__ = ["district", "plain"]  # the fixtures
@@ -82,13 +82,7 @@ def assert_same_pages(session: Session, who: rostering.Reader) -> list[Any]:
 
 @pytest.mark.parametrize("name", READERS)
 def test_page_json_is_the_page_byte_for_byte(hub: Hub, plain: District, name: str) -> None:
-    """As collected; changed, before the renderings pass (objects without a stored rendering
-    or projection); after it."""
-    for round_ in range(3):
-        if round_ == 1:
-            plain.collect(hub, changed(bundle()), refresh=False)
-        if round_ == 2:
-            renderings.refresh(hub, plain.cloud_id)
+    for round_ in three_states(hub, plain):
         with transaction(hub.sessions) as session:
             who = reader(session, plain, name)
             students = assert_same_pages(session, who)

@@ -10,6 +10,7 @@ after its payload went.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -143,13 +144,19 @@ def test_the_pass_stores_each_projection_once(hub: Hub, plain: District) -> None
     assert projections.refresh(hub, plain.cloud_id) == 0  # nothing left to store
 
 
+def three_states(hub: Hub, district: District) -> Iterator[int]:
+    """The district as collected (0); changed, before the renderings pass (1: objects without
+    a stored rendering or projection); after it (2)."""
+    yield 0
+    district.collect(hub, changed(bundle()), refresh=False)
+    yield 1
+    renderings.refresh(hub, district.cloud_id)
+    yield 2
+
+
 @pytest.mark.parametrize("name", ["names", "plain"])
 def test_pages_from_projections_equal_live_pages(hub: Hub, plain: District, name: str) -> None:
-    for round_ in range(3):  # as collected; changed, before the pass; after it
-        if round_ == 1:
-            plain.collect(hub, changed(bundle()), refresh=False)
-        if round_ == 2:
-            renderings.refresh(hub, plain.cloud_id)
+    for _ in three_states(hub, plain):
         with transaction(hub.sessions) as session:
             who = reader(session, plain, name)
             assert (who.scoped is not None) == (name == "plain")

@@ -89,17 +89,9 @@ def rows(
 ) -> Page[Row[Any]]:
     """A page of the cloud's ``kind`` (and ``subtype``) as the rows of
     :func:`~interop_hub.rostering.stored.viewed`."""
-    values, offset = page_start(KEYS, paging)
-    stmt = statement(kind, subtype, visible, scoped is not None, key is not None, bool(values))
-    params: dict[str, Any] = {"cloud": cloud_id, "limit": paging.page_size + 1}
-    if values:
-        params["after"] = values[0]
-    else:
-        params["offset"] = offset
-    if scoped is not None:
-        params["tenant"] = scoped
-    if key is not None:
-        params["view"] = key
+    params = _params(cloud_id, paging, scoped, key)
+    after = "after" in params
+    stmt = statement(kind, subtype, visible, scoped is not None, key is not None, after)
     # Core rows: the ORM's result processing is of no use to plain columns.
     return page_of(list(session.connection().execute(stmt, params)), KEYS, paging)
 
@@ -141,18 +133,29 @@ def spliced(
     """A page of the cloud's ``kind`` (and ``subtype``) for an unscoped reader that is served
     each object's stored text as it is: the projection ``key`` (:func:`rows` reads the same
     objects and texts), else the current rendering."""
-    values, offset = page_start(KEYS, paging)
-    stmt = spliced_statement(kind, subtype, visible, key is not None, bool(values))
+    params = _params(cloud_id, paging, None, key)
+    stmt = spliced_statement(kind, subtype, visible, key is not None, "after" in params)
     size = paging.page_size
-    params: dict[str, Any] = {"cloud": cloud_id, "limit": size + 1}
-    if values:
-        params["after"] = values[0]
-    else:
-        params["offset"] = offset
-    if key is not None:
-        params["view"] = key
     found = session.connection().execute(stmt, params).all()
     texts = [row[1] for row in found[:size]]
     if None in texts or not all(text.startswith("{") for text in texts):
         return Spliced(None, None)
     return Spliced(texts, found[size - 1][0] if len(found) > size else None)
+
+
+def _params(
+    cloud_id: uuid.UUID, paging: PageRequest, scoped: uuid.UUID | None, key: str | None
+) -> dict[str, Any]:
+    """The values a page's statement binds: ``after`` (a cursor) or ``offset``, one more row
+    than the page holds (is there a next page?), the tenant when scoped, the projection."""
+    values, offset = page_start(KEYS, paging)
+    params: dict[str, Any] = {"cloud": cloud_id, "limit": paging.page_size + 1}
+    if values:
+        params["after"] = values[0]
+    else:
+        params["offset"] = offset
+    if scoped is not None:
+        params["tenant"] = scoped
+    if key is not None:
+        params["view"] = key
+    return params
