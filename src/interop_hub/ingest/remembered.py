@@ -35,7 +35,8 @@ MAX_DEPTH = 7
 over its stretches to every load) ..."""
 
 MAX_DRIFT = 0.1
-"""... or once the changes hold this share of its lines."""
+"""... or once the changes hold this share of its lines, or one change has more stretches
+than this share of them (a file written in another order: a stretch per line)."""
 
 
 def load(session: Session, cloud_id: uuid.UUID) -> tuple[uuid.UUID | None, dict[str, Remembered]]:
@@ -90,13 +91,7 @@ def replace(
     """Make ``remember`` the cloud's remembered lines (none: forget them all), in the
     transaction that applies the collection ``ingestion_id`` read them from; a file compared
     with the lines stored now gets only its change, unless it is time to store it whole."""
-    changes = {
-        file: lines
-        for file, lines in remember.items()
-        if lines.change is not None
-        and lines.depth <= MAX_DEPTH
-        and lines.drift <= MAX_DRIFT * len(lines.source_ids)
-    }
+    changes = {file: lines for file, lines in remember.items() if _stored_as_change(lines)}
     session.execute(
         delete(_lines_t).where(_lines_t.c.cloud_id == cloud_id, _lines_t.c.file.not_in(changes))
     )
@@ -118,6 +113,15 @@ def replace(
         )
     if rows:
         session.execute(insert(_lines_t), rows)
+
+
+def _stored_as_change(lines: Remembered) -> bool:
+    """Whether ``lines`` are stored as their change (see :data:`MAX_DEPTH`, :data:`MAX_DRIFT`)."""
+    if lines.change is None:
+        return False
+    most = MAX_DRIFT * len(lines.source_ids)
+    stretches = len(lines.change.stretches) // 16  # two 8-byte numbers each
+    return lines.depth <= MAX_DEPTH and lines.drift <= most and stretches <= most
 
 
 class RepositoryReferrers:

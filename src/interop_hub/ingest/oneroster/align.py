@@ -22,6 +22,10 @@ KEY: Final = 8
 LOOKAHEAD: Final = 256
 """How many keys ahead the walk looks for where the files agree again after a difference."""
 
+LOST: Final = 64
+"""Lookaheads in a row that find nothing after which the walk stops: the file is in another
+order (the dictionary matches the rest at once)."""
+
 _FIRST_STEP: Final = 32
 """Keys compared at once first; doubled while they are equal."""
 
@@ -49,13 +53,15 @@ def align(now: bytes, remembered: bytes) -> Alignment:
     extra_now: list[int] = []
     extra_before: list[int] = []
     budget = max(1024, (n + m) // 32)  # lookaheads before the walk gives the rest to the dict
+    lost = 0  # lookaheads in a row that found nothing either way
     i = j = 0
-    while i < n and j < m and budget:
+    while i < n and j < m and budget and lost < LOST:
         length = _common(now, i, remembered, j, min(n - i, m - j))
         if length:
             runs.append((i, j, length))
             i += length
             j += length
+            lost = 0
             continue
         budget -= 1
         ahead = _find(remembered, now[i * KEY : (i + 1) * KEY], j + 1, min(m, j + LOOKAHEAD))
@@ -72,6 +78,7 @@ def align(now: bytes, remembered: bytes) -> Alignment:
         extra_before.append(j)
         i += 1
         j += 1
+        lost += 1
     extra_now.extend(range(i, n))
     extra_before.extend(range(j, m))
     new, vanished = _match_by_key(now, remembered, extra_now, extra_before, runs)
