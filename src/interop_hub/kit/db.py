@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -21,7 +22,9 @@ from sqlalchemy import (
     DateTime,
     Engine,
     MetaData,
+    Text,
     any_,
+    cast,
     create_engine,
     event,
     literal,
@@ -169,6 +172,12 @@ def one_of(session: Session, column: Any, values: Sequence[Any]) -> ColumnElemen
     found: ColumnElement[bool]
     if session.get_bind().dialect.name != "postgresql":
         found = column.in_(values)
+    elif values and all(isinstance(v, uuid.UUID) for v in values):
+        # One text value PostgreSQL reads as the array: psycopg's array dumper would dump each
+        # UUID and search it for characters to quote (0.17 s of a nightly's 87,000 ids).
+        packed = "{" + ",".join([v.hex for v in values]) + "}"
+        array = postgresql.ARRAY(column.type)
+        found = column == any_(cast(literal(packed, type_=Text()), array))
     else:
         found = column == any_(literal(list(values), type_=postgresql.ARRAY(column.type)))
     return found
