@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, aliased
 
 from interop_hub.clouds.models import Cloud
 from interop_hub.kit.bulk import NULL, chunks, copy_text
-from interop_hub.kit.db import is_postgresql, one_of
+from interop_hub.kit.db import is_postgresql, one_of, uuid_array
 from interop_hub.tasks.models import Task, TaskPayload
 
 payloads_t = cast(Table, TaskPayload.__table__)
@@ -256,7 +256,8 @@ def _tombstone_in_place(
 ) -> int:
     written = 0
     for batch in chunks(object_ids, 50_000):
-        result = session.execute(_TOMBSTONE, {"cloud": cloud_id, "epoch": epoch, "ids": batch})
+        ids = uuid_array(batch)
+        result = session.execute(_TOMBSTONE, {"cloud": cloud_id, "epoch": epoch, "ids": ids})
         written += int(result.rowcount)  # type: ignore[attr-defined]
     return written
 
