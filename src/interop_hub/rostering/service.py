@@ -14,11 +14,9 @@ query per object.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Literal
 
 import orjson
@@ -46,7 +44,7 @@ from interop_hub.rostering.serialize import (
 from interop_hub.scoping.models import TenantScoping, TenantVisible
 from interop_hub.scoping.queries import visible_among
 from interop_hub.scoping.visibility import Scope, references
-from interop_hub.tasks.delivery import projected
+from interop_hub.tasks.delivery import names_any, projected
 from interop_hub.tasks.projection import TenantView
 from interop_hub.tenants.models import Tenant
 
@@ -380,17 +378,10 @@ def _guarded(reader: Reader, kind: str, subtype: str | None) -> frozenset[str] |
 
 
 def _named(keys: frozenset[str], texts: list[str]) -> bool:
-    """Whether any of ``texts`` names one of ``keys`` as a quoted JSON key: the test
+    """Whether any of ``texts`` names one of ``keys``: the test
     :func:`interop_hub.tasks.delivery.projected` makes of each body before serving it as it
     is."""
-    search = _quoted(keys).search
-    return any(search(text) is not None for text in texts)
-
-
-@cache
-def _quoted(keys: frozenset[str]) -> re.Pattern[str]:
-    """Any of ``keys`` in double quotes, as one pattern."""
-    return re.compile("|".join(re.escape(f'"{key}"') for key in sorted(keys)))
+    return any(names_any(keys, text) for text in texts)
 
 
 def list_objects(

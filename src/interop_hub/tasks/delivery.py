@@ -370,9 +370,15 @@ def projected(topic: Topic | None, raw: str | None) -> Any:
     name has no such key; the rare body that holds the name elsewhere is simply decoded."""
     if raw is not None and topic is not None and raw.startswith("{"):
         dropped = topic.dropped()
-        if dropped is not None and (not dropped or _quoted(dropped).search(raw) is None):
+        if dropped is not None and not names_any(dropped, raw):
             return orjson.Fragment(raw)
     return project(topic, _load(raw))
+
+
+def names_any(keys: frozenset[str], raw: str) -> bool:
+    """Whether the JSON text ``raw`` names one of ``keys`` as a quoted key (see
+    :func:`projected`)."""
+    return bool(keys) and _quoted(keys).search(raw) is not None
 
 
 @cache

@@ -27,7 +27,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Final, TypeAlias
@@ -327,38 +327,22 @@ def remember(
     keys = lines.keys
     if comparison is None:
         return Remembered(lines.context, pack_keys(map(keys.__getitem__, indexes)), list(ids))
-    before = comparison.remembered
-    found, found_ids = array.array("Q"), []
-    added, added_ids = array.array("Q"), []
     stretches = array.array("q")
+    added = array.array("Q")
     taken = 0
-
-    def take(upto: int) -> None:
-        if upto > taken:
-            new = array.array("Q", map(keys.__getitem__, indexes[taken:upto]))
-            found.extend(new)
-            added.extend(new)
-            found_ids.extend(ids[taken:upto])
-            added_ids.extend(ids[taken:upto])
-            stretches.extend((-1, upto - taken))
-
     for i, j, n in comparison.skipped_runs():
         upto = bisect.bisect_left(indexes, i, taken)
-        take(upto)
-        taken = upto
-        found.extend(keys[i : i + n])
-        found_ids += before.source_ids[j : j + n]
+        if upto > taken:  # lines parsed now, before this stretch of skipped ones
+            added.extend(map(keys.__getitem__, indexes[taken:upto]))
+            stretches.extend((-1, upto - taken))
+            taken = upto
         stretches.extend((j, n))
-    take(len(indexes))
-    change = Change(stretches.tobytes(), added.tobytes(), added_ids)
-    return Remembered(
-        lines.context,
-        found.tobytes(),
-        found_ids,
-        before.depth + 1,
-        before.drift + len(added_ids),
-        change,
-    )
+    if taken < len(indexes):
+        added.extend(map(keys.__getitem__, indexes[taken:]))
+        stretches.extend((-1, len(indexes) - taken))
+    change = Change(stretches.tobytes(), added.tobytes(), list(ids))
+    # the lines whole are what the next load makes of the stored change: made the same way
+    return replace(comparison.remembered.changed_by(change), change=change)
 
 
 def source_ids(lines: FileLines, indexes: list[int]) -> list[str]:

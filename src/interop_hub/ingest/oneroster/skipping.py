@@ -61,7 +61,7 @@ class Referrers(Protocol):
 REMEMBERED_FILE_BYTES = 256 * 1024**2
 """A file of :data:`LINE_FILES` is held whole in memory to be split into lines (with its
 lines, about twice its size); a larger one is streamed and its lines are not remembered (the
-enrollments of a 100,000-student district are 73 MB)."""
+enrollments of a 100,000-student district are 137 MB)."""
 
 
 class Taken:
@@ -100,8 +100,6 @@ class Skipping:
         self.split: dict[str, FileLines | None] = {}
         """The bulk files of :data:`LINE_FILES` read so far: as lines, None if they are not
         line-safe."""
-        self.file_lines: dict[str, FileLines] = {}
-        """Those that are line-safe."""
         self.compared: dict[str, Comparison | None] = {}
         self.same: dict[str, bool] = {}
         """The files of :data:`READ_WHOLE`: whether their lines are those remembered."""
@@ -125,15 +123,16 @@ class Skipping:
         """What the next collection may skip: every line of the line-safe files accepted now
         (those skipped now still are), in the files' order."""
         bundle = self.reader.bundle
-        for name, lines in self.file_lines.items():
-            taken = self.taken.get(name) or Taken()
+        for name, lines in self.split.items():
+            if lines is None:
+                continue
             comparison = self.comparisons.get(name)
             if comparison is not None:
                 bundle.skipped[name] = Skipped(
                     self.remembered[name].source_ids, frozenset(comparison.not_skipped())
                 )
                 bundle.rows_read += comparison.count
-            indexes, ids = taken.in_order()
+            indexes, ids = self.taken[name].in_order()
             bundle.remember[name] = remember(lines, indexes, ids, comparison)
 
     def _lines(self, name: str) -> FileLines | None:
@@ -151,7 +150,6 @@ class Skipping:
                 lines = split_file(data, self.reader.bundle.version, self.reader.bundle.modes)
             self.split[name] = lines
             if lines is not None:
-                self.file_lines[name] = lines
                 self.taken[name] = Taken()
         return self.split[name]
 
