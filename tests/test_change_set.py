@@ -15,6 +15,8 @@ from bench.generate_district import generate_district, generate_nightly
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from interop_hub.ingest.changes import Change
+from interop_hub.ingest.changes import change_set as changes_of
 from interop_hub.ingest.models import Ingestion, RepoChange
 from interop_hub.ingest.records import KINDS
 from interop_hub.kit.db import transaction
@@ -58,20 +60,25 @@ def repository(session: Session, cloud_id: uuid.UUID) -> Rows:
     return found
 
 
-def change_set(session: Session, ingestion: Ingestion) -> list[RepoChange]:
-    changes = list(
-        session.scalars(
-            select(RepoChange)
-            .where(RepoChange.ingestion_id == ingestion.id)
-            .order_by(RepoChange.seq)
-        )
-    )
+def change_set(session: Session, ingestion: Ingestion) -> list[Change]:
+    changes = list(changes_of(session, ingestion.id))
     assert [c.seq for c in changes] == list(range(1, len(changes) + 1))
-    assert {c.cloud_id for c in changes} == {ingestion.cloud_id}
+    stored = session.scalars(select(RepoChange).where(RepoChange.ingestion_id == ingestion.id))
+    assert {c.cloud_id for c in stored} == {ingestion.cloud_id}
     return changes
 
 
-def entries(changes: list[RepoChange]) -> list[Entry]:
+def stored_entries(session: Session, ingestion: Ingestion) -> list[tuple[str, str, int | None]]:
+    """(kind, action, rows) of the entries as stored."""
+    found = session.execute(
+        select(RepoChange.kind, RepoChange.action, RepoChange.rows)
+        .where(RepoChange.ingestion_id == ingestion.id)
+        .order_by(RepoChange.seq)
+    )
+    return [tuple(row) for row in found]  # type: ignore[misc]
+
+
+def entries(changes: list[Change]) -> list[Entry]:
     return [(c.entity, c.object_id, c.kind, c.subtype, c.action) for c in changes]
 
 
@@ -93,6 +100,33 @@ def test_initial_change_set_is_every_row_added_in_order(
     assert entries(changes) == expected
     assert all(c.prior is None for c in changes)
     assert len(changes) == done.objects_added
+    with transaction(hub.sessions) as session:
+        stored = stored_entries(session, done)
+    # Into an empty cloud: one entry per kind, standing for all its rows.
+    kinds = [kind for kind in (*KINDS, "membership") if adds(rows, kind, set(rows))]
+    assert stored == [(kind, "ADD", len(adds(rows, kind, set(rows)))) for kind in kinds]
+
+
+def test_an_implied_entry_lists_the_rows_still_there_and_no_row_added_later(
+    hub: Hub, cloud: uuid.UUID, nights: tuple[Path, Path]
+) -> None:
+    hub.settings.mass_change_threshold = 1.0
+    first = collect(hub, cloud, nights[0])
+    with transaction(hub.sessions) as session:
+        before = repository(session, cloud)
+        initial = entries(change_set(session, first))
+    night = collect(hub, cloud, nights[1])
+    with transaction(hub.sessions) as session:
+        after = repository(session, cloud)
+        listed = entries(list(changes_of(session, first.id)))
+        stored = stored_entries(session, night)
+    # The nightly added rows to kinds that had some: an entry per row, none implied.
+    assert all(rows is None for _, _, rows in stored)
+    assert any(action == "ADD" for _, action, _ in stored)
+    gone = set(before) - set(after)
+    assert gone
+    assert listed == [entry for entry in initial if entry[1] not in gone]
+    assert {entry[1] for entry in listed} == set(before) & set(after)
 
 
 def test_nightly_change_set_names_each_change_once_in_order(

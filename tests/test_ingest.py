@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from interop_hub.ingest import service as ingest
+from interop_hub.ingest.changes import change_set
 from interop_hub.ingest.models import Ingestion, RepoChange
 from interop_hub.kit.db import transaction, write_transaction
 from interop_hub.repository.models import RepoMembership, RepoObject, object_id
@@ -81,14 +82,9 @@ def test_initial_collection_fills_the_repository(
     assert done.objects_added == sum(found.values())
     assert done.objects_updated == done.objects_deleted == 0
     with transaction(hub.sessions) as session:
-        changes = session.scalar(
-            select(func.count()).select_from(RepoChange).where(RepoChange.ingestion_id == done.id)
-        )
-        first = session.scalars(
-            select(RepoChange).where(RepoChange.ingestion_id == done.id).order_by(RepoChange.seq)
-        ).first()
-    assert changes == done.objects_added
-    assert first is not None
+        changes = list(change_set(session, done.id))
+    assert len(changes) == done.objects_added
+    first = changes[0]
     assert first.kind == "org"
     assert first.action == "ADD"
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, insert, inspect, text
 
+from interop_hub.ingest.models import RepoChange
 from interop_hub.kit import migrate
 from interop_hub.models import metadata
+from interop_hub.repository.models import RepoMembership
 from tests.conftest import Database, DatabaseFactory
 
 
@@ -132,3 +135,60 @@ def _membership_keys(engine: Engine) -> list[list[str]]:
     return [
         key["column_names"] for key in inspect(engine).get_unique_constraints("repo_memberships")
     ]
+
+
+def test_the_downgrade_spells_implied_adds_out_one_row_each(
+    database: Database, databases: DatabaseFactory
+) -> None:
+    engine = databases.create(database.backend).engine
+    cloud_id, ingestion_id = uuid.uuid4(), uuid.uuid4()
+    at = dt.datetime(2026, 11, 30, 1, 2, 3, 456789, tzinfo=dt.UTC)
+    members = [uuid.uuid4() for _ in range(3)]
+    with engine.begin() as connection:
+        for number, member_id in enumerate(members):
+            connection.execute(
+                insert(RepoMembership),
+                {
+                    "id": member_id,
+                    "cloud_id": cloud_id,
+                    "source_id": f"m{number}",
+                    "person_id": uuid.uuid4(),
+                    "section_id": uuid.uuid4(),
+                    "role": "teacher" if number else "student",
+                    "data": {},
+                    "digest": "x",
+                    # the third was written by a later collection
+                    "created_at": at if number < 2 else at + dt.timedelta(seconds=1),
+                    "updated_at": at,
+                },
+            )
+        entry = {"ingestion_id": ingestion_id, "cloud_id": cloud_id, "kind": "membership"}
+        entry |= {"entity": "membership", "subtype": None, "prior": None}
+        connection.execute(
+            insert(RepoChange),
+            [
+                entry
+                | {"seq": 1, "object_id": None, "action": "ADD"}
+                | {"rows": 2, "created_at": at},
+                entry
+                | {"seq": 3, "object_id": members[2], "action": "DELETE"}
+                | {"rows": None, "created_at": None},
+            ],
+        )
+    config = migrate.alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0012")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT seq, object_id, subtype, action FROM repo_changes ORDER BY seq")
+        ).all()
+    first, second = sorted(members[:2])
+    subtypes = {members[0]: "student", members[1]: "teacher"}
+    assert [(seq, uuid.UUID(str(i)), s, a) for seq, i, s, a in rows] == [
+        (1, first, subtypes[first], "ADD"),
+        (2, second, subtypes[second], "ADD"),
+        (3, members[2], None, "DELETE"),
+    ]
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()

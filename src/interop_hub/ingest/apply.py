@@ -122,10 +122,12 @@ def membership_views(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UU
 class ChangeLog:
     """A collection's change set, numbered (``seq``) in the order it is logged.
 
-    Adds are written at once from the rows just written (:meth:`added`, ``INSERT … SELECT``):
-    an initial collection adds ~870,000 rows for 100,000 students, and one Python dict per row,
-    held to the end and sent through ``COPY``, cost ~20 s and much memory. Updates and deletes
-    carry prior values computed in Python (:meth:`add`); they are held and written by
+    Adds are logged from the rows just written (:meth:`added`): into a cloud that had no rows of
+    their kind, as one entry that stands for all of them (``RepoChange.rows``); otherwise one
+    entry per row, ``INSERT … SELECT``. An initial collection adds ~870,000 rows for 100,000
+    students: one Python dict per row, held to the end and sent through ``COPY``, cost ~20 s
+    and much memory, and an entry per row written by the server still ~3.5 s. Updates and
+    deletes carry prior values computed in Python (:meth:`add`); they are held and written by
     :meth:`write`.
     """
 
@@ -145,38 +147,62 @@ class ChangeLog:
         prior: dict[str, Any] | None = None,
     ) -> None:
         self.seq += 1
-        self.rows.append(
-            {
-                "ingestion_id": self.ingestion_id,
-                "cloud_id": self.cloud_id,
-                "seq": self.seq,
-                "entity": entity,
-                "object_id": object_id,
-                "kind": kind,
-                "subtype": subtype,
-                "action": action,
-                "prior": prior,
-            }
-        )
+        self.rows.append(self._entry(entity, object_id, kind, subtype, action, prior))
 
-    def added(self, session: Session, kind: str, ids: Sequence[uuid.UUID], *, alone: bool) -> None:
-        """Log the adds ``ids`` of ``kind`` (``membership``: memberships), already written, in
-        the order of their ids.
+    def _entry(
+        self,
+        entity: str,
+        object_id: uuid.UUID | None,
+        kind: str,
+        subtype: str | None,
+        action: str,
+        prior: dict[str, Any] | None = None,
+        rows: int | None = None,
+        created_at: dt.datetime | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "ingestion_id": self.ingestion_id,
+            "cloud_id": self.cloud_id,
+            "seq": self.seq,
+            "entity": entity,
+            "object_id": object_id,
+            "kind": kind,
+            "subtype": subtype,
+            "action": action,
+            "prior": prior,
+            "rows": rows,
+            "created_at": created_at,
+        }
 
-        ``alone``: they are all the cloud's rows of that kind (there were none before), so they
-        are selected by cloud and kind instead of by id."""
+    def added(
+        self,
+        session: Session,
+        kind: str,
+        ids: Sequence[uuid.UUID],
+        *,
+        alone: bool,
+        created_at: dt.datetime,
+    ) -> None:
+        """Log the adds ``ids`` of ``kind`` (``membership``: memberships), already written at
+        ``created_at``, in the order of their ids.
+
+        ``alone``: they are all the cloud's rows of that kind (there were none before), so one
+        entry stands for them, numbered as the first of their ``len(ids)``."""
         if not ids:
             return
-        source, subtype, where = _rows_of(self.cloud_id, kind)
         entity = "membership" if kind == "membership" else "object"
         if alone:
-            session.execute(self._adds(source, subtype, entity, kind, where, self.seq))
-        else:
-            base = self.seq
-            for batch in chunks(sorted(ids)):
-                condition = [*where, one_of(session, source.c.id, batch)]
-                session.execute(self._adds(source, subtype, entity, kind, condition, base))
-                base += len(batch)
+            self.seq += 1
+            entry = self._entry(entity, None, kind, None, "ADD", None, len(ids), created_at)
+            self.rows.append(entry)
+            self.seq += len(ids) - 1
+            return
+        source, subtype, where = rows_of(self.cloud_id, kind)
+        base = self.seq
+        for batch in chunks(sorted(ids)):
+            condition = [*where, one_of(session, source.c.id, batch)]
+            session.execute(self._adds(source, subtype, entity, kind, condition, base))
+            base += len(batch)
         self.seq += len(ids)
 
     def _adds(
@@ -206,7 +232,7 @@ class ChangeLog:
         insert_many(session, changes_t, self.rows)
 
 
-def _rows_of(
+def rows_of(
     cloud_id: uuid.UUID, kind: str
 ) -> tuple[Table, ColumnElement[Any], list[ColumnElement[bool]]]:
     """The table of the cloud's rows of ``kind`` (``membership``: memberships), the column that
@@ -219,7 +245,7 @@ def _rows_of(
 
 def _nothing_of(session: Session, cloud_id: uuid.UUID, kind: str) -> bool:
     """Whether the cloud has no rows of ``kind`` (``membership``: memberships) yet."""
-    table, _, where = _rows_of(cloud_id, kind)
+    table, _, where = rows_of(cloud_id, kind)
     return not session.scalar(select(exists().where(*where).select_from(table)))
 
 
@@ -242,7 +268,7 @@ def apply_plan(
         alone = bool(kind_plan.adds) and _nothing_of(session, cloud_id, kind)
         _insert_objects(session, cloud_id, kind_plan.adds, now)
         _update_objects(session, kind_plan.updates, now)
-        log.added(session, kind, [row.id for row in kind_plan.adds], alone=alone)
+        log.added(session, kind, [row.id for row in kind_plan.adds], alone=alone, created_at=now)
         for row in kind_plan.updates:
             prior = changed_fields(before.get(row.id, {}), row.view())
             log.add("object", row.id, kind, row.subtype, "UPDATE", prior)
@@ -256,7 +282,7 @@ def apply_plan(
     alone = bool(members.adds) and _nothing_of(session, cloud_id, "membership")
     _insert_memberships(session, cloud_id, members.adds, now)
     _update_memberships(session, members.updates, now)
-    log.added(session, "membership", [m.id for m in members.adds], alone=alone)
+    log.added(session, "membership", [m.id for m in members.adds], alone=alone, created_at=now)
     for m in members.updates:
         prior = changed_fields(members_before.get(m.id, {}), m.view())
         log.add("membership", m.id, "membership", m.role, "UPDATE", prior)

@@ -200,9 +200,11 @@ def _apply(
     force: bool,
     say: Progress,
 ) -> Ingestion:
-    now = hub.now()
     # One collection per cloud at a time: lock the cloud row (PostgreSQL; SQLite has one writer).
-    session.scalar(select(Cloud.id).where(Cloud.id == cloud_id).with_for_update())
+    last = session.execute(
+        select(Cloud.last_collected_at).where(Cloud.id == cloud_id).with_for_update()
+    ).scalar_one_or_none()
+    now = _after(hub.now(), last)
     ingestion = _get(session, ingestion_id)
     if read.remembered_from is not None and remembered.writer(session, cloud_id) != (
         read.remembered_from
@@ -218,6 +220,16 @@ def _apply(
     # nightly took 2-3x longer with it). What applying allocates is still collected.
     heap.resume()
     return _apply_planned(session, hub, ingestion, bundle, collection, now, force, say)
+
+
+def _after(now: dt.datetime, last: dt.datetime | None) -> dt.datetime:
+    """The time a collection applies at: ``now``, or just after the cloud's last collection
+    should the clock not have moved past it. The rows a collection writes carry that time, and
+    a change set entry standing for every row of a kind finds them by it
+    (:mod:`interop_hub.ingest.changes`), so no two collections of a cloud share one."""
+    if last is not None and now <= last:
+        return last + dt.timedelta(microseconds=1)
+    return now
 
 
 def _apply_planned(
