@@ -237,6 +237,34 @@ def test_a_collection_nobody_receives_tombstones_what_it_outdated(
     assert renderings.refresh(hub, district.cloud_id) == 0
 
 
+def test_a_cloud_emptied_and_collected_again_serves_nothing_from_before(
+    hub: Hub, district: District
+) -> None:
+    """The collection that empties the cloud tombstones every rendering; the one that fills it
+    again, which nobody receives, touches nothing (it had nothing), and no page shows an object
+    as it was before, with the same ids (the same source ids)."""
+    with transaction(hub.sessions) as session:
+        before = live_renderings(session, district.cloud_id)
+    district.collect(hub, {name: [] for name in bundle()}, refresh=False)
+    with transaction(hub.sessions) as session:
+        assert live_renderings(session, district.cloud_id) == {}
+        assert current_renderings(session, district.cloud_id) == {}
+    district.collect(hub, changed(bundle()), refresh=False)
+    with transaction(hub.sessions) as session:
+        live = live_renderings(session, district.cloud_id)
+        assert set(live) & set(before)  # the same ids again
+        assert current_renderings(session, district.cloud_id) == {}
+        for name in READERS:
+            who = reader(session, district, name)
+            found = {k: as_json(v) for k, v in pages(session, who).items()}
+            assert b"renamed" in orjson.dumps(found[("person", "student")])
+            assert found == {k: as_json(v) for k, v in live_pages(session, who).items()}
+            session.rollback()
+    assert renderings.refresh(hub, district.cloud_id) == len(live)
+    with transaction(hub.sessions) as session:
+        assert current_renderings(session, district.cloud_id) == live
+
+
 def kind_of(session: Session, object_id: uuid.UUID) -> str:
     return session.scalars(select(RepoObject.kind).where(RepoObject.id == object_id)).one()
 
