@@ -339,7 +339,7 @@ def _update(session: Session, table: Table, records: list[dict[str, Any]]) -> No
 
 
 def _insert_objects(
-    session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow], now: dt.datetime
+    session: Session, cloud_id: uuid.UUID, rows: Sequence[ObjectRow], now: dt.datetime
 ) -> None:
     if rows and is_postgresql(session):
         copy_binary(session, objects_t, OBJECT_COLUMNS, _object_rows(cloud_id, rows, now))
@@ -377,7 +377,9 @@ MEMBERSHIP_COLUMNS = (
 )
 
 
-def _object_rows(cloud_id: uuid.UUID, rows: list[ObjectRow], now: dt.datetime) -> Iterator[bytes]:
+def _object_rows(
+    cloud_id: uuid.UUID, rows: Sequence[ObjectRow], now: dt.datetime
+) -> Iterator[bytes]:
     start = field_count(len(OBJECT_COLUMNS))
     cloud = uuid_binary(cloud_id)
     stamps = timestamptz_binary(now) * 2
@@ -413,7 +415,7 @@ def _link_rows(cloud_id: uuid.UUID, rows: list[ObjectRow]) -> Iterator[bytes]:
 
 
 def _membership_rows(
-    cloud_id: uuid.UUID, rows: list[MembershipRow], now: dt.datetime
+    cloud_id: uuid.UUID, rows: Sequence[MembershipRow], now: dt.datetime
 ) -> Iterator[bytes]:
     start = field_count(len(MEMBERSHIP_COLUMNS))
     cloud = uuid_binary(cloud_id)
@@ -483,7 +485,7 @@ def _membership_values(row: MembershipRow) -> dict[str, Any]:
 
 
 def _insert_memberships(
-    session: Session, cloud_id: uuid.UUID, rows: list[MembershipRow], now: dt.datetime
+    session: Session, cloud_id: uuid.UUID, rows: Sequence[MembershipRow], now: dt.datetime
 ) -> None:
     if rows and is_postgresql(session):
         copy_binary(

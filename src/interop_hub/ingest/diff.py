@@ -11,10 +11,11 @@ compared the old way, on the built row, so an upgrade does not turn every row in
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from itertools import islice
+from typing import Generic, Protocol, TypeVar, overload
 
 from interop_hub.ingest.normalize import is_record_digest
 
@@ -32,7 +33,8 @@ S = TypeVar("S")
 
 @dataclass
 class Plan(Generic[R]):
-    adds: list[R] = field(default_factory=list)
+    adds: Sequence[R] = field(default_factory=list)
+    """A first collection's are :class:`BuiltOnDemand`."""
     updates: list[R] = field(default_factory=list)
     deletes: list[uuid.UUID] = field(default_factory=list)
     unchanged_legacy: list[tuple[uuid.UUID, str]] = field(default_factory=list)
@@ -56,11 +58,66 @@ class Builder(Generic[S, R]):
     """The id of a source id (for deletes)."""
 
 
+class BuiltOnDemand(Sequence[R], Generic[S, R]):
+    """The rows of a first collection (every record is new), built from the records as they
+    are first iterated, ``CHUNK`` at a time; a later pass or index reuses them.
+
+    The collection's first pass is its ``COPY``: the rows are built while the server stores
+    those sent before, so the Python work (an id and a digest per record: ~2.5 s of a
+    100,000-student initial collection) runs beside the server's instead of before it.
+    """
+
+    CHUNK = 1000
+
+    def __init__(
+        self, count: int, incoming: Iterable[tuple[str, str, S]], make: Callable[[S, str], R]
+    ) -> None:
+        self._count = count
+        self._incoming: Iterator[tuple[str, str, S]] | None = iter(incoming)
+        self._make = make
+        self._built: list[R] = []
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[R]:
+        built, at = self._built, 0
+        # Another reader may have built more meanwhile: look at what is built before building.
+        while at < len(built) or self._build_more():
+            end = len(built)
+            while at < end:
+                yield built[at]
+                at += 1
+
+    @overload
+    def __getitem__(self, index: int) -> R: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[R]: ...
+    def __getitem__(self, index: int | slice) -> R | Sequence[R]:
+        while self._build_more():
+            pass
+        return self._built[index]
+
+    def _build_more(self) -> bool:
+        if self._incoming is None:
+            return False
+        chunk = list(islice(self._incoming, self.CHUNK))
+        if not chunk:
+            self._incoming = None
+            if len(self._built) != self._count:
+                raise RuntimeError(f"{len(self._built)} rows built, {self._count} announced")
+            return False
+        make = self._make
+        self._built.extend([make(record, digest) for _, digest, record in chunk])
+        return True
+
+
 def plan(
     current: Mapping[str, str],
     incoming: Iterable[tuple[str, str, S]],
     build: Builder[S, R],
     *,
+    count: int | None = None,
     full_state: bool,
     deleted: Iterable[str] = (),
     keep: Iterable[str] = (),
@@ -74,15 +131,23 @@ def plan(
     but that were rejected: a bad row never deletes what is already there — and those in
     ``unchanged``, source ids the reader skipped because their lines are as the Repository has
     them). Otherwise (a delta file) only ``deleted`` source ids are deleted.
+
+    ``count``: how many records ``incoming`` holds; given, a first collection's rows are
+    built when first used (:class:`BuiltOnDemand`).
     """
     result: Plan[R] = Plan()
     make, legacy = build.row, build.legacy_digest
     if not current:  # a first collection: everything is new, nothing to delete
-        result.adds = [make(record, digest) for _, digest, record in incoming]
+        if count is None:
+            result.adds = [make(record, digest) for _, digest, record in incoming]
+        else:
+            result.adds = BuiltOnDemand(count, incoming, make)
         return result
     seen: set[str] = set()
     see, stored = seen.add, current.get
-    adds, updates = result.adds.append, result.updates.append
+    added: list[R] = []
+    result.adds = added
+    adds, updates = added.append, result.updates.append
     for source_id, digest, record in incoming:
         see(source_id)
         old = stored(source_id)

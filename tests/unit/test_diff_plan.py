@@ -1,0 +1,84 @@
+"""``ingest.diff.plan``: a first collection's rows built on demand, the same rows as built at
+once, each record built once whatever reads them and in whatever order."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from interop_hub.ingest.diff import Builder, BuiltOnDemand, plan
+
+
+@dataclass(frozen=True)
+class FakeRow:
+    id: uuid.UUID
+    digest: str
+    source_id: str
+
+
+class Counting:
+    """A builder that counts what it builds."""
+
+    def __init__(self) -> None:
+        self.built: list[str] = []
+
+    def row(self, record: str, digest: str) -> FakeRow:
+        self.built.append(record)
+        return FakeRow(uuid.uuid5(uuid.NAMESPACE_OID, record), digest, record)
+
+    def builder(self) -> Builder[str, FakeRow]:
+        return Builder(self.row, lambda row: "legacy", lambda s: uuid.uuid5(uuid.NAMESPACE_OID, s))
+
+
+def incoming(count: int) -> Iterator[tuple[str, str, str]]:
+    for number in range(count):
+        yield f"s{number}", f"d{number}", f"s{number}"
+
+
+COUNT = BuiltOnDemand.CHUNK * 2 + 7
+
+
+def test_a_first_collection_builds_its_rows_on_demand_as_they_would_be_built_at_once() -> None:
+    eager, lazy = Counting(), Counting()
+    at_once = plan({}, incoming(COUNT), eager.builder(), full_state=True)
+    deferred = plan({}, incoming(COUNT), lazy.builder(), count=COUNT, full_state=True)
+    assert isinstance(deferred.adds, BuiltOnDemand)
+    assert len(deferred.adds) == COUNT
+    assert lazy.built == []  # nothing built yet
+    first = iter(deferred.adds)
+    assert next(first).source_id == "s0"
+    assert len(lazy.built) == BuiltOnDemand.CHUNK  # a chunk at a time
+    # A second reader while the first is half-way: both see every row once, in order.
+    assert list(deferred.adds) == list(at_once.adds)
+    assert [row.source_id for row in first] == [f"s{n}" for n in range(1, COUNT)]
+    assert deferred.adds[COUNT - 1] == at_once.adds[COUNT - 1]
+    assert lazy.built == eager.built  # each record built once
+    assert deferred.updates == deferred.deletes == []
+
+
+def test_indexing_builds_everything_first() -> None:
+    lazy = Counting()
+    adds = plan({}, incoming(COUNT), lazy.builder(), count=COUNT, full_state=True).adds
+    assert adds[-1].source_id == f"s{COUNT - 1}"
+    assert len(lazy.built) == COUNT
+    assert [row.source_id for row in adds[:2]] == ["s0", "s1"]
+
+
+def test_a_miscounted_first_collection_is_an_error_not_a_short_write() -> None:
+    adds = plan({}, incoming(5), Counting().builder(), count=6, full_state=True).adds
+    with pytest.raises(RuntimeError, match="5 rows built, 6 announced"):
+        list(adds)
+
+
+def test_a_later_collection_builds_only_new_and_changed_rows_at_once() -> None:
+    lazy = Counting()
+    current = {"s0": "d0", "s1": "old", "gone": "d9"}
+    found = plan(current, incoming(3), lazy.builder(), count=3, full_state=True)
+    assert isinstance(found.adds, list)
+    assert [row.source_id for row in found.adds] == ["s2"]
+    assert [row.source_id for row in found.updates] == ["s1"]
+    assert found.deletes == [uuid.uuid5(uuid.NAMESPACE_OID, "gone")]
+    assert lazy.built == ["s1", "s2"]
