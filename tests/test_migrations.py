@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, insert, inspect, text
 from interop_hub.ingest.models import RepoChange
 from interop_hub.kit import migrate
 from interop_hub.models import metadata
-from interop_hub.repository.models import RepoMembership
+from interop_hub.repository.models import RepoMembership, RepoObject
 from tests.conftest import Database, DatabaseFactory
 
 
@@ -192,3 +192,37 @@ def test_the_downgrade_spells_implied_adds_out_one_row_each(
     ]
     migrate.upgrade(engine)
     assert migrate.current_revision(engine) == migrate.head_revision()
+
+
+def test_objects_have_no_key_to_their_cloud_and_the_downgrade_restores_it(
+    database: Database, databases: DatabaseFactory
+) -> None:
+    engine = databases.create(database.backend).engine
+
+    def cloud_keys() -> list[list[str]]:
+        keys = inspect(engine).get_foreign_keys("repo_objects")
+        return [key["constrained_columns"] for key in keys if key["referred_table"] == "clouds"]
+
+    assert cloud_keys() == []
+    with engine.begin() as connection:  # an object whose cloud is gone (possible since 0014)
+        connection.execute(
+            insert(RepoObject),
+            {
+                "id": uuid.uuid4(),
+                "cloud_id": uuid.uuid4(),
+                "kind": "org",
+                "source_id": "o1",
+                "label": "O",
+                "data": {},
+                "digest": "x",
+            },
+        )
+    config = migrate.alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0013")
+    assert cloud_keys() == [["cloud_id"]]
+    with engine.connect() as connection:
+        assert _count(connection, "repo_objects") == 0
+    migrate.upgrade(engine)
+    assert cloud_keys() == []

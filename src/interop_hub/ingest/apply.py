@@ -304,11 +304,12 @@ def apply_plan(
 
 
 def purge_cloud(session: Session, cloud_id: uuid.UUID) -> None:
-    """Delete a cloud's links, memberships and change sets, which have no foreign keys to cascade
-    from it (migration 0009); called before the cloud itself is deleted (its objects and
-    ingestions still cascade)."""
+    """Delete a cloud's objects, links, memberships and change sets, which have no foreign keys
+    to cascade from it (migrations 0009, 0014); called before the cloud itself is deleted (its
+    ingestions still cascade, and what refers to its objects cascades from them)."""
     session.execute(delete(links_t).where(links_t.c.cloud_id == cloud_id))
     session.execute(delete(memberships_t).where(memberships_t.c.cloud_id == cloud_id))
+    session.execute(delete(objects_t).where(objects_t.c.cloud_id == cloud_id))
     ingestions = select(Ingestion.id).where(Ingestion.cloud_id == cloud_id)
     # By ingestion: ``repo_changes`` is indexed by it, not by cloud.
     session.execute(delete(changes_t).where(changes_t.c.ingestion_id.in_(ingestions)))

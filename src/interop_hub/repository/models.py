@@ -9,9 +9,10 @@ have their own table because they carry their own source id, role and dates.
 Ids are derived from the cloud and the source id (:func:`object_id`), so the same source object
 keeps its ``$sys.id`` across collections and a reference can be resolved without a lookup.
 
-``repo_links`` and ``repo_memberships`` have no foreign keys (migration 0009): a collection
-writes them by the hundred thousand and a per-row check cost more than the rows. What the
-cascades did is done set-based where objects and clouds are deleted
+``repo_links`` and ``repo_memberships`` have no foreign keys (migration 0009), and
+``repo_objects`` none to its cloud (0014): a collection writes them by the hundred thousand and
+a per-row check cost more than the rows. What the cascades did is done set-based where objects
+and clouds are deleted
 (:func:`interop_hub.ingest.apply.apply_plan`, :func:`interop_hub.ingest.apply.purge_cloud`):
 links from or to a deleted object and memberships of a deleted person or section go with it, and
 a membership whose school is deleted keeps no ``school_id``.
@@ -26,7 +27,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    ForeignKey,
     Index,
     Integer,
     SmallInteger,
@@ -63,7 +63,7 @@ class RepoObject(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    cloud_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clouds.id", ondelete="CASCADE"))
+    cloud_id: Mapped[uuid.UUID] = mapped_column()
     kind: Mapped[str] = mapped_column(String(24))
     subtype: Mapped[str | None] = mapped_column(String(32))
     source_id: Mapped[str] = mapped_column(String(255))
