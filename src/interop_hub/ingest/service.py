@@ -377,14 +377,22 @@ def _record_errors(session: Session, hub: Hub, ingestion: Ingestion, bundle: Bun
             "ingestion_id": ingestion.id,
             "file": e.file,
             "line": e.line,
-            "column": e.column,
-            "reason": e.reason[:2000],
-            "source_id": e.source_id[:255] if e.source_id else None,
+            "column": _storable(e.column) if e.column else None,
+            "reason": _storable(e.reason)[:2000],
+            "source_id": _storable(e.source_id)[:255] if e.source_id else None,
         }
         for e in bundle.errors[: hub.settings.max_row_errors]
     ]
     for start in range(0, len(rows), 5000):
         session.execute(insert(IngestionError), rows[start : start + 5000])
+
+
+def _storable(text: str) -> str:
+    """``text`` as any database can hold it: the bytes of a rejected value that were not UTF-8
+    (lone surrogates) and NUL bytes written as escapes (``\\udcff``, ``\\x00``)."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def _finish_failed(hub: Hub, ingestion_id: uuid.UUID, message: str) -> Ingestion:

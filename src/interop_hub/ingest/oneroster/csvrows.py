@@ -8,6 +8,10 @@ not moved since the file was opened (the usual case) rows need no check at all (
 after it moved, each row is checked for the lone surrogates that stand for the bad bytes. The
 decoder works a chunk ahead of the rows the reader returns, so a row is never returned before
 its bad bytes are counted.
+
+A NUL byte is valid UTF-8 but no text value may hold it (PostgreSQL refuses it, and with it the
+whole collection): the bytes are watched for it as they are read (:class:`_NulWatch`), and
+once one was seen the rows are checked for it as for bad bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from interop_hub.ingest.records import BundleError
 
@@ -33,7 +37,36 @@ def _flag_bad_bytes(error: UnicodeError) -> tuple[str | bytes, int]:
     return _escape(error)
 
 
+class _NulWatch(io.RawIOBase):
+    """A binary stream as it is, counting a NUL byte met as bad bytes (see the module)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        if b"\x00" in data:
+            BAD_BYTES_SEEN[0] += 1
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _decoded(line: bytes) -> str:
+    if b"\x00" in line:
+        BAD_BYTES_SEEN[0] += 1
+    return line.decode("utf-8", _HANDLER)
+
+
+NUL_REASON = "a NUL byte (0x00), which no value may hold"
+
+
 codecs.register_error(_HANDLER, _flag_bad_bytes)
+
+_CHUNK = 64 * 1024
+"""The bytes read at a time (the text stream decodes them a chunk ahead of the rows)."""
 
 # A sourcedId list or a title may be long, but a field this large means a quote never closed.
 csv.field_size_limit(16 * 1024 * 1024)
@@ -68,7 +101,8 @@ class Table:
         self.header: list[str] = []
         if stream is None:  # of_lines sets the reader and the header
             return
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors=_HANDLER, newline="")
+        watched = io.BufferedReader(_NulWatch(stream), buffer_size=_CHUNK)
+        text = io.TextIOWrapper(watched, encoding="utf-8-sig", errors=_HANDLER, newline="")
         self.reader = csv.reader(text)
         try:
             for fields in self.reader:
@@ -92,7 +126,7 @@ class Table:
         table._check_header(file)
         table.numbers = [i + 1 for i in indexes]
         chosen = map(lines.__getitem__, indexes)
-        table.reader = csv.reader(line.decode("utf-8", _HANDLER) for line in chosen)
+        table.reader = csv.reader(map(_decoded, chosen))
         return table
 
     def _check_header(self, file: str) -> None:
@@ -112,14 +146,18 @@ class Table:
         if len(fields) != self.width:
             return Problem(None, f"the row has {len(fields)} fields, the header has {self.width}")
         if self.dirty():
+            joined = "".join(fields)
             try:
-                "".join(fields).encode("utf-8")
+                joined.encode("utf-8")
             except UnicodeEncodeError:
                 for name, value in zip(self.header, fields, strict=True):
                     try:
                         value.encode("utf-8")
                     except UnicodeEncodeError:
                         return Problem(name, "bytes that are not valid UTF-8")
+            if "\x00" in joined:
+                name = next(n for n, v in zip(self.header, fields, strict=True) if "\x00" in v)
+                return Problem(name, NUL_REASON)
         return None
 
     def rows(self) -> Iterator[tuple[int, list[str], Problem | None]]:
