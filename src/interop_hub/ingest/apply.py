@@ -181,32 +181,32 @@ class ChangeLog:
         self,
         session: Session,
         kind: str,
-        ids: Sequence[uuid.UUID],
+        rows: Sequence[ObjectRow] | Sequence[MembershipRow],
         *,
         alone: bool,
         created_at: dt.datetime,
     ) -> None:
-        """Log the adds ``ids`` of ``kind`` (``membership``: memberships), already written at
+        """Log the adds ``rows`` of ``kind`` (``membership``: memberships), already written at
         ``created_at``, in the order of their ids.
 
         ``alone``: they are all the cloud's rows of that kind (there were none before), so one
-        entry stands for them, numbered as the first of their ``len(ids)``."""
-        if not ids:
+        entry stands for them, numbered as the first of their ``len(rows)``."""
+        if not rows:
             return
         entity = "membership" if kind == "membership" else "object"
         if alone:
             self.seq += 1
-            entry = self._entry(entity, None, kind, None, "ADD", None, len(ids), created_at)
+            entry = self._entry(entity, None, kind, None, "ADD", None, len(rows), created_at)
             self.rows.append(entry)
-            self.seq += len(ids) - 1
+            self.seq += len(rows) - 1
             return
         source, subtype, where = rows_of(self.cloud_id, kind)
         base = self.seq
-        for batch in chunks(sorted(ids)):
+        for batch in chunks(sorted(row.id for row in rows)):
             condition = [*where, one_of(session, source.c.id, batch)]
             session.execute(self._adds(source, subtype, entity, kind, condition, base))
             base += len(batch)
-        self.seq += len(ids)
+        self.seq += len(rows)
 
     def _adds(
         self,
@@ -271,7 +271,7 @@ def apply_plan(
         alone = bool(kind_plan.adds) and _nothing_of(session, cloud_id, kind)
         _insert_objects(session, cloud_id, kind_plan.adds, now)
         _update_objects(session, kind_plan.updates, now)
-        log.added(session, kind, [row.id for row in kind_plan.adds], alone=alone, created_at=now)
+        log.added(session, kind, kind_plan.adds, alone=alone, created_at=now)
         for row in kind_plan.updates:
             prior = changed_fields(before.get(row.id, {}), row.view())
             log.add("object", row.id, kind, row.subtype, "UPDATE", prior)
@@ -285,7 +285,7 @@ def apply_plan(
     alone = bool(members.adds) and _nothing_of(session, cloud_id, "membership")
     _insert_memberships(session, cloud_id, members.adds, now)
     _update_memberships(session, members.updates, now)
-    log.added(session, "membership", [m.id for m in members.adds], alone=alone, created_at=now)
+    log.added(session, "membership", members.adds, alone=alone, created_at=now)
     for m in members.updates:
         prior = changed_fields(members_before.get(m.id, {}), m.view())
         log.add("membership", m.id, "membership", m.role, "UPDATE", prior)

@@ -117,7 +117,7 @@ def plan(
     incoming: Iterable[tuple[str, str, S]],
     build: Builder[S, R],
     *,
-    count: int | None = None,
+    count: int,
     full_state: bool,
     deleted: Iterable[str] = (),
     keep: Iterable[str] = (),
@@ -132,16 +132,13 @@ def plan(
     ``unchanged``, source ids the reader skipped because their lines are as the Repository has
     them). Otherwise (a delta file) only ``deleted`` source ids are deleted.
 
-    ``count``: how many records ``incoming`` holds; given, a first collection's rows are
-    built when first used (:class:`BuiltOnDemand`).
+    ``count``: how many records ``incoming`` holds: a first collection's rows are built when
+    first used (:class:`BuiltOnDemand`).
     """
     result: Plan[R] = Plan()
     make, legacy = build.row, build.legacy_digest
     if not current:  # a first collection: everything is new, nothing to delete
-        if count is None:
-            result.adds = [make(record, digest) for _, digest, record in incoming]
-        else:
-            result.adds = BuiltOnDemand(count, incoming, make)
+        result.adds = BuiltOnDemand(count, incoming, make)
         return result
     seen: set[str] = set()
     see, stored = seen.add, current.get

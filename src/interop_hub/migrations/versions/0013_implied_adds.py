@@ -39,68 +39,53 @@ def upgrade() -> None:
         batch_op.create_check_constraint(op.f("ck_repo_changes_implied"), IMPLIED)
 
 
-def downgrade() -> None:
-    bind = op.get_bind()
-    changes = sa.table(
-        "repo_changes",
-        sa.column("id", sa.BigInteger()),
-        sa.column("ingestion_id", sa.Uuid()),
+CHANGES = sa.table(
+    "repo_changes",
+    *(sa.column(name, sa.Uuid()) for name in ("ingestion_id", "cloud_id", "object_id")),
+    sa.column("id", sa.BigInteger()),
+    sa.column("seq", sa.Integer()),
+    *(sa.column(name, sa.String()) for name in ("entity", "kind", "subtype", "action")),
+    sa.column("rows", sa.Integer()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
+
+
+def _rows(name: str, *more: str) -> sa.TableClause:
+    """A Repository table with what an implied entry selects its rows by."""
+    return sa.table(
+        name,
+        sa.column("id", sa.Uuid()),
         sa.column("cloud_id", sa.Uuid()),
-        sa.column("seq", sa.Integer()),
-        sa.column("entity", sa.String()),
-        sa.column("object_id", sa.Uuid()),
-        sa.column("kind", sa.String()),
-        sa.column("subtype", sa.String()),
-        sa.column("action", sa.String()),
-        sa.column("rows", sa.Integer()),
         sa.column("created_at", sa.DateTime(timezone=True)),
+        *(sa.column(column, sa.String()) for column in more),
     )
-    implied = bind.execute(sa.select(changes).where(changes.c.rows.is_not(None))).all()
-    for entry in implied:
+
+
+OBJECTS = _rows("repo_objects", "kind", "subtype")
+MEMBERSHIPS = _rows("repo_memberships", "role")
+
+
+def downgrade() -> None:
+    c = CHANGES.c
+    bind = op.get_bind()
+    for entry in bind.execute(sa.select(CHANGES).where(c.rows.is_not(None))).all():
         if entry.entity == "membership":
-            rows = sa.table(
-                "repo_memberships",
-                sa.column("id", sa.Uuid()),
-                sa.column("cloud_id", sa.Uuid()),
-                sa.column("role", sa.String()),
-                sa.column("created_at", sa.DateTime(timezone=True)),
-            )
-            subtype = rows.c.role
-            where = [rows.c.cloud_id == entry.cloud_id]
+            rows, subtype, where = MEMBERSHIPS, MEMBERSHIPS.c.role, []
         else:
-            rows = sa.table(
-                "repo_objects",
-                sa.column("id", sa.Uuid()),
-                sa.column("cloud_id", sa.Uuid()),
-                sa.column("kind", sa.String()),
-                sa.column("subtype", sa.String()),
-                sa.column("created_at", sa.DateTime(timezone=True)),
-            )
-            subtype = rows.c.subtype
-            where = [rows.c.cloud_id == entry.cloud_id, rows.c.kind == entry.kind]
-        added = bind.execute(
-            sa.select(rows.c.id, subtype)
-            .where(*where, rows.c.created_at == entry.created_at)
-            .order_by(rows.c.id)
-        ).all()
-        if added:
-            op.bulk_insert(
-                changes,
-                [
-                    {
-                        "ingestion_id": entry.ingestion_id,
-                        "cloud_id": entry.cloud_id,
-                        "seq": entry.seq + position,
-                        "entity": entry.entity,
-                        "object_id": row[0],
-                        "kind": entry.kind,
-                        "subtype": row[1],
-                        "action": "ADD",
-                    }
-                    for position, row in enumerate(added)
-                ],
-            )
-        bind.execute(sa.delete(changes).where(changes.c.id == entry.id))
+            rows, subtype, where = OBJECTS, OBJECTS.c.subtype, [OBJECTS.c.kind == entry.kind]
+        added = sa.select(
+            sa.literal(entry.ingestion_id, sa.Uuid()),
+            sa.literal(entry.cloud_id, sa.Uuid()),
+            sa.literal(entry.seq - 1) + sa.func.row_number().over(order_by=rows.c.id),
+            sa.literal(entry.entity),
+            rows.c.id,
+            sa.literal(entry.kind),
+            subtype,
+            sa.literal("ADD"),
+        ).where(rows.c.cloud_id == entry.cloud_id, rows.c.created_at == entry.created_at, *where)
+        columns = ["ingestion_id", "cloud_id", "seq", "entity", "object_id", "kind", "subtype"]
+        bind.execute(sa.insert(CHANGES).from_select([*columns, "action"], added))
+        bind.execute(sa.delete(CHANGES).where(c.id == entry.id))
     with op.batch_alter_table("repo_changes") as batch_op:
         batch_op.drop_constraint(op.f("ck_repo_changes_implied"), type_="check")
         batch_op.alter_column("object_id", existing_type=sa.Uuid(), nullable=False)
