@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
+import pytest
+import xxhash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from interop_hub.ingest.oneroster import lines as lines_module
 from interop_hub.ingest.oneroster.lines import (
     FileLines,
     Remembered,
@@ -22,16 +30,54 @@ def split(data: bytes) -> FileLines:
 
 
 def lines_of(data: bytes) -> list[bytes]:
-    return split(data).lines
+    return list(split(data).lines)
 
 
 def test_crlf_lf_and_mixed_line_ends_give_the_same_lines_and_keys() -> None:
     crlf = split(HEAD + b"\r\nu1,Ann\r\nu2,Bo\r\n")
     lf = split(HEAD + b"\nu1,Ann\nu2,Bo\n")
     mixed = split(HEAD + b"\r\nu1,Ann\nu2,Bo\r\n")
-    assert crlf.lines == lf.lines == mixed.lines == [HEAD, b"u1,Ann", b"u2,Bo", b""]
+    assert (
+        list(crlf.lines) == list(lf.lines) == list(mixed.lines) == [HEAD, b"u1,Ann", b"u2,Bo", b""]
+    )
     assert crlf.keys == lf.keys == mixed.keys
     assert crlf.context == lf.context
+
+
+def _no_line_ends(line: bytes) -> bytes:
+    """A line of a line-safe file: no line end, no quote (an odd one would open a field)."""
+    return line.replace(b"\r", b"").replace(b"\n", b"").replace(b'"', b"")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(st.binary(max_size=12).map(_no_line_ends), max_size=30),
+    ends=st.sampled_from(["lf", "crlf", "mixed"]),
+    last_end=st.booleans(),
+    chunk=st.integers(min_value=1, max_value=40),
+    data=st.data(),
+)
+def test_lines_split_a_chunk_at_a_time_are_the_lines_of_the_file(
+    lines: list[bytes], ends: str, last_end: bool, chunk: int, data: st.DataObject
+) -> None:
+    """Whatever the chunk size (lines longer than a chunk too), the lines and their keys are
+    those of the whole file split at once."""
+    lines = [HEAD, *lines]
+    if ends == "mixed":
+        seps = [data.draw(st.sampled_from([b"\n", b"\r\n"])) for _ in lines]
+    else:
+        seps = [b"\n" if ends == "lf" else b"\r\n"] * len(lines)
+    if not last_end:
+        seps[-1] = b""
+    file = b"".join(line + sep for line, sep in zip(lines, seps, strict=True))
+    expected = [*lines, b""] if last_end else lines
+    with patch.object(lines_module, "_SPLIT_BYTES", chunk):
+        found = split(file)
+    assert list(found.lines) == expected
+    assert [found.lines[i] for i in range(-len(expected), 0)] == expected
+    assert list(found.keys) == [xxhash.xxh3_64_intdigest(line) for line in expected]
+    with pytest.raises(IndexError):
+        found.lines[len(expected)]
 
 
 def test_a_quoted_line_break_or_a_lone_carriage_return_is_not_line_safe() -> None:
@@ -42,6 +88,15 @@ def test_a_quoted_line_break_or_a_lone_carriage_return_is_not_line_safe() -> Non
     assert split_file(HEAD + b"\r\nu1,Ann\rMarie\r\n", "1.1", MODES) is None
     # quotes that close on their line are fine, escaped ones too
     assert lines_of(HEAD + b'\nu1,"Ann, ""A."""\n')[1] == b'u1,"Ann, ""A."""'
+
+
+def test_as_many_lone_crs_as_lone_lfs_are_not_line_safe_wherever_a_chunk_ends() -> None:
+    """A lone CR and a lone LF: as many CRs as LFs, as in a CRLF file (a chunk may end at
+    the lone LF)."""
+    file = HEAD + b"\r\nu1,An\rn\nu2,Bo\r\nu3,Cy\r\n"
+    for chunk in range(1, len(file) + 2):
+        with patch.object(lines_module, "_SPLIT_BYTES", chunk):
+            assert split_file(file, "1.1", MODES) is None, chunk
 
 
 def test_the_header_is_the_first_line_that_is_not_blank() -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -114,7 +114,9 @@ class Table:
         self._check_header(file)
 
     @classmethod
-    def of_lines(cls, file: str, header: bytes, lines: list[bytes], indexes: list[int]) -> Table:
+    def of_lines(
+        cls, file: str, header: bytes, lines: Sequence[bytes], indexes: list[int]
+    ) -> Table:
         """A table of some record lines of a line-safe file (each record on one line):
         ``lines[i]`` for each ``i`` of ``indexes``, in that order, under ``header``."""
         table = cls(None, file)

@@ -23,6 +23,7 @@ import bisect
 import csv
 import hashlib
 import itertools
+import operator
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,7 +31,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Final, TypeAlias
+from typing import Final, TypeAlias, overload
 
 import xxhash
 
@@ -137,6 +138,77 @@ class Remembered:
         return Remembered(self.context, b"".join(pieces), ids, self.depth + 1, self.drift + taken)
 
 
+class Lines(Sequence[bytes]):
+    """A line-safe file's physical lines, without their line ends, as slices of the file
+    read: one bytes object holds them all, and a line is cut out when it is asked for (a
+    nightly asks for a few thousand of 731,000; a list of them all cost 0.2-0.4 s to build and
+    about as much memory as the file)."""
+
+    __slots__ = ("_bounds", "_crlf", "_data")
+
+    def __init__(self, data: bytes, bounds: array.array[int], crlf: bool) -> None:
+        self._data = data
+        self._bounds = bounds
+        """Where each line starts, then the length of the data plus one: line ``i`` ends
+        one byte (its LF) before line ``i + 1`` starts."""
+        self._crlf = crlf
+        """Whether a line end may be CRLF (its CR is then cut off too)."""
+
+    def __len__(self) -> int:
+        return len(self._bounds) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("line index out of range")
+        line = self._data[self._bounds[index] : self._bounds[index + 1] - 1]
+        return line.removesuffix(b"\r") if self._crlf else line
+
+
+_NO_LINES: Final = Lines(b"", array.array("Q", [0]), False)
+
+_SPLIT_BYTES: Final = 1 << 20
+"""The bytes split into lines at a time: a chunk's lines are hashed and let go before the
+next chunk is split, so the memory they take is reused rather than grown to the file's size."""
+
+
+def _index(data: bytes, separator: bytes, *, mixed: bool) -> tuple[Keys, array.array[int]]:
+    """The key of each line of ``data`` and where each starts (see :class:`Lines`): lines
+    ending with ``separator``; ``mixed``: some of them end with CRLF, the others with LF (the
+    separator), and a CR before the LF is cut off before the line is hashed."""
+    keys: Keys = array.array("Q")
+    bounds: array.array[int] = array.array("Q")
+    width = len(separator)
+    last = data.rfind(separator)  # the lines up to it are split a chunk at a time
+    start = 0
+    while start <= last:
+        cut = data.rfind(separator, start, min(start + _SPLIT_BYTES, last + width))
+        if cut < start:  # one line longer than a chunk
+            cut = data.find(separator, start)
+        pieces = data[start:cut].split(separator)
+        # each line starts where the one before it started, plus its length and line end
+        widths = map(operator.add, map(len, pieces), itertools.repeat(width))
+        bounds.extend(itertools.accumulate(widths, initial=start))
+        bounds.pop()  # that is where the next chunk starts
+        if mixed:
+            pieces = [piece.removesuffix(b"\r") for piece in pieces]
+        keys.extend(map(xxhash.xxh3_64_intdigest, pieces))
+        start = cut + width
+    rest = data[start:]  # after the last line end: a line too, if only an empty one
+    bounds.extend((start, len(data) + 1))
+    keys.append(xxhash.xxh3_64_intdigest(rest))
+    return keys, bounds
+
+
 @dataclass(slots=True)
 class FileLines:
     """A line-safe file as physical lines (without their line ends) and their keys.
@@ -145,21 +217,17 @@ class FileLines:
     first line that is not blank)."""
 
     context: str
-    lines: list[bytes]
+    lines: Lines
     keys: Keys
     header_at: int
-    data: bytes | None = None
-    """The file as read, until :meth:`whole` or :meth:`chosen` hands it on or drops it."""
 
     def whole(self) -> bytes:
         """The file as read, to be parsed whole (its lines are let go: only the keys stay)."""
-        data, self.data, self.lines = self.data or b"", None, []
+        data, self.lines = self.lines._data, _NO_LINES
         return data
 
-    def chosen(self, indexes: list[int]) -> tuple[bytes, list[bytes], list[int]]:
-        """The header, the lines and the indexes of the lines to parse (the file as read is
-        let go)."""
-        self.data = None
+    def chosen(self, indexes: list[int]) -> tuple[bytes, Lines, list[int]]:
+        """The header, the lines and the indexes of the lines to parse."""
         return self.lines[self.header_at], self.lines, indexes
 
     def records(self) -> list[int]:
@@ -179,22 +247,18 @@ def split_file(data: bytes, version: str, modes: Mapping[str, str]) -> FileLines
     returns, feeds = marks.count(b"\r"), marks.count(b"\n")
     if _ODD_QUOTES.search(marks):
         return None  # a line with an odd number of quotes: a quoted line break
-    if not returns:
-        lines = data.split(b"\n")
-    elif returns == feeds:  # CRLF line ends, unless a CR stands alone somewhere
-        lines = data.split(b"\r\n")
-        if len(lines) - 1 != returns:
-            return None
-    else:  # some lines end with CRLF and others with LF alone (CRLF pairs counted in the
-        # data: in the marks a lone CR meets the next LF anyway)
-        if data.count(b"\r\n") != returns:
-            return None
-        lines = [line.removesuffix(b"\r") for line in data.split(b"\n")]
-    header_at = next((i for i, line in enumerate(lines) if line), None)
+    crlf = returns > 0 and returns == feeds  # CRLF line ends, unless a CR stands alone
+    if returns and not crlf and data.count(b"\r\n") != returns:
+        return None  # a CR alone: csv ends a record there (in the marks it meets the next LF)
+    # some lines may end with LF alone, others with CRLF: split at LF, cut the CRs off
+    keys, bounds = _index(data, b"\r\n" if crlf else b"\n", mixed=bool(returns) and not crlf)
+    if crlf and len(keys) - 1 != returns:
+        return None  # as many CRs as LFs, but not all in pairs (then fewer CRLFs were found)
+    lines = Lines(data, bounds, crlf=returns > 0)
+    header_at = next((i for i in range(len(lines)) if lines[i]), None)
     if header_at is None:
         return None
-    keys = line_keys(lines)
-    return FileLines(context(version, modes, lines[header_at]), lines, keys, header_at, data)
+    return FileLines(context(version, modes, lines[header_at]), lines, keys, header_at)
 
 
 @dataclass(slots=True)
