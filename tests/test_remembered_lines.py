@@ -14,6 +14,7 @@ import csv
 import io
 import random
 import shutil
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy import delete, select
 from interop_hub.ingest import remembered
 from interop_hub.ingest import service as ingest
 from interop_hub.ingest.models import Ingestion, IngestionError, RememberedLines
+from interop_hub.ingest.oneroster import skipping
 from interop_hub.kit.db import transaction, write_transaction
 from interop_hub.runtime import Hub
 from tests.factories import collect, make_account
@@ -343,6 +345,34 @@ def test_an_unchanged_bundle_is_not_parsed_again(
     assert skipped(again) == line_count(district)
     assert again.rows_read == first.rows_read
     assert (again.objects_added, again.objects_updated, again.objects_deleted) == (0, 0, 0)
+
+
+def test_the_remembered_lines_load_in_a_thread_while_the_files_are_split(
+    hub: Hub, district: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader splits every line file before it compares the first one, so the load (most
+    of it waiting for the server) hides behind the splitting."""
+    cloud = new_cloud(hub, account_of(hub))
+    collect(hub, cloud, district)
+    events: list[tuple[str, str]] = []
+
+    def noted(step: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            events.append((step, threading.current_thread().name))
+            return call(*args)
+
+        return run
+
+    monkeypatch.setattr(remembered, "load", noted("load", remembered.load))
+    monkeypatch.setattr(skipping, "split_file", noted("split", skipping.split_file))
+    monkeypatch.setattr(skipping, "compare", noted("compare", skipping.compare))
+    again = collect(hub, cloud, district)
+    assert skipped(again) == line_count(district)
+    steps = [step for step, _ in events]
+    assert steps.count("load") == 1
+    assert dict(events)["load"] != threading.current_thread().name
+    first_compare = steps.index("compare")
+    assert steps[:first_compare].count("split") == steps.count("split") == len(SKIPPABLE) + 2
 
 
 Edit = Callable[[Path], None]

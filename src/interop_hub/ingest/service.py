@@ -29,7 +29,7 @@ from interop_hub.ingest import planning, remembered
 from interop_hub.ingest.apply import ChangeLog, CollectionPlan, apply_plan
 from interop_hub.ingest.liveness import Heartbeat, this_runner
 from interop_hub.ingest.models import Ingestion, IngestionError
-from interop_hub.ingest.oneroster import Remembered, read_bundle
+from interop_hub.ingest.oneroster import read_bundle
 from interop_hub.ingest.records import Bundle, BundleError
 from interop_hub.kit import metrics
 from interop_hub.kit.db import analyze, is_postgresql, one_of, transaction, write_transaction
@@ -143,11 +143,12 @@ class _Read:
 def _read(hub: Hub, cloud_id: uuid.UUID, source: str, *, remembering: bool) -> _Read:
     """Read the bundle at ``source``; ``remembering``: skip the lines the cloud's last
     collection accepted that still stand (:mod:`interop_hub.ingest.oneroster.lines`)."""
-    writer: uuid.UUID | None = None
-    lines: dict[str, Remembered] = {}
+    lines: remembered.Loading | None = None
     if remembering:
         with transaction(hub.sessions) as session:
-            writer, lines = remembered.load(session, cloud_id)
+            stored = remembered.writer(session, cloud_id) is not None
+        if stored:  # loaded while the files are read
+            lines = remembered.Loading(hub.sessions, cloud_id)
     bundle = read_bundle(
         Path(source),
         existing=remembered.ExistingIds(hub.sessions, cloud_id),
@@ -156,7 +157,7 @@ def _read(hub: Hub, cloud_id: uuid.UUID, source: str, *, remembering: bool) -> _
         remembered=lines,
         referrers=remembered.RepositoryReferrers(hub.sessions, cloud_id),
     )
-    return _Read(bundle, source, writer if bundle.skipped else None)
+    return _Read(bundle, source, lines.writer if lines is not None and bundle.skipped else None)
 
 
 def _read_and_apply(

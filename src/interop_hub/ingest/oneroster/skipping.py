@@ -19,6 +19,7 @@ skipped were accepted last time, so the Repository holds what they state.
 from __future__ import annotations
 
 import array
+import contextlib
 import io
 import itertools
 from collections.abc import Mapping
@@ -92,10 +93,17 @@ class Skipping:
     opens them, in its order (what a file's lines depend on is read before it)."""
 
     def __init__(
-        self, reader: Reader, remembered: Mapping[str, Remembered], referrers: Referrers | None
+        self,
+        reader: Reader,
+        remembered: Mapping[str, Remembered] | None,
+        referrers: Referrers | None,
     ) -> None:
         self.reader = reader
-        self.remembered = remembered
+        self.remembered: Mapping[str, Remembered] = {} if remembered is None else remembered
+        self.ahead = remembered is not None
+        """Whether every file of :data:`LINE_FILES` is split before the first one is compared:
+        with remembered lines, which may still be loading (:class:`~interop_hub.ingest.
+        remembered.Loading`); without, each is split as it is read (one file in memory)."""
         self.referrers = referrers
         self.split: dict[str, FileLines | None] = {}
         """The bulk files of :data:`LINE_FILES` read so far: as lines, None if they are not
@@ -111,7 +119,12 @@ class Skipping:
     def table(self, name: str, spec: FileSpec) -> Table | None:
         """The table of bulk file ``name``'s lines to parse, or None when it is not one whose
         lines are remembered (it is streamed)."""
-        lines = self._lines(name) if name in LINE_FILES else None
+        if name not in LINE_FILES:
+            return None
+        if self.ahead:
+            self.ahead = False
+            self._split_ahead()
+        lines = self._lines(name)
         if lines is None:
             return None
         comparison = self._compare(name, lines)
@@ -152,6 +165,15 @@ class Skipping:
             if lines is not None:
                 self.taken[name] = Taken()
         return self.split[name]
+
+    def _split_ahead(self) -> None:
+        """Split the bulk files of :data:`LINE_FILES` (a missing one is left to the reader to
+        report when it gets to it)."""
+        modes = self.reader.bundle.modes
+        for name in LINE_FILES:
+            if modes.get(name) == "bulk":
+                with contextlib.suppress(BundleError):
+                    self._lines(name)
 
     def _compare(self, name: str, lines: FileLines) -> Comparison | None:
         """The lines of file ``name`` to parse and those to skip (see the module docstring),

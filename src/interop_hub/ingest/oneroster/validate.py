@@ -90,7 +90,7 @@ class Reader:
         self.persons: dict[str, SourceObject] = {}
         self.term_years: dict[str, int] = {}
         self.course_years: dict[str, int | None] = {}
-        self.skipping = Skipping(self, remembered or {}, referrers)
+        self.skipping = Skipping(self, remembered, referrers)
 
     def run(self) -> Bundle:
         self.objects("orgs", "org", mapping.org)
