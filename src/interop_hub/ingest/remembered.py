@@ -13,10 +13,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import cast
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Engine, Table, delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from interop_hub.ingest.models import RememberedLines
@@ -76,9 +76,19 @@ class Loading(Mapping[str, Remembered]):
     """The cloud's remembered lines (:func:`load`), loaded by a thread of their own while the
     reader reads and splits the files; the first lookup waits for them. A nightly of a
     100,000-student district loads 44 MB of them in 0.2-0.3 s, most of it waiting for the
-    server, which the reading hides."""
+    server, which the reading hides.
+
+    Only from a PostgreSQL engine's pool: sessions bound to one connection (one transaction
+    that every session joins) cannot be used by two threads at once, and an embedded SQLite
+    database has no server to wait for; the lines are then loaded here and now."""
 
     def __init__(self, sessions: sessionmaker[Session], cloud_id: uuid.UUID) -> None:
+        self._loaded: Future[tuple[uuid.UUID | None, dict[str, Remembered]]]
+        bind = sessions.kw.get("bind")
+        if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+            self._loaded = Future()
+            self._loaded.set_result(self._load(sessions, cloud_id))
+            return
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="remembered-lines")
         self._loaded = pool.submit(self._load, sessions, cloud_id)
         pool.shutdown(wait=False)  # its one thread ends with the load
