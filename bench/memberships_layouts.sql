@@ -1,4 +1,4 @@
--- How long PostgreSQL takes to store a district's memberships in three layouts (issue 3: what the
+-- How long PostgreSQL takes to store a district's memberships in four layouts (issue 3: what the
 -- initial collection's largest write would cost stored another way). Plain SQL, no hub code:
 --
 --   createdb interop_layouts
@@ -58,6 +58,39 @@ INSERT INTO m_by_class SELECT section_id, '6ba7b810-9dad-11d1-80b4-00c04fd430c8'
 FROM ids GROUP BY section_id;
 CREATE INDEX ON m_by_class USING gin (person_ids);
 
+-- 4. today's layout, partitioned by cloud: a cloud's first collection fills a new partition
+--    that has no index yet, builds the five indexes by sorting, then attaches it (its CHECK
+--    constraint spares ATTACH the scan). Another cloud's partition exists, with its indexes.
+CREATE TABLE m_parted (id uuid NOT NULL, cloud_id uuid NOT NULL,
+    source_id varchar(255) NOT NULL, person_id uuid NOT NULL, section_id uuid NOT NULL,
+    school_id uuid, role varchar(32) NOT NULL, data json NOT NULL, digest varchar(32) NOT NULL,
+    created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+    PRIMARY KEY (cloud_id, id)) PARTITION BY LIST (cloud_id);
+CREATE INDEX ON m_parted (cloud_id);
+CREATE INDEX ON m_parted (section_id, role);
+CREATE INDEX ON m_parted (person_id);
+CREATE INDEX ON m_parted (school_id);
+CREATE TABLE m_parted_other PARTITION OF m_parted
+    FOR VALUES IN ('00000000-0000-0000-0000-000000000001');
+BEGIN;
+CREATE TABLE m_parted_new (LIKE m_parted,
+    CHECK (cloud_id = '6ba7b810-9dad-11d1-80b4-00c04fd430c8'));
+INSERT INTO m_parted_new SELECT id, '6ba7b810-9dad-11d1-80b4-00c04fd430c8', sourcedId,
+    person_id, section_id, school_id, role,
+    json_build_object('primary', "primary" = 'true', 'begin_date', nullif(beginDate, ''),
+        'end_date', nullif(endDate, ''), '$ext', '{}'::json),
+    md5(sourcedId), now(), now()
+FROM ids;
+ALTER TABLE m_parted_new ADD PRIMARY KEY (cloud_id, id);
+CREATE INDEX ON m_parted_new (cloud_id);
+CREATE INDEX ON m_parted_new (section_id, role);
+CREATE INDEX ON m_parted_new (person_id);
+CREATE INDEX ON m_parted_new (school_id);
+ALTER TABLE m_parted ATTACH PARTITION m_parted_new
+    FOR VALUES IN ('6ba7b810-9dad-11d1-80b4-00c04fd430c8');
+COMMIT;
+
 SELECT pg_size_pretty(pg_total_relation_size('m_today')) AS today,
     pg_size_pretty(pg_total_relation_size('m_typed')) AS typed,
-    pg_size_pretty(pg_total_relation_size('m_by_class')) AS by_class;
+    pg_size_pretty(pg_total_relation_size('m_by_class')) AS by_class,
+    pg_size_pretty(pg_total_relation_size('m_parted_new')) AS parted;
