@@ -104,6 +104,10 @@ def test_the_header_is_the_first_line_that_is_not_blank() -> None:
     assert split is not None
     assert split.header_at == 2
     assert split.records() == [3]
+    # a byte order mark alone on the first line is blank too (csv reads it so)
+    marked = split_file(b"\xef\xbb\xbf\r\n" + HEAD + b"\r\nu1,Ann\r\n", "1.1", MODES)
+    assert marked is not None
+    assert marked.lines[marked.header_at] == HEAD
 
 
 def remembered(data: bytes, ids: list[str]) -> Remembered:

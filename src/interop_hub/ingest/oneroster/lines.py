@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import array
 import bisect
+import codecs
 import csv
 import hashlib
 import itertools
@@ -220,11 +221,20 @@ class FileLines:
     lines: Lines
     keys: Keys
     header_at: int
+    line_end: bytes | None = None
+    """``b"\\n"`` or ``b"\\r\\n"`` when every line ends so; None when they are mixed."""
+    unquoted: bool = False
+    """Whether no byte of the file is a quote."""
 
     def whole(self) -> bytes:
         """The file as read, to be parsed whole (its lines are let go: only the keys stay)."""
         data, self.lines = self.lines._data, _NO_LINES
         return data
+
+    def after_header(self) -> tuple[bytes, int]:
+        """:meth:`whole`, and where the line after the header starts."""
+        start = self.lines._bounds[self.header_at + 1]
+        return self.whole(), start
 
     def chosen(self, indexes: list[int]) -> tuple[bytes, Lines, list[int]]:
         """The header, the lines and the indexes of the lines to parse."""
@@ -236,6 +246,7 @@ class FileLines:
         return [i for i in range(self.header_at + 1, len(lines)) if lines[i]]
 
 
+_BOM: Final = codecs.BOM_UTF8
 _OTHER_BYTES: Final = bytes(b for b in range(256) if b not in b'"\r\n')
 _ODD_QUOTES: Final = re.compile(rb'(?m)^(?:"")*"\r?$')
 
@@ -255,10 +266,15 @@ def split_file(data: bytes, version: str, modes: Mapping[str, str]) -> FileLines
     if crlf and len(keys) - 1 != returns:
         return None  # as many CRs as LFs, but not all in pairs (then fewer CRLFs were found)
     lines = Lines(data, bounds, crlf=returns > 0)
-    header_at = next((i for i in range(len(lines)) if lines[i]), None)
+    # the first line that is not blank (a byte order mark alone is blank: csv never sees it)
+    header_at = next((i for i in range(len(lines)) if lines[i] and lines[i] != _BOM), None)
     if header_at is None:
         return None
-    return FileLines(context(version, modes, lines[header_at]), lines, keys, header_at)
+    line_end = None if returns and not crlf else b"\r\n" if crlf else b"\n"
+    unquoted = len(marks) == returns + feeds
+    return FileLines(
+        context(version, modes, lines[header_at]), lines, keys, header_at, line_end, unquoted
+    )
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
 
-from interop_hub.ingest.oneroster.csvrows import BAD_BYTES_SEEN, Table, unreadable
+from interop_hub.ingest.oneroster.csvrows import BAD_BYTES_SEEN, Refused, Table, unreadable
 from interop_hub.ingest.oneroster.files import BOOLEANS, LIST_COLUMNS, STATUSES, FileSpec
 from interop_hub.ingest.oneroster.mapping import Fault, split_list
 from interop_hub.ingest.records import Bundle, RowError
@@ -156,7 +156,7 @@ class RowChecker:
 
     def rows(self, spec: FileSpec, table: Table, delta: bool) -> Iterator[Row]:
         """The rows of ``table`` that pass; the others become errors on the bundle."""
-        reader, width, error = table.reader, table.width, self.error
+        width, error = table.width, self.error
         sid_at, status_at = column(table, "sourcedId"), column(table, "status")
         stamp_at = column(table, "dateLastModified")
         base, checks = self._checks(spec, table)
@@ -171,12 +171,20 @@ class RowChecker:
         keyed = [c for c in (*base, *checks) if c is not stamp and c not in dates]
         checked = itemgetter(*(at for _, at, _, _ in keyed), width)
         good: set[tuple[str, ...]] = set()
-        bad_at_open, read, last = table.bad_at_open, 0, reader.line_num
+        bad_at_open, read = table.bad_at_open, 0
         numbers = table.numbers  # a table of chosen lines: their physical lines
+        records = table.records  # a table of an unquoted file: a line an item, counted
+        if records is None:
+            reader = table.reader
+            last = reader.line_num
+            pull: Callable[[], list[str]] = reader.__next__
+        else:
+            last = table.header_line
+            pull = records.__next__
         try:
             while True:
                 try:
-                    fields = next(reader)
+                    fields = pull()
                 except StopIteration:
                     return
                 except csv.Error as exc:
@@ -186,9 +194,17 @@ class RowChecker:
                     error(spec, at, problem.column, problem.reason, "")
                     last = reader.line_num
                     continue
-                start = last + 1 if numbers is None else numbers[reader.line_num - 1]
-                last = reader.line_num
+                if records is None:
+                    start = last + 1 if numbers is None else numbers[reader.line_num - 1]
+                    last = reader.line_num
+                else:
+                    last += 1
+                    start = last
                 if not fields:
+                    if isinstance(fields, Refused):  # a line csv refused
+                        read += 1
+                        problem = unreadable(fields.error)
+                        error(spec, start, problem.column, problem.reason, "")
                     continue
                 read += 1
                 if len(fields) != width or BAD_BYTES_SEEN[0] != bad_at_open:

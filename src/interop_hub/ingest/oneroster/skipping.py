@@ -128,7 +128,14 @@ class Skipping:
         if lines is None:
             return None
         comparison = self._compare(name, lines)
-        if comparison is None:  # every line: the csv module reads the file as any other
+        if comparison is None:  # every line
+            if lines.unquoted and lines.line_end is not None:  # split at the commas
+                header = lines.lines[lines.header_at]
+                data, start = lines.after_header()
+                return Table.of_unquoted(
+                    spec.file, header, lines.header_at + 1, data, start, lines.line_end
+                )
+            # the csv module reads the file as any other
             return Table(io.BytesIO(lines.whole()), spec.file)
         return Table.of_lines(spec.file, *lines.chosen(comparison.changed))
 
