@@ -12,6 +12,10 @@ its bad bytes are counted.
 A NUL byte is valid UTF-8 but no text value may hold it (PostgreSQL refuses it, and with it the
 whole collection): the bytes are watched for it as they are read (:class:`_NulWatch`), and
 once one was seen the rows are checked for it as for bad bytes.
+
+A line-safe file (every record on one line, :mod:`.lines`) in which no byte is a quote is not
+given to :mod:`csv` at all: its lines are split at their commas, which is what csv makes of
+them (:meth:`Table.of_unquoted`; the decoding and the checks are the same).
 """
 
 from __future__ import annotations
