@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from interop_hub.app import create_app
 from interop_hub.kit import migrate
 from interop_hub.kit.crypto import Keyring
-from interop_hub.kit.db import create_db_engine, normalize_url
+from interop_hub.kit.db import create_db_engine, make_sessionmaker, normalize_url
 from interop_hub.kit.settings import Settings
 from interop_hub.runtime import Hub
 from tests.clock import FakeClock
@@ -169,6 +169,26 @@ def hub(db: TestDb, clock: FakeClock, tmp_path: Path) -> Hub:
         engine=db.engine,
         sessions=db.sessions,
         clock=clock,
+    )
+
+
+@pytest.fixture
+def own_hub(database: Database, databases: DatabaseFactory, tmp_path: Path) -> Hub:
+    """A hub on a fresh database of the backend, each session on a connection of its own (as
+    in production: what it writes is committed, not rolled back), never holding a collection
+    for an operator."""
+    fresh = databases.create(database.backend)
+    settings = Settings(
+        database_url=fresh.url,
+        secret_key=TEST_SECRET,
+        data_dir=tmp_path / "data",
+        mass_change_threshold=1.0,
+    )
+    return Hub(
+        settings=settings,
+        keyring=Keyring.from_secret(TEST_SECRET),
+        engine=fresh.engine,
+        sessions=make_sessionmaker(fresh.engine),
     )
 
 

@@ -17,15 +17,14 @@ from sqlalchemy import func, select
 from interop_hub.clouds.schemas import CloudCreate
 from interop_hub.ingest import service as ingest
 from interop_hub.ingest.models import Ingestion
-from interop_hub.kit.crypto import Keyring
-from interop_hub.kit.db import make_sessionmaker, transaction, write_transaction
+from interop_hub.kit.db import transaction, write_transaction
 from interop_hub.kit.settings import Settings
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import AccountCreate
 from interop_hub.repository.models import RepoMembership, RepoObject
 from interop_hub.runtime import Hub, build_hub
 from interop_hub.worker import run_pending
-from tests.conftest import TEST_SECRET, Database, DatabaseFactory
+from tests.conftest import TEST_SECRET
 
 
 def _collect_until_killed(url: str, data_dir: str, ingestion_id: str, marker: str) -> None:
@@ -73,22 +72,8 @@ def _state(hub: Hub, ingestion_id: uuid.UUID) -> Ingestion:
         return found
 
 
-def test_killed_collection_changes_nothing_and_can_run_again(
-    database: Database, databases: DatabaseFactory, tmp_path: Path
-) -> None:
-    fresh = databases.create(database.backend)
-    settings = Settings(
-        database_url=fresh.url,
-        secret_key=TEST_SECRET,
-        data_dir=tmp_path / "data",
-        mass_change_threshold=1.0,
-    )
-    hub = Hub(
-        settings=settings,
-        keyring=Keyring.from_secret(TEST_SECRET),
-        engine=fresh.engine,
-        sessions=make_sessionmaker(fresh.engine),
-    )
+def test_killed_collection_changes_nothing_and_can_run_again(own_hub: Hub, tmp_path: Path) -> None:
+    hub = own_hub
     first, second = tmp_path / "night1", tmp_path / "night2"
     generate_district(first, students=300, seed=5)
     generate_nightly(first, second, seed=6, change_rate=0.05)
@@ -108,7 +93,7 @@ def test_killed_collection_changes_nothing_and_can_run_again(
     marker = tmp_path / "writing"
     child = multiprocessing.get_context("spawn").Process(
         target=_collect_until_killed,
-        args=(fresh.url, str(tmp_path / "data"), str(nightly), str(marker)),
+        args=(hub.settings.database_url, str(hub.settings.data_dir), str(nightly), str(marker)),
     )
     child.start()
     deadline = time.monotonic() + 120

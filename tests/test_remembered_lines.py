@@ -28,11 +28,9 @@ from interop_hub.ingest import remembered
 from interop_hub.ingest import service as ingest
 from interop_hub.ingest.models import Ingestion, IngestionError, RememberedLines
 from interop_hub.ingest.oneroster import skipping
-from interop_hub.kit.crypto import Keyring
-from interop_hub.kit.db import make_sessionmaker, transaction, write_transaction
-from interop_hub.kit.settings import Settings
+from interop_hub.kit.db import transaction, write_transaction
 from interop_hub.runtime import Hub
-from tests.conftest import TEST_SECRET, Database, DatabaseFactory
+from tests.conftest import Database
 from tests.factories import collect, make_account
 from tests.test_collection_property import new_cloud, snapshot
 
@@ -351,28 +349,12 @@ def test_an_unchanged_bundle_is_not_parsed_again(
 
 
 def test_the_remembered_lines_load_in_a_thread_while_the_files_are_split(
-    database: Database,
-    databases: DatabaseFactory,
-    district: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    database: Database, own_hub: Hub, district: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The reader splits every line file before it compares the first one, so that the load
     (on PostgreSQL, in a thread: most of it is waiting for the server) hides behind the
     splitting. Sessions of their own connections: the tests' shared one takes one thread."""
-    fresh = databases.create(database.backend)
-    settings = Settings(
-        database_url=fresh.url,
-        secret_key=TEST_SECRET,
-        data_dir=tmp_path / "data",
-        mass_change_threshold=1.0,
-    )
-    hub = Hub(
-        settings=settings,
-        keyring=Keyring.from_secret(TEST_SECRET),
-        engine=fresh.engine,
-        sessions=make_sessionmaker(fresh.engine),
-    )
+    hub = own_hub
     cloud = new_cloud(hub, account_of(hub))
     collect(hub, cloud, district)
     events: list[tuple[str, str]] = []
