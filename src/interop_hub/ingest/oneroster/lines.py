@@ -146,6 +146,15 @@ class Lines(Sequence[bytes]):
         self._crlf = crlf
         """Whether a line end may be CRLF (its CR is then cut off too)."""
 
+    @property
+    def data(self) -> bytes:
+        """The file as read."""
+        return self._data
+
+    def start(self, index: int) -> int:
+        """Where line ``index`` starts in :attr:`data` (past the end: after the last line)."""
+        return self._bounds[index]
+
     def __len__(self) -> int:
         return len(self._bounds) - 1
 
@@ -225,12 +234,12 @@ class FileLines:
 
     def whole(self) -> bytes:
         """The file as read, to be parsed whole (its lines are let go: only the keys stay)."""
-        data, self.lines = self.lines._data, _NO_LINES
+        data, self.lines = self.lines.data, _NO_LINES
         return data
 
     def after_header(self) -> tuple[bytes, int]:
         """:meth:`whole`, and where the line after the header starts."""
-        start = self.lines._bounds[self.header_at + 1]
+        start = self.lines.start(self.header_at + 1)
         return self.whole(), start
 
     def chosen(self, indexes: list[int]) -> tuple[bytes, Lines, list[int]]:
@@ -256,10 +265,11 @@ def split_file(data: bytes, version: str, modes: Mapping[str, str]) -> FileLines
     if _ODD_QUOTES.search(marks):
         return None  # a line with an odd number of quotes: a quoted line break
     crlf = returns > 0 and returns == feeds  # CRLF line ends, unless a CR stands alone
-    if returns and not crlf and data.count(b"\r\n") != returns:
+    mixed = bool(returns) and not crlf  # some lines end with LF alone, others with CRLF
+    if mixed and data.count(b"\r\n") != returns:
         return None  # a CR alone: csv ends a record there (in the marks it meets the next LF)
-    # some lines may end with LF alone, others with CRLF: split at LF, cut the CRs off
-    keys, bounds = _index(data, b"\r\n" if crlf else b"\n", mixed=bool(returns) and not crlf)
+    # mixed: split at LF, cut the CRs off
+    keys, bounds = _index(data, b"\r\n" if crlf else b"\n", mixed=mixed)
     if crlf and len(keys) - 1 != returns:
         return None  # as many CRs as LFs, but not all in pairs (then fewer CRLFs were found)
     lines = Lines(data, bounds, crlf=returns > 0)
@@ -267,7 +277,7 @@ def split_file(data: bytes, version: str, modes: Mapping[str, str]) -> FileLines
     header_at = next((i for i in range(len(lines)) if lines[i] and lines[i] != _BOM), None)
     if header_at is None:
         return None
-    line_end = None if returns and not crlf else b"\r\n" if crlf else b"\n"
+    line_end = None if mixed else b"\r\n" if crlf else b"\n"
     unquoted = len(marks) == returns + feeds
     return FileLines(
         context(version, modes, lines[header_at]), lines, keys, header_at, line_end, unquoted
