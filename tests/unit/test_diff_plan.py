@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from interop_hub.ingest.diff import Builder, BuiltOnDemand, plan
+from interop_hub.ingest.diff import Builder, plan
+from interop_hub.kit.ondemand import OnDemand
 
 
 @dataclass(frozen=True)
@@ -38,19 +39,19 @@ def incoming(count: int) -> Iterator[tuple[str, str, str]]:
         yield f"s{number}", f"d{number}", f"s{number}"
 
 
-COUNT = BuiltOnDemand.CHUNK * 2 + 7
+COUNT = OnDemand.CHUNK * 2 + 7
 
 
 def test_a_first_collection_builds_its_rows_on_demand_as_they_would_be_built_at_once() -> None:
     eager, lazy = Counting(), Counting()
     at_once = [eager.row(record, digest) for _, digest, record in incoming(COUNT)]
     deferred = plan({}, incoming(COUNT), lazy.builder(), count=COUNT, full_state=True)
-    assert isinstance(deferred.adds, BuiltOnDemand)
+    assert isinstance(deferred.adds, OnDemand)
     assert len(deferred.adds) == COUNT
     assert lazy.built == []  # nothing built yet
     first = iter(deferred.adds)
     assert next(first).source_id == "s0"
-    assert len(lazy.built) == BuiltOnDemand.CHUNK  # a chunk at a time
+    assert len(lazy.built) == OnDemand.CHUNK  # a chunk at a time
     # A second reader while the first is half-way: both see every row once, in order.
     assert list(deferred.adds) == at_once
     assert [row.source_id for row in first] == [f"s{n}" for n in range(1, COUNT)]
@@ -69,8 +70,17 @@ def test_indexing_builds_everything_first() -> None:
 
 def test_a_miscounted_first_collection_is_an_error_not_a_short_write() -> None:
     adds = plan({}, incoming(5), Counting().builder(), count=6, full_state=True).adds
-    with pytest.raises(RuntimeError, match="5 rows built, 6 announced"):
+    with pytest.raises(RuntimeError, match="5 items produced, 6 announced"):
         list(adds)
+
+
+def test_a_first_collection_of_unknown_size_counts_its_rows_once_built() -> None:
+    lazy = Counting()
+    adds = plan({}, incoming(COUNT), lazy.builder(), count=None, full_state=True).adds
+    assert adds  # truthiness builds one chunk, not all
+    assert len(lazy.built) == OnDemand.CHUNK
+    assert len(adds) == COUNT
+    assert len(lazy.built) == COUNT
 
 
 def test_a_later_collection_builds_only_new_and_changed_rows_at_once() -> None:

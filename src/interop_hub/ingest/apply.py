@@ -67,6 +67,11 @@ class CollectionPlan:
     existing_rows: int = 0
     """The cloud's objects and memberships before the plan applies."""
 
+    def changes(self) -> int:
+        """The updates and deletes (not the adds: a first collection's may not be read yet)."""
+        plans: list[Plan[Any]] = [*self.objects.values(), self.memberships]
+        return sum(len(p.updates) + len(p.deletes) for p in plans)
+
     def counts(self) -> tuple[int, int, int]:
         plans: list[Plan[Any]] = [*self.objects.values(), self.memberships]
         return (

@@ -11,13 +11,13 @@ compared the old way, on the built row, so an upgrade does not turn every row in
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from itertools import islice
-from typing import Generic, Protocol, TypeVar, overload
+from typing import Generic, Protocol, TypeVar
 
 from interop_hub.ingest.normalize import is_record_digest
+from interop_hub.kit.ondemand import OnDemand
 
 
 class Row(Protocol):
@@ -34,7 +34,7 @@ S = TypeVar("S")
 @dataclass
 class Plan(Generic[R]):
     adds: Sequence[R] = field(default_factory=list)
-    """A first collection's are :class:`BuiltOnDemand`."""
+    """A first collection's are built on demand (:func:`plan`)."""
     updates: list[R] = field(default_factory=list)
     deletes: list[uuid.UUID] = field(default_factory=list)
     unchanged_legacy: list[tuple[uuid.UUID, str]] = field(default_factory=list)
@@ -58,66 +58,12 @@ class Builder(Generic[S, R]):
     """The id of a source id (for deletes)."""
 
 
-class BuiltOnDemand(Sequence[R], Generic[S, R]):
-    """The rows of a first collection (every record is new), built from the records as they
-    are first iterated, ``CHUNK`` at a time; a later pass or index reuses them.
-
-    The collection's first pass is its ``COPY``: the rows are built while the server stores
-    those sent before, so the Python work (an id and a digest per record: ~2.5 s of a
-    100,000-student initial collection) runs beside the server's instead of before it.
-    """
-
-    CHUNK = 1000
-
-    def __init__(
-        self, count: int, incoming: Iterable[tuple[str, str, S]], make: Callable[[S, str], R]
-    ) -> None:
-        self._count = count
-        self._incoming: Iterator[tuple[str, str, S]] | None = iter(incoming)
-        self._make = make
-        self._built: list[R] = []
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __iter__(self) -> Iterator[R]:
-        built, at = self._built, 0
-        # Another reader may have built more meanwhile: look at what is built before building.
-        while at < len(built) or self._build_more():
-            end = len(built)
-            while at < end:
-                yield built[at]
-                at += 1
-
-    @overload
-    def __getitem__(self, index: int) -> R: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[R]: ...
-    def __getitem__(self, index: int | slice) -> R | Sequence[R]:
-        while self._build_more():
-            pass
-        return self._built[index]
-
-    def _build_more(self) -> bool:
-        if self._incoming is None:
-            return False
-        chunk = list(islice(self._incoming, self.CHUNK))
-        if not chunk:
-            self._incoming = None
-            if len(self._built) != self._count:
-                raise RuntimeError(f"{len(self._built)} rows built, {self._count} announced")
-            return False
-        make = self._make
-        self._built.extend([make(record, digest) for _, digest, record in chunk])
-        return True
-
-
 def plan(
     current: Mapping[str, str],
     incoming: Iterable[tuple[str, str, S]],
     build: Builder[S, R],
     *,
-    count: int,
+    count: int | None,
     full_state: bool,
     deleted: Iterable[str] = (),
     keep: Iterable[str] = (),
@@ -132,13 +78,19 @@ def plan(
     ``unchanged``, source ids the reader skipped because their lines are as the Repository has
     them). Otherwise (a delta file) only ``deleted`` source ids are deleted.
 
-    ``count``: how many records ``incoming`` holds: a first collection's rows are built when
-    first used (:class:`BuiltOnDemand`).
+    A first collection's rows (``current`` is empty: everything is new, nothing to delete)
+    are built when first used, :attr:`~interop_hub.kit.ondemand.OnDemand.CHUNK` at a time.
+    Its first use is its ``COPY``: the rows are built while the server stores those sent
+    before, so the Python work (an id and a digest per record: ~2.5 s of a 100,000-student
+    initial collection) runs beside the server's instead of before it. ``count``: how many
+    records ``incoming`` holds, if known (None: as many as it yields).
     """
     result: Plan[R] = Plan()
     make, legacy = build.row, build.legacy_digest
-    if not current:  # a first collection: everything is new, nothing to delete
-        result.adds = BuiltOnDemand(count, incoming, make)
+    if not current:
+        result.adds = OnDemand(
+            (make(record, digest) for _, digest, record in incoming), count=count
+        )
         return result
     seen: set[str] = set()
     see, stored = seen.add, current.get

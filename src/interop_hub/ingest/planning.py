@@ -36,16 +36,13 @@ from interop_hub.ingest.records import (
 )
 from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import one_of
+from interop_hub.kit.ondemand import OnDemand
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 
 
 def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPlan:
     """What the bundle changes. Only new and changed records are built into rows (see
     :mod:`interop_hub.ingest.diff`): a nightly digests every record but builds few."""
-    rejected: dict[str, set[str]] = {}
-    for error in bundle.errors:
-        if error.source_id:
-            rejected.setdefault(error.file.removesuffix(".csv"), set()).add(error.source_id)
     normalizer = Normalizer(cloud_id)
     by_kind: dict[Kind, list[SourceObject]] = {}
     for record in bundle.objects:
@@ -75,25 +72,39 @@ def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> Co
             count=len(records),
             full_state=mode == "bulk",
             deleted=deleted_by_kind.get(kind, ()),
-            keep=rejected.get(name, ()),
+            keep=_rejected(bundle, name),
             unchanged=unchanged,
         )
     mode = bundle.modes.get("enrollments", "absent")
     if mode != "absent":
+        members = bundle.memberships
+        deferred = isinstance(members, OnDemand) and not members.complete
+        if deferred and counts[None]:
+            # Deferred for a cloud without memberships, which has some now (a collection that
+            # applied meanwhile): compared with them, a rejected row keeps its membership, so
+            # the rows must all be read, and their errors known, first.
+            bundle.read_all()
+            deferred = False
         current, unchanged = _current(
-            session, cloud_id, None, bundle, "enrollments", bundle.memberships, counts
+            session, cloud_id, None, bundle, "enrollments", members, counts
         )
         result.memberships = plan(
             current,
-            ((m.source_id, membership_digest(m), m) for m in bundle.memberships),
+            ((m.source_id, membership_digest(m), m) for m in members),
             Builder(normalizer.membership_row, legacy_membership_digest, normalizer.membership_id),
-            count=len(bundle.memberships),
+            count=None if deferred else len(members),
             full_state=mode == "bulk",
             deleted=bundle.deleted_memberships,
-            keep=rejected.get("enrollments", ()),
+            keep=_rejected(bundle, "enrollments"),
             unchanged=unchanged,
         )
     return result
+
+
+def _rejected(bundle: Bundle, file: str) -> set[str]:
+    """The source ids of the rows of ``file`` (``users``, ...) that were rejected."""
+    name = f"{file}.csv"
+    return {e.source_id for e in bundle.errors if e.file == name and e.source_id}
 
 
 def _current(

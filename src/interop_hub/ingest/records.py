@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from interop_hub.kit.ondemand import OnDemand
+
 if TYPE_CHECKING:
     from interop_hub.ingest.oneroster.lines import Remembered
 
@@ -82,7 +84,10 @@ class Bundle:
     version: str  # "1.1" | "1.2"
     modes: dict[str, Mode]
     objects: list[SourceObject] = field(default_factory=list)
-    memberships: list[SourceMembership] = field(default_factory=list)
+    memberships: list[SourceMembership] | OnDemand[SourceMembership] = field(default_factory=list)
+    """An :class:`~interop_hub.kit.ondemand.OnDemand` when the reader deferred them: then
+    the errors, ``rows_read``, ``skipped`` and ``remember`` are complete only once they are all
+    read (:meth:`read_all`)."""
     deleted: list[tuple[Kind, str]] = field(default_factory=list)
     deleted_memberships: list[str] = field(default_factory=list)
     person_patches: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -97,6 +102,11 @@ class Bundle:
     remember: dict[str, Remembered] = field(default_factory=dict)
     """By file: what the next collection may skip (a
     :class:`~interop_hub.ingest.oneroster.lines.Remembered`), to store if this one applies."""
+
+    def read_all(self) -> None:
+        """Read what the reader deferred (nothing if it deferred nothing)."""
+        if isinstance(self.memberships, OnDemand):
+            self.memberships.produce_all()
 
     def bulk_kinds(self) -> set[Kind]:
         """Kinds whose source file is bulk (their missing objects are deletions)."""

@@ -33,6 +33,7 @@ def read_bundle(
     max_uncompressed_bytes: int = 4 * 1024**3,
     remembered: Mapping[str, Remembered] | None = None,
     referrers: Referrers | None = None,
+    defer_memberships: bool = False,
 ) -> Bundle:
     """Read the OneRoster CSV bundle at ``path`` (a folder, or a zip file).
 
@@ -49,6 +50,13 @@ def read_bundle(
     unless ``referrers`` shows that an object gone since concerns them; ``existing`` must then
     hold every kind. ``Bundle.remember`` is what the next collection may skip.
 
+    ``defer_memberships``: the rows of enrollments.csv are read when ``Bundle.memberships`` is
+    first used rather than now (an :class:`~interop_hub.kit.ondemand.OnDemand`), if its lines
+    are held in memory (a line-safe bulk file; otherwise it is read now). Its header is checked
+    now, and every other file read. Until the memberships are all read, ``Bundle.errors``,
+    ``rows_read``, ``skipped`` and ``remember`` are not complete: :meth:`Bundle.read_all`. A
+    cloud's first collection reads them while it writes them (:mod:`interop_hub.ingest.service`).
+
     The records share strings and, for memberships, equal ``data`` dicts: treat them as
     read-only.
     """
@@ -56,7 +64,7 @@ def read_bundle(
         version, modes = read_manifest(source)
         return Reader(
             source, version, modes, existing or {}, existing_memberships, remembered, referrers
-        ).run()
+        ).run(defer_memberships=defer_memberships)
 
 
 @contextmanager

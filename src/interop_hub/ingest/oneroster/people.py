@@ -10,11 +10,14 @@ read like 1.1 for users that roles.csv does not mention.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from interop_hub.ingest.oneroster import mapping
+from interop_hub.ingest.oneroster.csvrows import Table
+from interop_hub.ingest.oneroster.files import FileSpec
 from interop_hub.ingest.oneroster.mapping import Built, Fault, Values
 from interop_hub.ingest.oneroster.rows import column, ext, ext_columns
 from interop_hub.ingest.records import SourceMembership
@@ -133,17 +136,19 @@ def read_roles(reader: Reader) -> Roles:
     return roles
 
 
-def read_enrollments(reader: Reader) -> None:
-    """enrollments.csv → memberships. The hot path of a large bundle, so kept lean.
+Opened = tuple[FileSpec, Table, AbstractContextManager[IO[bytes] | None]]
+"""A file the reader opened: its spec, its table (header checked) and its stream."""
+
+
+def enrollments(reader: Reader, opened: Opened) -> Iterator[SourceMembership]:
+    """The memberships of enrollments.csv, ``opened`` by the reader (its header checked); its
+    rejected rows become errors as they are read. The hot path of a large bundle, so kept lean.
 
     Ids that resolve to this bundle's objects are replaced by the objects' own strings, and
     memberships whose data are equal (same primary and dates, no ``$ext``: most of a school's
     enrollments) share one ``data`` dict: about 300 bytes and a microsecond less per row. The
     records are frozen; their data must be treated as read-only too.
     """
-    opened = reader.open("enrollments")
-    if opened is None:
-        return
     spec, table, stream = opened
     extras = ext_columns(spec, table)
     at = {c: column(table, c) for c in table.header}
@@ -153,7 +158,7 @@ def read_enrollments(reader: Reader) -> None:
     primary_at, begin_at, end_at = (at.get(c, width) for c in ("primary", "beginDate", "endDate"))
     persons, sections, orgs = (reader.accepted[k] for k in ("person", "section", "org"))
     exists, error, unknown = reader.exists, reader.error, reader.unknown
-    append, make = reader.bundle.memberships.append, _make_membership
+    make = _make_membership
     deleted, known = reader.bundle.deleted_memberships, reader.existing_memberships
     shared: dict[tuple[str, str, str], dict[str, Any]] = {}
     taken = reader.skipping.taken.get("enrollments")
@@ -189,10 +194,10 @@ def read_enrollments(reader: Reader) -> None:
                     if len(shared) < _SHARED:
                         shared[key] = found
                 data = found
-            append(make(sid, u, c, s, f[role_at], data))
             if taken_at is not None and taken_id is not None:
                 taken_at(line - 1)
                 taken_id(sid)
+            yield make(sid, u, c, s, f[role_at], data)
 
 
 _SHARED = 10_000

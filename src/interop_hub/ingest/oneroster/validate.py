@@ -38,6 +38,7 @@ from interop_hub.ingest.records import (
     Mode,
     SourceObject,
 )
+from interop_hub.kit.ondemand import OnDemand
 
 NOUNS: dict[Kind, str] = {
     "org": "org",
@@ -92,7 +93,9 @@ class Reader:
         self.course_years: dict[str, int | None] = {}
         self.skipping = Skipping(self, remembered, referrers)
 
-    def run(self) -> Bundle:
+    def run(self, *, defer_memberships: bool = False) -> Bundle:
+        """Read the bundle; ``defer_memberships``: see :func:`~interop_hub.ingest.oneroster.
+        read_bundle`."""
         self.objects("orgs", "org", mapping.org)
         self.objects("academicSessions", "term", mapping.term)
         self.objects("courses", "course", mapping.course)
@@ -100,12 +103,25 @@ class Reader:
         roles = people.read_roles(self)
         self.objects("users", "person", roles.person)
         roles.report_unused()
-        people.read_enrollments(self)
+        enrollments = self.open("enrollments")
+        deferred = defer_memberships and enrollments is not None and _in_memory(enrollments)
+        if enrollments is not None and not deferred:
+            self.bundle.memberships = list(people.enrollments(self, enrollments))
         people.read_demographics(self)
         self.objects("categories", "grading_category", mapping.category)
+        if enrollments is not None and deferred:
+            self.bundle.memberships = OnDemand(
+                people.enrollments(self, enrollments), done=self._finish
+            )
+        else:
+            self._finish()
+        return self.bundle
+
+    def _finish(self) -> None:
+        """The last steps, once every file is read: errors in file and line order, and what
+        the next collection may skip."""
         self.bundle.errors.sort(key=lambda e: (_FILE_ORDER.get(e.file, 99), e.line))
         self.skipping.finish()
-        return self.bundle
 
     def gone(self, kind: Kind) -> set[str]:
         """The objects of ``kind`` that the Repository has but this bundle no longer states."""
@@ -276,6 +292,13 @@ class Reader:
             if (ref.kind == kind) is same and not exists(ref.kind, ref.source_id):
                 return col, self.unknown(ref.kind, ref.source_id)
         return None
+
+
+def _in_memory(opened: people.Opened) -> bool:
+    """Whether an opened file's lines are in memory (read whole, :mod:`.skipping`), so that
+    they can still be read once the bundle is closed."""
+    _, _, stream = opened
+    return isinstance(stream, nullcontext)
 
 
 def _first_year(years: dict[str, int], refs: list[tuple[str, Any]], rel: str) -> int | None:
