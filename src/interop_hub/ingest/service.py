@@ -145,9 +145,10 @@ def _read(hub: Hub, cloud_id: uuid.UUID, source: str, *, remembering: bool) -> _
     collection accepted that still stand (:mod:`interop_hub.ingest.oneroster.lines`).
 
     Into a cloud without memberships or remembered lines, on PostgreSQL, the rows of
-    enrollments.csv are read while their ``COPY`` runs (``defer_memberships``): that ``COPY``
-    is bound by the server, whose time covers most of the reading (100,000 students: 731,314
-    rows, ~2 s). Not on SQLite, whose one writer would wait for the reading too."""
+    enrollments.csv are read while their ``COPY`` runs (``defer_memberships``): the server
+    stores the rows sent while the next are read and built, instead of idling while all are
+    read first (100,000 students: 731,314 rows, ~2 s of reading; the collection ~2 s
+    shorter). Not on SQLite, whose one writer would wait for the reading too."""
     lines: remembered.Loading | None = None
     defer = False
     if remembering:
