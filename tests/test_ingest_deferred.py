@@ -183,7 +183,8 @@ def test_a_held_first_collection_of_memberships_records_every_row_error(
     shutil.copytree(district, shrunk)
     rewrite(shrunk, "classes", lambda rows: rows[: len(rows) // 3])
     enrollments = read_bundle(district).memberships
-    kept = {row["sourcedId"] for row in csv.DictReader((shrunk / "classes.csv").open())}
+    with (shrunk / "classes.csv").open(encoding="utf-8", newline="") as handle:
+        kept = {row["sourcedId"] for row in csv.DictReader(handle)}
 
     held = collect(hub, cloud, shrunk)
     assert held.state == "scheduled"
