@@ -133,7 +133,7 @@ def test_only_a_first_collection_on_postgresql_defers_and_gives_the_same_outcome
     deferred = [outcome(hub, collect(hub, first, d)) for d in (district, next_night)]
     assert reads == [deferring, False]  # the nightly has memberships and remembered lines
 
-    monkeypatch.setattr(ingest, "_no_memberships", lambda session, cloud_id: False)
+    monkeypatch.setattr(ingest, "nothing_of", lambda session, cloud_id, kind: False)
     second = new_cloud(client, hub)
     at_once = [outcome(hub, collect(hub, second, d)) for d in (district, next_night)]
     assert reads[2:] == [False, False]

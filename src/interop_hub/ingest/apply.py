@@ -251,7 +251,7 @@ def rows_of(
     return objects_t, objects_t.c.subtype, where
 
 
-def _nothing_of(session: Session, cloud_id: uuid.UUID, kind: str) -> bool:
+def nothing_of(session: Session, cloud_id: uuid.UUID, kind: str) -> bool:
     """Whether the cloud has no rows of ``kind`` (``membership``: memberships) yet."""
     table, _, where = rows_of(cloud_id, kind)
     return not session.scalar(select(exists().where(*where).select_from(table)))
@@ -273,7 +273,7 @@ def apply_plan(
         kind_plan = plan.objects[kind]
         before = object_views(session, [row.id for row in kind_plan.updates])
         deleted[kind] = object_views(session, kind_plan.deletes)
-        alone = bool(kind_plan.adds) and _nothing_of(session, cloud_id, kind)
+        alone = bool(kind_plan.adds) and nothing_of(session, cloud_id, kind)
         _insert_objects(session, cloud_id, kind_plan.adds, now)
         _update_objects(session, kind_plan.updates, now)
         log.added(session, kind, kind_plan.adds, alone=alone, created_at=now)
@@ -287,7 +287,7 @@ def apply_plan(
     members = plan.memberships
     members_before = membership_views(session, [row.id for row in members.updates])
     members_deleted = membership_views(session, members.deletes)
-    alone = bool(members.adds) and _nothing_of(session, cloud_id, "membership")
+    alone = bool(members.adds) and nothing_of(session, cloud_id, "membership")
     _insert_memberships(session, cloud_id, members.adds, now)
     _update_memberships(session, members.updates, now)
     log.added(session, "membership", members.adds, alone=alone, created_at=now)

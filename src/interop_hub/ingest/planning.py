@@ -43,6 +43,21 @@ from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> CollectionPlan:
     """What the bundle changes. Only new and changed records are built into rows (see
     :mod:`interop_hub.ingest.diff`): a nightly digests every record but builds few."""
+    counts = _row_counts(session, cloud_id)
+    members = bundle.memberships
+    deferred = isinstance(members, OnDemand) and not members.complete
+    if deferred and counts[None]:
+        # Deferred for a cloud without memberships, which has some now (a collection that
+        # applied meanwhile): compared with them, a rejected row keeps its membership, so the
+        # rows must all be read, and their errors known, first.
+        bundle.read_all()
+        deferred = False
+    # Rejected source ids by file; a deferred enrollments file's are not known yet, and not
+    # needed: into a cloud without memberships, nothing is deleted.
+    rejected: dict[str, set[str]] = {}
+    for error in bundle.errors:
+        if error.source_id:
+            rejected.setdefault(error.file.removesuffix(".csv"), set()).add(error.source_id)
     normalizer = Normalizer(cloud_id)
     by_kind: dict[Kind, list[SourceObject]] = {}
     for record in bundle.objects:
@@ -51,7 +66,6 @@ def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> Co
     for kind, source_id in bundle.deleted:
         deleted_by_kind.setdefault(kind, []).append(source_id)
 
-    counts = _row_counts(session, cloud_id)
     result = CollectionPlan(existing_rows=sum(counts.values()))
     for name, kind in FILE_KINDS.items():
         mode = bundle.modes.get(name, "absent")
@@ -72,19 +86,11 @@ def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> Co
             count=len(records),
             full_state=mode == "bulk",
             deleted=deleted_by_kind.get(kind, ()),
-            keep=_rejected(bundle, name),
+            keep=rejected.get(name, ()),
             unchanged=unchanged,
         )
     mode = bundle.modes.get("enrollments", "absent")
     if mode != "absent":
-        members = bundle.memberships
-        deferred = isinstance(members, OnDemand) and not members.complete
-        if deferred and counts[None]:
-            # Deferred for a cloud without memberships, which has some now (a collection that
-            # applied meanwhile): compared with them, a rejected row keeps its membership, so
-            # the rows must all be read, and their errors known, first.
-            bundle.read_all()
-            deferred = False
         current, unchanged = _current(
             session, cloud_id, None, bundle, "enrollments", members, counts
         )
@@ -95,16 +101,10 @@ def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> Co
             count=None if deferred else len(members),
             full_state=mode == "bulk",
             deleted=bundle.deleted_memberships,
-            keep=_rejected(bundle, "enrollments"),
+            keep=rejected.get("enrollments", ()),
             unchanged=unchanged,
         )
     return result
-
-
-def _rejected(bundle: Bundle, file: str) -> set[str]:
-    """The source ids of the rows of ``file`` (``users``, ...) that were rejected."""
-    name = f"{file}.csv"
-    return {e.source_id for e in bundle.errors if e.file == name and e.source_id}
 
 
 def _current(

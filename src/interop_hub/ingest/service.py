@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from interop_hub.clouds.models import Actor, Cloud
 from interop_hub.ingest import planning, remembered
-from interop_hub.ingest.apply import ChangeLog, CollectionPlan, apply_plan
+from interop_hub.ingest.apply import ChangeLog, CollectionPlan, apply_plan, nothing_of
 from interop_hub.ingest.liveness import Heartbeat, this_runner
 from interop_hub.ingest.models import Ingestion, IngestionError
 from interop_hub.ingest.oneroster import read_bundle
@@ -154,7 +154,11 @@ def _read(hub: Hub, cloud_id: uuid.UUID, source: str, *, remembering: bool) -> _
     if remembering:
         with transaction(hub.sessions) as session:
             stored = remembered.writer(session, cloud_id) is not None
-            defer = not stored and is_postgresql(session) and _no_memberships(session, cloud_id)
+            defer = (
+                not stored
+                and is_postgresql(session)
+                and nothing_of(session, cloud_id, "membership")
+            )
         if stored:  # loaded while the files are read
             lines = remembered.Loading(hub.sessions, cloud_id)
     bundle = read_bundle(
@@ -167,11 +171,6 @@ def _read(hub: Hub, cloud_id: uuid.UUID, source: str, *, remembering: bool) -> _
         defer_memberships=defer,
     )
     return _Read(bundle, source, lines.writer if lines is not None and bundle.skipped else None)
-
-
-def _no_memberships(session: Session, cloud_id: uuid.UUID) -> bool:
-    members = select(RepoMembership.id).where(RepoMembership.cloud_id == cloud_id).limit(1)
-    return session.scalar(members) is None
 
 
 def _read_and_apply(
