@@ -58,7 +58,15 @@ class Keyring:
 
 
 def random_secret(nbytes: int = 32) -> str:
-    return secrets.token_urlsafe(nbytes)
+    """A URL-safe random secret that does not begin with ``-``.
+
+    Secrets are pasted into command lines (``--client-secret SECRET``); one that begins with a
+    dash reads as an option there (one in 64 would). Drawing again costs the secret nothing but
+    that first character's one choice in 64.
+    """
+    while (secret := secrets.token_urlsafe(nbytes)).startswith("-"):
+        pass
+    return secret
 
 
 def digest(secret: str) -> str:
