@@ -1,5 +1,6 @@
 """``ingest.diff.plan``: a first collection's rows built on demand, the same rows as built at
-once, each record built once whatever reads them and in whatever order."""
+once, each record built once whatever reads them and in whatever order — or its records taken
+by a writer, then never built."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from interop_hub.ingest.diff import Builder, plan
+from interop_hub.ingest.diff import Builder, FirstAdds, plan
 from interop_hub.kit.ondemand import OnDemand
 
 
@@ -46,7 +47,7 @@ def test_a_first_collection_builds_its_rows_on_demand_as_they_would_be_built_at_
     eager, lazy = Counting(), Counting()
     at_once = [eager.row(record, digest) for _, digest, record in incoming(COUNT)]
     deferred = plan({}, incoming(COUNT), lazy.builder(), count=COUNT, full_state=True)
-    assert isinstance(deferred.adds, OnDemand)
+    assert isinstance(deferred.adds, FirstAdds)
     assert len(deferred.adds) == COUNT
     assert lazy.built == []  # nothing built yet
     first = iter(deferred.adds)
@@ -81,6 +82,49 @@ def test_a_first_collection_of_unknown_size_counts_its_rows_once_built() -> None
     assert len(lazy.built) == OnDemand.CHUNK
     assert len(adds) == COUNT
     assert len(lazy.built) == COUNT
+
+
+@pytest.mark.parametrize("count", [COUNT, None])
+def test_a_writer_takes_a_first_collections_records_and_no_row_is_ever_built(
+    count: int | None,
+) -> None:
+    lazy = Counting()
+    adds = plan({}, incoming(COUNT), lazy.builder(), count=count, full_state=True).adds
+    assert isinstance(adds, FirstAdds)
+    records = adds.take_records()
+    assert records is not None
+    assert adds.take_records() is None  # once
+    assert next(records) == ("s0", "d0")
+    with pytest.raises(RuntimeError, match="still being taken"):
+        len(adds)  # not known until all are taken
+    assert list(records) == [(f"s{n}", f"d{n}") for n in range(1, COUNT)]
+    assert len(adds) == COUNT
+    assert adds
+    assert lazy.built == []
+    # The rows were never built: reading them is an error, never an empty or short sequence.
+    with pytest.raises(RuntimeError, match="have no rows"):
+        list(adds)
+    with pytest.raises(RuntimeError, match="have no rows"):
+        adds[0]
+
+
+def test_once_a_row_is_built_the_records_cannot_be_taken() -> None:
+    lazy = Counting()
+    adds = plan({}, incoming(COUNT), lazy.builder(), count=None, full_state=True).adds
+    assert isinstance(adds, FirstAdds)
+    assert adds  # builds a chunk
+    assert adds.take_records() is None
+    assert [row.source_id for row in adds] == [f"s{n}" for n in range(COUNT)]
+
+
+def test_taking_no_records_leaves_an_empty_sequence() -> None:
+    adds = plan({}, incoming(0), Counting().builder(), count=0, full_state=True).adds
+    assert isinstance(adds, FirstAdds)
+    records = adds.take_records()
+    assert records is not None
+    assert list(records) == []
+    assert len(adds) == 0
+    assert not adds
 
 
 def test_a_later_collection_builds_only_new_and_changed_rows_at_once() -> None:

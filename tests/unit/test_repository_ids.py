@@ -39,7 +39,7 @@ def test_object_ids_equal_uuid5(cloud: uuid.UUID, kind: str, source_id: str) -> 
     assert made.variant == uuid.RFC_4122
     assert made.is_safe == expected.is_safe
     assert uuid.UUID(str(made)) == made
-    assert made.bytes == expected.bytes
+    assert made.bytes == expected.bytes == ids.IdMaker(cloud, kind).bytes_of(source_id)
 
 
 @settings(max_examples=200)
@@ -48,6 +48,7 @@ def test_membership_ids_equal_uuid5(cloud: uuid.UUID, source_id: str) -> None:
     expected = uuid.uuid5(REPOSITORY_NAMESPACE, f"{cloud}/membership/{source_id}")
     assert ids.membership_id(cloud, source_id) == expected == membership_id(cloud, source_id)
     assert ids.IdMaker(cloud, "membership")(source_id) == expected
+    assert ids.IdMaker(cloud, "membership").bytes_of(source_id) == expected.bytes
 
 
 def test_a_maker_is_reusable_and_the_cache_returns_the_same_object() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -29,10 +29,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from interop_hub.ingest.diff import Plan
+from interop_hub.ingest.copy_rows import (
+    LINK_COLUMNS,
+    MEMBERSHIP_COLUMNS,
+    OBJECT_COLUMNS,
+    first_membership_rows,
+    link_rows,
+    membership_rows,
+    object_rows,
+)
+from interop_hub.ingest.diff import FirstAdds, Plan
 from interop_hub.ingest.models import Ingestion, RepoChange
 from interop_hub.ingest.normalize import (
     MembershipRow,
+    Normalizer,
     ObjectRow,
     changed_fields,
     membership_view,
@@ -42,14 +52,7 @@ from interop_hub.ingest.records import KINDS
 from interop_hub.kit.bulk import (
     chunks,
     copy_binary,
-    field_count,
     insert_many,
-    int2_binary,
-    int4_binary,
-    json_binary,
-    text_binary,
-    timestamptz_binary,
-    uuid_binary,
 )
 from interop_hub.kit.db import is_postgresql, one_of
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
@@ -66,6 +69,9 @@ class CollectionPlan:
     memberships: Plan[MembershipRow] = field(default_factory=Plan)
     existing_rows: int = 0
     """The cloud's objects and memberships before the plan applies."""
+    normalizer: Normalizer | None = None
+    """What built the plan's rows (its ids are cached): it encodes a first collection's
+    memberships (:func:`~interop_hub.ingest.copy_rows.first_membership_rows`)."""
 
     def changes(self) -> int:
         """The updates and deletes (not the adds: a first collection's may not be read yet)."""
@@ -287,8 +293,10 @@ def apply_plan(
     members = plan.memberships
     members_before = membership_views(session, [row.id for row in members.updates])
     members_deleted = membership_views(session, members.deletes)
-    alone = bool(members.adds) and nothing_of(session, cloud_id, "membership")
-    _insert_memberships(session, cloud_id, members.adds, now)
+    # Not ``bool(members.adds)`` first: it would build a first collection's rows, which are
+    # written from their records instead (_insert_memberships).
+    alone = nothing_of(session, cloud_id, "membership")
+    _insert_memberships(session, cloud_id, members.adds, now, plan.normalizer)
     _update_memberships(session, members.updates, now)
     log.added(session, "membership", members.adds, alone=alone, created_at=now)
     for m in members.updates:
@@ -348,7 +356,7 @@ def _insert_objects(
     session: Session, cloud_id: uuid.UUID, rows: Sequence[ObjectRow], now: dt.datetime
 ) -> None:
     if rows and is_postgresql(session):
-        copy_binary(session, objects_t, OBJECT_COLUMNS, _object_rows(cloud_id, rows, now))
+        copy_binary(session, objects_t, OBJECT_COLUMNS, object_rows(cloud_id, rows, now))
         return
     insert_many(
         session,
@@ -368,86 +376,6 @@ def _insert_objects(
     )
 
 
-# On PostgreSQL the bulk tables' rows are sent to ``COPY`` in its binary format, each row made
-# at once (kit.bulk): psycopg's ``write_row`` called a dumper per value (~35 s of an initial
-# collection at 100,000 students, profiled), and the text format had the server parse every
-# UUID and timestamp again.
-OBJECT_COLUMNS = (
-    *("id", "cloud_id", "kind", "source_id", "created_at", "updated_at"),
-    *("subtype", "label", "school_year", "data", "digest"),
-)
-LINK_COLUMNS = ("from_id", "rel", "to_id", "cloud_id", "position")
-MEMBERSHIP_COLUMNS = (
-    *("id", "cloud_id", "source_id", "created_at", "updated_at"),
-    *("person_id", "section_id", "school_id", "role", "data", "digest"),
-)
-
-
-def _object_rows(
-    cloud_id: uuid.UUID, rows: Sequence[ObjectRow], now: dt.datetime
-) -> Iterator[bytes]:
-    start = field_count(len(OBJECT_COLUMNS))
-    cloud = uuid_binary(cloud_id)
-    stamps = timestamptz_binary(now) * 2
-    for row in rows:
-        yield b"".join(
-            (
-                start,
-                uuid_binary(row.id),
-                cloud,
-                text_binary(row.kind),
-                text_binary(row.source_id),
-                stamps,
-                text_binary(row.subtype),
-                text_binary(row.label[:400]),
-                int4_binary(row.school_year),
-                json_binary(row.data),
-                text_binary(row.digest),
-            )
-        )
-
-
-def _link_rows(cloud_id: uuid.UUID, rows: list[ObjectRow]) -> Iterator[bytes]:
-    start = field_count(len(LINK_COLUMNS))
-    cloud = uuid_binary(cloud_id)
-    rels: dict[str, bytes] = {}
-    for row in rows:
-        head = start + uuid_binary(row.id)
-        for rel, to_id, position in row.links:
-            named = rels.get(rel)
-            if named is None:
-                named = rels[rel] = text_binary(rel)
-            yield b"".join((head, named, uuid_binary(to_id), cloud, int2_binary(position)))
-
-
-def _membership_rows(
-    cloud_id: uuid.UUID, rows: Sequence[MembershipRow], now: dt.datetime
-) -> Iterator[bytes]:
-    start = field_count(len(MEMBERSHIP_COLUMNS))
-    cloud = uuid_binary(cloud_id)
-    stamps = timestamptz_binary(now) * 2
-    roles: dict[str, bytes] = {}
-    for row in rows:
-        role = roles.get(row.role)
-        if role is None:
-            role = roles[row.role] = text_binary(row.role)
-        yield b"".join(
-            (
-                start,
-                uuid_binary(row.id),
-                cloud,
-                text_binary(row.source_id),
-                stamps,
-                uuid_binary(row.person_id),
-                uuid_binary(row.section_id),
-                uuid_binary(row.school_id),
-                role,
-                json_binary(row.data),
-                text_binary(row.digest),
-            )
-        )
-
-
 def _update_objects(session: Session, rows: list[ObjectRow], now: dt.datetime) -> None:
     _update(
         session,
@@ -458,7 +386,7 @@ def _update_objects(session: Session, rows: list[ObjectRow], now: dt.datetime) -
 
 def _insert_links(session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow]) -> None:
     if rows and is_postgresql(session):
-        copy_binary(session, links_t, LINK_COLUMNS, _link_rows(cloud_id, rows))
+        copy_binary(session, links_t, LINK_COLUMNS, link_rows(cloud_id, rows))
         return
     insert_many(
         session,
@@ -491,12 +419,25 @@ def _membership_values(row: MembershipRow) -> dict[str, Any]:
 
 
 def _insert_memberships(
-    session: Session, cloud_id: uuid.UUID, rows: Sequence[MembershipRow], now: dt.datetime
+    session: Session,
+    cloud_id: uuid.UUID,
+    rows: Sequence[MembershipRow],
+    now: dt.datetime,
+    normalizer: Normalizer | None,
 ) -> None:
-    if rows and is_postgresql(session):
-        copy_binary(
-            session, memberships_t, MEMBERSHIP_COLUMNS, _membership_rows(cloud_id, rows, now)
-        )
+    """Insert ``rows``; a first collection's (:class:`FirstAdds`) are, on PostgreSQL, encoded
+    straight from their records by ``normalizer``, the one that planned them."""
+    if is_postgresql(session):
+        records = rows.take_records() if isinstance(rows, FirstAdds) and normalizer else None
+        if records is not None and normalizer is not None:
+            assert normalizer.cloud_id == cloud_id
+            encoded = first_membership_rows(normalizer, records, now)
+            copy_binary(session, memberships_t, MEMBERSHIP_COLUMNS, encoded)
+            return
+        if rows:
+            copy_binary(
+                session, memberships_t, MEMBERSHIP_COLUMNS, membership_rows(cloud_id, rows, now)
+            )
         return
     insert_many(
         session,

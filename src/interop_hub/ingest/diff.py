@@ -11,10 +11,10 @@ compared the old way, on the built row, so an upgrade does not turn every row in
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, overload
 
 from interop_hub.ingest.normalize import is_record_digest
 from interop_hub.kit.ondemand import OnDemand
@@ -44,6 +44,69 @@ class Plan(Generic[R]):
     @property
     def size(self) -> int:
         return len(self.adds) + len(self.updates) + len(self.deletes)
+
+
+class FirstAdds(Sequence[R], Generic[S, R]):
+    """The adds of a first collection (nothing current: every record is new).
+
+    Their rows are built when first used, a chunk at a time (an :class:`OnDemand`) — or never:
+    a writer that makes what it writes straight from the records takes them first
+    (:meth:`take_records`). The sequence then knows how many there were, once all were taken,
+    and has no items.
+    """
+
+    def __init__(
+        self,
+        incoming: Iterable[tuple[str, str, S]],
+        make: Callable[[S, str], R],
+        count: int | None,
+    ) -> None:
+        self._incoming = iter(incoming)
+        self._rows: OnDemand[R] = OnDemand(
+            (make(record, digest) for _, digest, record in self._incoming), count=count
+        )
+        self._taken = False
+        self._taken_count = 0
+        self._taken_all = False
+
+    def take_records(self) -> Iterator[tuple[S, str]] | None:
+        """The records with their digests, once, if no row was built yet (else None)."""
+        if self._taken or self._rows.started:
+            return None
+        self._taken = True
+        return self._take()
+
+    def _take(self) -> Iterator[tuple[S, str]]:
+        for _, digest, record in self._incoming:
+            self._taken_count += 1
+            yield record, digest
+        self._taken_all = True
+
+    def __len__(self) -> int:
+        if not self._taken:
+            return len(self._rows)
+        if not self._taken_all:
+            raise RuntimeError("the records are still being taken: their number is not known")
+        return self._taken_count
+
+    def __bool__(self) -> bool:
+        return len(self) > 0 if self._taken else bool(self._rows)
+
+    def __iter__(self) -> Iterator[R]:
+        self._check_rows()
+        return iter(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> R: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[R]: ...
+    def __getitem__(self, index: int | slice) -> R | Sequence[R]:
+        self._check_rows()
+        return self._rows[index]
+
+    def _check_rows(self) -> None:
+        if self._taken:
+            raise RuntimeError("these adds were written from their records: they have no rows")
 
 
 @dataclass(frozen=True)
@@ -78,19 +141,17 @@ def plan(
     ``unchanged``, source ids the reader skipped because their lines are as the Repository has
     them). Otherwise (a delta file) only ``deleted`` source ids are deleted.
 
-    A first collection's rows (``current`` is empty: everything is new, nothing to delete)
-    are built when first used, :attr:`~interop_hub.kit.ondemand.OnDemand.CHUNK` at a time.
-    Its first use is its ``COPY``: the rows are built while the server stores those sent
-    before, so the Python work (an id and a digest per record: ~2.5 s of a 100,000-student
-    initial collection) runs beside the server's instead of before it. ``count``: how many
-    records ``incoming`` holds, if known (None: as many as it yields).
+    A first collection's adds (``current`` is empty: everything is new, nothing to delete)
+    are a :class:`FirstAdds`: built when first used,
+    :attr:`~interop_hub.kit.ondemand.OnDemand.CHUNK` at a time, or taken as records by a
+    writer that encodes them itself. Their first use is their ``COPY``: the work runs while
+    the server stores the rows sent before, beside the server's instead of before it.
+    ``count``: how many records ``incoming`` holds, if known (None: as many as it yields).
     """
     result: Plan[R] = Plan()
     make, legacy = build.row, build.legacy_digest
     if not current:
-        result.adds = OnDemand(
-            (make(record, digest) for _, digest, record in incoming), count=count
-        )
+        result.adds = FirstAdds(incoming, make, count)
         return result
     seen: set[str] = set()
     see, stored = seen.add, current.get

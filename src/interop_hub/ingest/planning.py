@@ -66,7 +66,7 @@ def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> Co
     for kind, source_id in bundle.deleted:
         deleted_by_kind.setdefault(kind, []).append(source_id)
 
-    result = CollectionPlan(existing_rows=sum(counts.values()))
+    result = CollectionPlan(existing_rows=sum(counts.values()), normalizer=normalizer)
     for name, kind in FILE_KINDS.items():
         mode = bundle.modes.get(name, "absent")
         if mode == "absent" and not (kind == "person" and bundle.person_patches):

@@ -50,6 +50,11 @@ class OnDemand(Sequence[T]):
         """Whether every item has been produced."""
         return self._items is None and self._failed is None
 
+    @property
+    def started(self) -> bool:
+        """Whether producing has begun (an item made, the end reached, or a failure)."""
+        return bool(self._made) or self._items is None or self._failed is not None
+
     def produce_all(self) -> None:
         """Produce whatever is left."""
         while self._produce_more():

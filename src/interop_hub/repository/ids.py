@@ -50,6 +50,12 @@ class IdMaker:
         _set(value, "is_safe", _UNKNOWN)
         return value
 
+    def bytes_of(self, source_id: str) -> bytes:
+        """``self(source_id).bytes`` without building the UUID (for rows encoded as bytes)."""
+        h = self._prefix.copy()
+        h.update(source_id.encode("utf-8"))
+        return ((_from_bytes(h.digest()[:16], "big") & _MASK) | _BITS).to_bytes(16, "big")
+
 
 class CachedIds:
     """:class:`IdMaker` per kind with a cache: a collection names the same person or section

@@ -1,0 +1,68 @@
+"""A first collection's memberships encoded straight from their records are byte for byte the
+rows :func:`membership_rows` encodes after building them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from interop_hub.ingest.copy_rows import first_membership_rows, membership_rows
+from interop_hub.ingest.normalize import Normalizer, membership_digest
+from interop_hub.ingest.records import SourceMembership
+
+NOW = dt.datetime(2026, 11, 30, 5, 30, 1, 123456, tzinfo=dt.UTC)
+ids = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=30)
+SHARED: list[dict[str, Any]] = [  # the reader shares equal data dicts between rows
+    {"primary": True, "begin_date": "2026-09-01", "end_date": None, "$ext": {}},
+    {"primary": False, "begin_date": None, "end_date": None, "$ext": {}},
+]
+own_data = st.builds(
+    lambda primary, begin, ext: {
+        "primary": primary,
+        "begin_date": begin,
+        "end_date": None,
+        "$ext": ext,
+    },
+    st.booleans(),
+    st.none() | st.just("2026-01-05"),
+    st.dictionaries(st.sampled_from(["metadata.a", "metadata.é"]), ids, max_size=2),
+)
+memberships = st.builds(
+    SourceMembership,
+    source_id=ids,
+    person_source_id=st.sampled_from(["p1", "p2", "p\u00e9", "p3"]),
+    section_source_id=st.sampled_from(["c1", "c2"]) | ids,
+    school_source_id=st.none() | st.just("") | st.sampled_from(["s1", "s2"]),
+    role=st.sampled_from(["student", "teacher", "aide"]),
+    data=st.sampled_from(SHARED) | own_data,
+)
+
+
+@settings(max_examples=150)
+@given(cloud_id=st.uuids(), records=st.lists(memberships, max_size=40))
+def test_rows_encoded_from_records_equal_rows_encoded_from_built_rows(
+    cloud_id: uuid.UUID, records: list[SourceMembership]
+) -> None:
+    pairs = [(record, membership_digest(record)) for record in records]
+    built = Normalizer(cloud_id)
+    expected = list(
+        membership_rows(cloud_id, [built.membership_row(r, d) for r, d in pairs], NOW)
+    )
+    assert list(first_membership_rows(Normalizer(cloud_id), iter(pairs), NOW)) == expected
+
+
+def test_a_normalizer_whose_ids_are_cached_encodes_the_same_rows() -> None:
+    cloud_id = uuid.uuid4()
+    record = SourceMembership("m1", "p1", "c1", "s1", "student", SHARED[0])
+    pairs = [(record, membership_digest(record))]
+    warm = Normalizer(cloud_id)
+    warm.object_id("person", "p1")  # planning the objects filled the caches
+    warm.object_id("org", "s1")
+    cold = Normalizer(cloud_id)
+    assert list(first_membership_rows(warm, pairs, NOW)) == list(
+        first_membership_rows(cold, pairs, NOW)
+    )
