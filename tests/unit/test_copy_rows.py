@@ -49,9 +49,7 @@ def test_rows_encoded_from_records_equal_rows_encoded_from_built_rows(
 ) -> None:
     pairs = [(record, membership_digest(record)) for record in records]
     built = Normalizer(cloud_id)
-    expected = list(
-        membership_rows(cloud_id, [built.membership_row(r, d) for r, d in pairs], NOW)
-    )
+    expected = list(membership_rows(cloud_id, [built.membership_row(r, d) for r, d in pairs], NOW))
     assert list(first_membership_rows(Normalizer(cloud_id), iter(pairs), NOW)) == expected
 
 
