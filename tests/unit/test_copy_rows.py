@@ -51,16 +51,3 @@ def test_rows_encoded_from_records_equal_rows_encoded_from_built_rows(
     built = Normalizer(cloud_id)
     expected = list(membership_rows(cloud_id, [built.membership_row(r, d) for r, d in pairs], NOW))
     assert list(first_membership_rows(Normalizer(cloud_id), iter(pairs), NOW)) == expected
-
-
-def test_a_normalizer_whose_ids_are_cached_encodes_the_same_rows() -> None:
-    cloud_id = uuid.uuid4()
-    record = SourceMembership("m1", "p1", "c1", "s1", "student", SHARED[0])
-    pairs = [(record, membership_digest(record))]
-    warm = Normalizer(cloud_id)
-    warm.object_id("person", "p1")  # planning the objects filled the caches
-    warm.object_id("org", "s1")
-    cold = Normalizer(cloud_id)
-    assert list(first_membership_rows(warm, pairs, NOW)) == list(
-        first_membership_rows(cold, pairs, NOW)
-    )

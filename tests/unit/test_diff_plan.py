@@ -108,6 +108,17 @@ def test_a_writer_takes_a_first_collections_records_and_no_row_is_ever_built(
         adds[0]
 
 
+def test_taking_fewer_records_than_announced_is_an_error_not_a_short_write() -> None:
+    adds = plan({}, incoming(5), Counting().builder(), count=6, full_state=True).adds
+    assert isinstance(adds, FirstAdds)
+    records = adds.take_records()
+    assert records is not None
+    with pytest.raises(RuntimeError, match="5 records taken, 6 announced"):
+        list(records)
+    with pytest.raises(RuntimeError, match="still being taken"):
+        len(adds)
+
+
 def test_once_a_row_is_built_the_records_cannot_be_taken() -> None:
     lazy = Counting()
     adds = plan({}, incoming(COUNT), lazy.builder(), count=None, full_state=True).adds

@@ -428,12 +428,13 @@ def _insert_memberships(
     """Insert ``rows``; a first collection's (:class:`FirstAdds`) are, on PostgreSQL, encoded
     straight from their records by ``normalizer``, the one that planned them."""
     if is_postgresql(session):
-        records = rows.take_records() if isinstance(rows, FirstAdds) and normalizer else None
-        if records is not None and normalizer is not None:
-            assert normalizer.cloud_id == cloud_id
-            encoded = first_membership_rows(normalizer, records, now)
-            copy_binary(session, memberships_t, MEMBERSHIP_COLUMNS, encoded)
-            return
+        if normalizer is not None and isinstance(rows, FirstAdds):
+            records = rows.take_records()
+            if records is not None:
+                assert normalizer.cloud_id == cloud_id
+                encoded = first_membership_rows(normalizer, records, now)
+                copy_binary(session, memberships_t, MEMBERSHIP_COLUMNS, encoded)
+                return
         if rows:
             copy_binary(
                 session, memberships_t, MEMBERSHIP_COLUMNS, membership_rows(cloud_id, rows, now)

@@ -62,6 +62,7 @@ class FirstAdds(Sequence[R], Generic[S, R]):
         count: int | None,
     ) -> None:
         self._incoming = iter(incoming)
+        self._count = count
         self._rows: OnDemand[R] = OnDemand(
             (make(record, digest) for _, digest, record in self._incoming), count=count
         )
@@ -80,6 +81,8 @@ class FirstAdds(Sequence[R], Generic[S, R]):
         for _, digest, record in self._incoming:
             self._taken_count += 1
             yield record, digest
+        if self._count is not None and self._taken_count != self._count:
+            raise RuntimeError(f"{self._taken_count} records taken, {self._count} announced")
         self._taken_all = True
 
     def __len__(self) -> int:
