@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from interop_hub.demo.quickstart import full_blueprint  # noqa: F401 (the tests take it from here)
+from interop_hub.demo.quickstart import full_blueprint as full_blueprint  # the tests take it here
 from interop_hub.ingest import service as ingest
 from interop_hub.ingest.models import Ingestion
 from interop_hub.kit.db import transaction, write_transaction

@@ -17,7 +17,7 @@ def test_what_exists_at_startup_is_frozen_while_serving_and_handed_back_after(hu
         assert client.get("/health").status_code == 200
         # the app's objects are out of the collector's reach while it serves...
         assert gc.get_freeze_count() > 0
-        garbage = [[]]
+        garbage: list[list[object]] = [[]]
         garbage[0].append(garbage)  # ...while what requests leave behind is still collected
         del garbage
         assert gc.collect() >= 2

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import stat
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -712,7 +713,7 @@ def test_tasks_tail(
 
     # Following: each wait between polls is a moment in which something is queued, until the
     # operator presses Ctrl-C.
-    events = iter(
+    events: Iterator[Callable[[], httpx.Response | None]] = iter(
         [
             lambda: http.post(
                 f"/v2/platform/tenants/{tenant.id}/activate", headers=basic(tenant.operator_key)

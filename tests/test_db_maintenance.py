@@ -27,9 +27,10 @@ from interop_hub.runtime import Hub
 
 def _last_vacuum(hub: Hub, table: str) -> dt.datetime | None:
     with hub.engine.connect() as connection:
-        return connection.execute(
+        vacuumed: dt.datetime | None = connection.execute(
             text("SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = :t"), {"t": table}
         ).scalar_one()
+    return vacuumed
 
 
 def test_vacuum_analyze_runs_while_the_session_holds_a_transaction(hub: Hub) -> None:

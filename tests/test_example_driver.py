@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from interop_hub.client import RETRY, AppId, Context, Driver, Retry
-from interop_hub.client.models import AuthenticateEvent, DataEvent, LifecycleEvent
+from interop_hub.client.models import AuthenticateEvent, DataEvent, LifecycleEvent, SyncEvent
 from interop_hub.demo.district import generate_district
 from interop_hub.demo.roster_mirror import RosterMirror, is_membership
 from interop_hub.runtime import Hub
@@ -51,7 +51,8 @@ def transport(client: TestClient) -> httpx.MockTransport:
 
     def send(request: httpx.Request) -> httpx.Response:
         with lock:
-            return client.send(request)
+            response: httpx.Response = client.send(request)
+            return response
 
     return httpx.MockTransport(send)
 
@@ -132,7 +133,7 @@ def test_a_vendor_driver_runs_its_tenants_concurrently_and_acks_as_handlers_say(
     retried: set[str] = set()
     rounds: list[int] = []
 
-    def handled(event: DataEvent | LifecycleEvent, ctx: Context) -> None:
+    def handled(event: DataEvent | SyncEvent | LifecycleEvent, ctx: Context) -> None:
         done[str(ctx.tenant_id)].append(event.sequence)
         if not rounds:
             threads[str(ctx.tenant_id)].add(threading.get_ident())
@@ -162,7 +163,7 @@ def test_a_vendor_driver_runs_its_tenants_concurrently_and_acks_as_handlers_say(
     @driver.on_data()
     @driver.on_sync()
     @driver.on_lifecycle()
-    def anything_else(event: DataEvent | LifecycleEvent, ctx: Context) -> None:
+    def anything_else(event: DataEvent | SyncEvent | LifecycleEvent, ctx: Context) -> None:
         handled(event, ctx)
 
     for _ in range(20):  # until the retried tasks have come back and everything is handled

@@ -40,14 +40,20 @@ from interop_hub.tasks.projection import TenantView
 from interop_hub.tenants import lifecycle
 from interop_hub.tenants.models import Tenant
 from tests.driver import comparable
-from tests.factories import blueprint, data, full_blueprint, make_account, make_world
+from tests.factories import (
+    blueprint,
+    data,
+    full_blueprint,
+    make_account,
+    make_world,
+    run_collection,
+)
 from tests.test_collection_property import (
     EXAMPLES,
     PROPERTY,
     BundleSpec,
     collect,
     new_cloud,
-    run_collection,
     sequences,
     write_bundle,
 )

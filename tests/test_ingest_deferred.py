@@ -74,7 +74,7 @@ def _spoil(rows: list[dict[str, str]], column: str, value: str, *at: int) -> lis
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each read of a bundle by the service deferred the memberships."""
     seen: list[bool] = []
-    real = ingest.read_bundle
+    real = read_bundle
 
     def reading(*args: Any, **kwargs: Any) -> Any:
         seen.append(bool(kwargs.get("defer_memberships")))

@@ -101,8 +101,13 @@ def test_an_unchanged_nightly_builds_and_changes_nothing(
 ) -> None:
     first = collect(hub, cloud, district)
     with transaction(hub.sessions) as session:
-        members = session.scalar(
-            select(func.count()).where(RepoMembership.cloud_id == cloud).select_from(RepoMembership)
+        members = (
+            session.scalar(
+                select(func.count())
+                .where(RepoMembership.cloud_id == cloud)
+                .select_from(RepoMembership)
+            )
+            or 0
         )
         postgresql = is_postgresql(session)
     # Every row was built, but on PostgreSQL a first collection's memberships: they are
@@ -305,7 +310,12 @@ def repository_state(hub: Hub, cloud_id: uuid.UUID) -> tuple[set[Any], set[Any]]
             )
         }
         members = {
-            (m.source_id, names.get(m.person_id), names.get(m.section_id), names.get(m.school_id))
+            (
+                m.source_id,
+                names.get(m.person_id),
+                names.get(m.section_id),
+                names.get(m.school_id) if m.school_id is not None else None,
+            )
             for m in session.scalars(
                 select(RepoMembership).where(RepoMembership.cloud_id == cloud_id)
             )

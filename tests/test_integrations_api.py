@@ -122,7 +122,8 @@ def stored_xml(client: TestClient, who: AccountRef, integration_id: str, version
         f"{API}/{integration_id}/versions/{version}/blueprint", headers=who.headers
     )
     assert response.status_code == 200, response.text
-    return response.text
+    text: str = response.text
+    return text
 
 
 def uninstall(client: TestClient, world: World, tenant_id: str) -> None:
@@ -169,7 +170,8 @@ def call(client: TestClient, op: Op, headers: dict[str, str]) -> Response:
     kwargs = dict(kwargs)
     content_type = kwargs.pop("content_type", None)
     sent = {**headers, "Content-Type": content_type} if content_type else headers
-    return client.request(method, url, headers=sent, **kwargs)
+    response: Response = client.request(method, url, headers=sent, **kwargs)
+    return response
 
 
 def assert_untouched(client: TestClient, world: World) -> None:

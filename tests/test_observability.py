@@ -30,9 +30,19 @@ from interop_hub.observability.exporter import start_exporter
 from interop_hub.runtime import Hub
 from interop_hub.tasks import queue
 from interop_hub.tasks.models import Task
-from tests.factories import World, basic, bearer, data, error, install, make_world, token
+from tests.factories import (
+    World,
+    basic,
+    bearer,
+    data,
+    error,
+    install,
+    make_world,
+    run_collection,
+    token,
+)
 from tests.test_cli import Cli, text_of
-from tests.test_collection_property import _minimal_bundle, run_collection, write_bundle
+from tests.test_collection_property import _minimal_bundle, write_bundle
 from tests.test_tasks_api import TASKS, Env, event
 
 ROOT = Path(__file__).resolve().parent.parent

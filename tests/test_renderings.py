@@ -5,6 +5,7 @@ ingest --wait`` after its run, and an error in the pass never fails the ingestio
 from __future__ import annotations
 
 import logging
+import signal
 import uuid
 from pathlib import Path
 
@@ -154,7 +155,7 @@ def test_a_starting_worker_finishes_what_a_pass_left(
         assert_all_rendered(hub, cloud)  # already, before any round
         raise Stop
 
-    monkeypatch.setattr(worker.signal, "signal", lambda *_args: None)
+    monkeypatch.setattr(signal, "signal", lambda *_args: None)
     monkeypatch.setattr(worker, "run_pending", first_round)
     with pytest.raises(Stop):
         worker.serve_forever(hub, poll_seconds=0.01)

@@ -962,7 +962,8 @@ def test_concurrent_requests_one_wins(committed: Committed) -> None:
             start, end = next(windows)
         barrier.wait()
         body = {"name": "next", "start_date": start, "end_date": end}
-        return client.post(BASE, json=body, headers=headers).status_code
+        status: int = client.post(BASE, json=body, headers=headers).status_code
+        return status
 
     assert sorted(in_threads(2, post)) == [201, 409]
     assert client.get(f"{BASE}/count", headers=headers).json() == 2

@@ -331,15 +331,17 @@ def test_current_ignores_a_tombstoned_object(hub: Hub, district: District) -> No
         assert set(after) == set(current) - set(some)
         assert payloads.current(session, cloud_id, epoch, some) == {}
         # SQL NULL, not JSON null: read as text it is None on both backends.
-        texts = session.scalars(
-            select(cast(TaskPayload.body, Text)).where(
-                TaskPayload.object_id.in_(some), TaskPayload.id > max(current.values())
-            )
-        ).all()
+        texts: list[str | None] = list(
+            session.scalars(
+                select(cast(TaskPayload.body, Text)).where(
+                    TaskPayload.object_id.in_(some), TaskPayload.id > max(current.values())
+                )
+            ).all()
+        )
         assert texts == [None, None]
         # The full sync's probe sees none either; a rendering stored after the tombstone wins.
         probe = payloads.newest_rendering(cloud_id, epoch, RepoObject.id)
-        probed = dict(
+        probed: dict[uuid.UUID, Any] = dict(
             session.execute(select(RepoObject.id, probe).where(RepoObject.id.in_(some))).all()
         )
         assert probed == dict.fromkeys(some)
@@ -412,7 +414,9 @@ def test_prune_keeps_a_tombstone_over_what_tasks_refer_to(hub: Hub, district: Di
         ).all()
         # Only the deleted student's stays: it hides the payload its ADD task refers to.
         assert [count for _, count in kept] == [1]
-        assert payloads.current(session, district.cloud_id, epoch, [kept[0][0]]) == {}
+        deleted_student = kept[0][0]
+        assert deleted_student is not None
+        assert payloads.current(session, district.cloud_id, epoch, [deleted_student]) == {}
         assert current_renderings(session, district.cloud_id) == live_renderings(
             session, district.cloud_id
         )

@@ -36,7 +36,7 @@ def field_limit(limit: int) -> Iterator[None]:
 
 
 def rows(table: Table) -> list[tuple[int, list[str], str | None]]:
-    return [(n, fields, p and p.reason) for n, fields, p in table.rows()]
+    return [(n, fields, p.reason if p is not None else None) for n, fields, p in table.rows()]
 
 
 @settings(max_examples=300, deadline=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +15,7 @@ def test_a_secret_that_would_begin_with_a_dash_is_drawn_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     draws: Iterator[str] = iter(["-abc", "-def", "ghi-"])
-    monkeypatch.setattr(crypto.secrets, "token_urlsafe", lambda nbytes: next(draws))
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda nbytes: next(draws))
     assert crypto.random_secret() == "ghi-"
 
 

@@ -109,6 +109,12 @@ class Context:
 E = TypeVar("E", bound=Event)
 Handler = Callable[[E, Context], object]
 H = TypeVar("H", bound=Callable[..., object])
+# A decorator returns the handler as it is typed: one handler may take several kinds of event
+# (``DataEvent | SyncEvent``) under stacked decorators, each of which checks its own kind.
+DataH = TypeVar("DataH", bound=Handler[DataEvent])
+LifecycleH = TypeVar("LifecycleH", bound=Handler[LifecycleEvent])
+SyncH = TypeVar("SyncH", bound=Handler[SyncEvent])
+AuthenticateH = TypeVar("AuthenticateH", bound=Handler[AuthenticateEvent])
 Key = tuple[str, str | None, str | None]
 """(task type, topic, action); None matches any."""
 
@@ -167,23 +173,23 @@ class Driver:
 
     def on_data(
         self, topic: str | None = None, action: str | None = None
-    ) -> Callable[[Handler[DataEvent]], Handler[DataEvent]]:
+    ) -> Callable[[DataH], DataH]:
         """``@driver.on_data("Student", "ADD")``: data events (``ADD``, ``UPDATE``, ``DELETE``)."""
         return self.on("data_event", topic=topic, action=action)
 
     def on_lifecycle(
         self, action: str | None = None
-    ) -> Callable[[Handler[LifecycleEvent]], Handler[LifecycleEvent]]:
+    ) -> Callable[[LifecycleH], LifecycleH]:
         """``@driver.on_lifecycle("TENANT_UNINSTALLED")``."""
         return self.on("lifecycle_event", action=action)
 
     def on_sync(
         self, action: str | None = None
-    ) -> Callable[[Handler[SyncEvent]], Handler[SyncEvent]]:
+    ) -> Callable[[SyncH], SyncH]:
         """``@driver.on_sync("SYNC_END")``: the bounds of a sync (see :func:`is_full_sync`)."""
         return self.on("sync_event", action=action)
 
-    def on_authenticate(self, handler: Handler[AuthenticateEvent]) -> Handler[AuthenticateEvent]:
+    def on_authenticate(self, handler: AuthenticateH) -> AuthenticateH:
         """``@driver.on_authenticate``: check the credentials of ``event.data``."""
         return self.on("authenticate")(handler)
 
