@@ -177,15 +177,11 @@ class Driver:
         """``@driver.on_data("Student", "ADD")``: data events (``ADD``, ``UPDATE``, ``DELETE``)."""
         return self.on("data_event", topic=topic, action=action)
 
-    def on_lifecycle(
-        self, action: str | None = None
-    ) -> Callable[[LifecycleH], LifecycleH]:
+    def on_lifecycle(self, action: str | None = None) -> Callable[[LifecycleH], LifecycleH]:
         """``@driver.on_lifecycle("TENANT_UNINSTALLED")``."""
         return self.on("lifecycle_event", action=action)
 
-    def on_sync(
-        self, action: str | None = None
-    ) -> Callable[[SyncH], SyncH]:
+    def on_sync(self, action: str | None = None) -> Callable[[SyncH], SyncH]:
         """``@driver.on_sync("SYNC_END")``: the bounds of a sync (see :func:`is_full_sync`)."""
         return self.on("sync_event", action=action)
 
