@@ -36,7 +36,6 @@ from interop_hub.ingest.records import (
 )
 from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import one_of
-from interop_hub.kit.ondemand import OnDemand
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 
 
@@ -45,7 +44,7 @@ def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> Co
     :mod:`interop_hub.ingest.diff`): a nightly digests every record but builds few."""
     counts = _row_counts(session, cloud_id)
     members = bundle.memberships
-    deferred = isinstance(members, OnDemand) and not members.complete
+    deferred = bundle.reading
     if deferred and counts[None]:
         # Deferred for a cloud without memberships, which has some now (a collection that
         # applied meanwhile): compared with them, a rejected row keeps its membership, so the

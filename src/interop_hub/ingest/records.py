@@ -103,6 +103,11 @@ class Bundle:
     """By file: what the next collection may skip (a
     :class:`~interop_hub.ingest.oneroster.lines.Remembered`), to store if this one applies."""
 
+    @property
+    def reading(self) -> bool:
+        """Whether memberships the reader deferred are still (partly) unread."""
+        return isinstance(self.memberships, OnDemand) and not self.memberships.complete
+
     def read_all(self) -> None:
         """Read what the reader deferred (nothing if it deferred nothing)."""
         if isinstance(self.memberships, OnDemand):
