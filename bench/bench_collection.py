@@ -84,14 +84,14 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import psycopg
 from psycopg import sql
 from pydantic import SecretStr
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.engine import make_url
 
 import interop_hub
@@ -107,6 +107,8 @@ from interop_hub.kit.db import transaction, write_transaction
 from interop_hub.kit.settings import Settings
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import AccountCreate, InstalledTenant, TenantInstall
+from interop_hub.repository import partitions
+from interop_hub.repository.models import RepoMembership
 from interop_hub.rostering.models import PayloadView
 from interop_hub.runtime import build_hub
 from interop_hub.tasks import renderings
@@ -498,6 +500,18 @@ def prepare_database(database_url: str, data_dir: Path) -> uuid.UUID:
             )
             cloud = platform.create_cloud(session, account.id, CloudCreate(name="Bench district"))
         return cloud.id
+    finally:
+        hub.engine.dispose()
+
+
+def make_memberships_partition(database_url: str, data_dir: Path, cloud_id: uuid.UUID) -> None:
+    """Give the cloud its (empty, indexed) memberships partition, as its first collection would
+    (:func:`interop_hub.repository.partitions.ensure`): for the scripts that write the
+    Repository's tables themselves, into the layout a collection into a cloud with rows has."""
+    hub = build_hub(bench_settings(database_url, data_dir))
+    try:
+        with transaction(hub.sessions) as session:
+            partitions.ensure(session, cast(Table, RepoMembership.__table__), cloud_id)
     finally:
         hub.engine.dispose()
 

@@ -43,6 +43,7 @@ from bench.bench_collection import (
     conninfo,
     create_database,
     drop_database,
+    make_memberships_partition,
     new_database_name,
     prepare_bundles,
     prepare_database,
@@ -76,6 +77,7 @@ class Encoded:
 class PythonStages:
     seconds: dict[str, float]
     tables: list[Encoded]
+    cloud_id: uuid.UUID  # the rows'
 
 
 @dataclass
@@ -135,7 +137,7 @@ def python_stages(bundle: Path) -> PythonStages:
             _batched("repo_links", LINK_COLUMNS, encoded_links),
             _batched("repo_memberships", MEMBERSHIP_COLUMNS, encoded),
         ]
-        return PythonStages(seconds=seconds, tables=tables)
+        return PythonStages(seconds=seconds, tables=tables, cloud_id=cloud_id)
     finally:
         if enabled:
             gc.enable()
@@ -145,14 +147,21 @@ def _batched(table: str, columns: tuple[str, ...], rows: list[bytes]) -> Encoded
     return Encoded(table, columns, len(rows), [b"".join(batch) for batch in chunks(rows, LINES)])
 
 
-def server_alone(admin_url: str, tables: Sequence[Encoded]) -> list[ServerAlone]:
-    """``COPY`` each table's encoded rows into a freshly migrated database: into the table as
-    migrated, then into an unindexed copy of it, indexed afterwards. Each step is committed."""
+def server_alone(
+    admin_url: str, tables: Sequence[Encoded], cloud_id: uuid.UUID
+) -> list[ServerAlone]:
+    """``COPY`` each table's encoded rows (of cloud ``cloud_id``) into a freshly migrated
+    database: into the table as migrated (memberships: into the cloud's partition, made empty
+    and indexed beforehand), then into an unindexed copy of it, indexed afterwards (what a
+    cloud's first collection now does with its memberships partition). Each step is
+    committed."""
     name = new_database_name("writes")
     create_database(admin_url, name)
     try:
         with tempfile.TemporaryDirectory() as data_dir:
-            prepare_database(sqlalchemy_url(admin_url, name), Path(data_dir))
+            url = sqlalchemy_url(admin_url, name)
+            prepare_database(url, Path(data_dir))
+            make_memberships_partition(url, Path(data_dir), cloud_id)
         with psycopg.connect(conninfo(admin_url, name)) as conn:
             return [_table_alone(conn, encoded) for encoded in tables]
     finally:
@@ -204,8 +213,9 @@ def _copy(conn: psycopg.Connection, table: str, encoded: Encoded) -> float:
 
 
 def _on_copy(definition: str, table: str, copy: str, number: int) -> sql.Composed:
-    """An index definition of ``table``, for its unindexed ``copy`` (a name of its own)."""
-    _, separator, rest = definition.partition(f" ON public.{table} ")
+    """An index definition of ``table``, for its unindexed ``copy`` (a name of its own); a
+    partitioned table's indexes are defined ``ON ONLY`` it."""
+    _, separator, rest = definition.replace(" ON ONLY ", " ON ").partition(f" ON public.{table} ")
     if not separator:
         raise RuntimeError(f"unexpected index definition: {definition}")
     unique = "UNIQUE " if definition.startswith("CREATE UNIQUE") else ""
@@ -233,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for label, seconds in stages.seconds.items():
             print(f"  {label:<44} {seconds:6.2f} s")
         print(f"run {run}: the server alone, the rows encoded beforehand")
-        for alone in server_alone(args.postgres_url, stages.tables):
+        for alone in server_alone(args.postgres_url, stages.tables, stages.cloud_id):
             for label, seconds in alone.seconds.items():
                 name = f"{alone.table} ({alone.indexes} indexes): {label}"
                 print(f"  {name:<58} {seconds:6.2f} s")

@@ -12,11 +12,13 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from interop_hub.repository import partitions
 from interop_hub.repository.models import (
     RepoLink,
     RepoMembership,
@@ -62,6 +64,9 @@ class SeedWriter:
     def __init__(self, session: Session, cloud_id: uuid.UUID) -> None:
         self.session = session
         self.seed = Seed(cloud_id)
+        # On PostgreSQL a cloud's memberships go to its own partition, which a collection
+        # creates: made here, empty, before any is added.
+        partitions.ensure(session, cast(Table, RepoMembership.__table__), cloud_id)
 
     def obj(
         self,

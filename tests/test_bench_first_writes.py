@@ -34,7 +34,7 @@ def test_python_and_the_server_alone_write_every_row(
         "repo_memberships": rows["enrollments"],
     }
     assert "memberships: encoding from the records" in stages.seconds
-    alone = bench_first_writes.server_alone(admin_url, stages.tables)
+    alone = bench_first_writes.server_alone(admin_url, stages.tables, stages.cloud_id)
     assert {(a.table, a.rows, a.indexes) for a in alone} == {
         ("repo_objects", objects, 3),  # the key, the unique source id, the listing
         ("repo_links", counts["repo_links"], 3),  # the key, the reverse, the cloud

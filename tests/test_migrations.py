@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import cast
 
+import orjson
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, insert, inspect, text
+from sqlalchemy import Connection, Engine, Table, insert, inspect, text
+from sqlalchemy.orm import Session
 
 from interop_hub.ingest.models import RepoChange
 from interop_hub.kit import migrate
 from interop_hub.models import metadata
+from interop_hub.repository import partitions
 from interop_hub.repository.models import RepoMembership, RepoObject
 from tests.conftest import Database, DatabaseFactory
+
+MEMBERSHIPS = cast(Table, RepoMembership.__table__)
 
 
 def test_models_match_migrations(database: Database) -> None:
@@ -77,6 +83,8 @@ def _foreign_keys(engine: Engine) -> dict[str, set[tuple[str, str]]]:
 def _orphans(connection: Connection) -> None:
     """A row of each bulk table that refers to nothing (possible since 0009)."""
     values = {"cloud_id": uuid.uuid4().hex, "id": uuid.uuid4().hex}
+    with Session(connection) as session:  # the cloud's memberships partition (PostgreSQL)
+        partitions.ensure(session, MEMBERSHIPS, uuid.UUID(values["cloud_id"]))
     ids = {name: uuid.uuid4().hex for name in ("a", "b", "c", "d")}
     connection.execute(
         text(
@@ -145,6 +153,8 @@ def test_the_downgrade_spells_implied_adds_out_one_row_each(
     at = dt.datetime(2026, 11, 30, 1, 2, 3, 456789, tzinfo=dt.UTC)
     members = [uuid.uuid4() for _ in range(3)]
     with engine.begin() as connection:
+        with Session(connection) as session:
+            partitions.ensure(session, MEMBERSHIPS, cloud_id)
         for number, member_id in enumerate(members):
             connection.execute(
                 insert(RepoMembership),
@@ -226,3 +236,80 @@ def test_objects_have_no_key_to_their_cloud_and_the_downgrade_restores_it(
         assert _count(connection, "repo_objects") == 0
     migrate.upgrade(engine)
     assert cloud_keys() == []
+
+
+def _memberships_by_partition(connection: Connection) -> dict[str, int]:
+    """How many memberships each table holding them has: ``repo_memberships`` itself when it
+    is a plain table, else each of its partitions."""
+    if connection.dialect.name != "postgresql":
+        return {"repo_memberships": _count(connection, "repo_memberships")}
+    rows = connection.execute(
+        text("SELECT tableoid::regclass::text, count(*) FROM repo_memberships GROUP BY 1")
+    )
+    return {str(name): int(n) for name, n in rows}
+
+
+def _partitioned(connection: Connection) -> bool:
+    if connection.dialect.name != "postgresql":
+        return False
+    kind = connection.scalar(
+        text("SELECT relkind FROM pg_class WHERE relname = 'repo_memberships'")
+    )
+    return bool(kind == "p")
+
+
+def test_memberships_move_into_a_partition_per_cloud_and_back(
+    database: Database, databases: DatabaseFactory
+) -> None:
+    engine = databases.create(database.backend).engine
+    config = migrate.alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0014")
+    clouds = [uuid.uuid4(), uuid.uuid4()]
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "cloud_id": cloud,
+            "source_id": f"m{n}",
+            "person_id": uuid.uuid4(),
+            "section_id": uuid.uuid4(),
+            "school_id": None,
+            "role": "student",
+            "data": {"n": n},
+            "digest": "x",
+        }
+        for n, cloud in enumerate([clouds[0], clouds[0], clouds[0], clouds[1]])
+    ]
+    with engine.begin() as connection:
+        assert not _partitioned(connection)
+        connection.execute(insert(RepoMembership), rows)
+    migrate.upgrade(engine)
+    postgres = engine.dialect.name == "postgresql"
+    with engine.connect() as connection:
+        assert _partitioned(connection) == postgres
+        expected = (
+            {
+                partitions.partition_name("repo_memberships", c): n
+                for c, n in zip(clouds, [3, 1], strict=True)
+            }
+            if postgres
+            else {"repo_memberships": 4}
+        )
+        assert _memberships_by_partition(connection) == expected
+        with Session(connection) as session:
+            assert all(partitions.has_partition(session, MEMBERSHIPS, c) for c in clouds)
+            assert partitions.has_partition(session, MEMBERSHIPS, uuid.uuid4()) == (not postgres)
+        stored = connection.execute(
+            text("SELECT source_id, data FROM repo_memberships ORDER BY source_id")
+        ).all()
+        assert [(s, d if isinstance(d, dict) else orjson.loads(d)) for s, d in stored] == [
+            (f"m{n}", {"n": n}) for n in range(4)
+        ]
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0014")
+    with engine.connect() as connection:
+        assert not _partitioned(connection)
+        assert _memberships_by_partition(connection) == {"repo_memberships": 4}
+    migrate.upgrade(engine)

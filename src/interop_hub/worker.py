@@ -10,10 +10,15 @@ import logging
 import signal
 import threading
 from types import FrameType
+from typing import cast
+
+from sqlalchemy import Table
 
 from interop_hub.ingest import service as ingest
 from interop_hub.ingest.liveness import fail_dead_runs
 from interop_hub.kit.db import write_transaction
+from interop_hub.repository import partitions
+from interop_hub.repository.models import RepoMembership
 from interop_hub.rollovers.service import run_due_rollovers
 from interop_hub.runtime import Hub
 from interop_hub.schedules.service import run_due_schedules
@@ -25,7 +30,8 @@ log = logging.getLogger("interop_hub.worker")
 
 def run_pending(hub: Hub) -> int:
     """Fail the runs whose process died, drop the task history older than
-    ``TASK_HISTORY_DAYS`` and the task payloads nothing needs, start and complete the due
+    ``TASK_HISTORY_DAYS``, the task payloads nothing needs and the partitions of deleted
+    clouds, start and complete the due
     rollovers (before any collection of this run, which then sees the tenants' rollover mode as
     it is now), queue the collections of due schedules, then run queued ingestions until none is
     left, storing after each the renderings it left to store (:mod:`interop_hub.tasks.
@@ -41,6 +47,8 @@ def run_pending(hub: Hub) -> int:
         dropped = payloads.prune(session)
     if dropped:
         log.info("dropped %d task payload(s) nothing refers to", dropped)
+    for name in partitions.drop_orphans(hub.engine, cast(Table, RepoMembership.__table__)):
+        log.info("dropped %s, the partition of a deleted cloud", name)
     moved = run_due_rollovers(hub)
     if moved:
         log.info("%d rollover(s) changed status", moved)

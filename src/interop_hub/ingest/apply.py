@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -55,6 +55,7 @@ from interop_hub.kit.bulk import (
     insert_many,
 )
 from interop_hub.kit.db import is_postgresql, one_of
+from interop_hub.repository import partitions
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 
 objects_t = cast(Table, RepoObject.__table__)
@@ -114,7 +115,11 @@ def object_views(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, 
     }
 
 
-def membership_views(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+def membership_views(
+    session: Session, cloud_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The cloud's memberships ``ids`` as the change set shows them (by the cloud too: on
+    PostgreSQL that reads its partition alone)."""
     views = {}
     for batch in chunks(ids):
         for row in session.execute(
@@ -125,7 +130,7 @@ def membership_views(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UU
                 RepoMembership.school_id,
                 RepoMembership.role,
                 RepoMembership.data,
-            ).where(one_of(session, RepoMembership.id, batch))
+            ).where(RepoMembership.cloud_id == cloud_id, one_of(session, RepoMembership.id, batch))
         ):
             views[row.id] = membership_view(
                 row.person_id, row.section_id, row.school_id, row.role, row.data
@@ -291,8 +296,8 @@ def apply_plan(
 
     progress("writing membership")
     members = plan.memberships
-    members_before = membership_views(session, [row.id for row in members.updates])
-    members_deleted = membership_views(session, members.deletes)
+    members_before = membership_views(session, cloud_id, [row.id for row in members.updates])
+    members_deleted = membership_views(session, cloud_id, members.deletes)
     # Not ``bool(members.adds)`` first: it would build a first collection's rows, which are
     # written from their records instead (_insert_memberships).
     alone = nothing_of(session, cloud_id, "membership")
@@ -307,12 +312,12 @@ def apply_plan(
     # object as it was.
     for membership_id, view in members_deleted.items():
         log.add("membership", membership_id, "membership", view.get("role"), "DELETE", view)
-    _delete(session, memberships_t, list(members_deleted))
+    _delete_memberships(session, cloud_id, list(members_deleted))
     progress("deleting")
     for kind in reversed(order):
         for object_id, view in deleted[kind].items():
             log.add("object", object_id, kind, view.get("$subtype"), "DELETE", view)
-        _delete_objects(session, list(deleted[kind]))
+        _delete_objects(session, cloud_id, list(deleted[kind]))
     log.write(session)
 
 
@@ -425,20 +430,28 @@ def _insert_memberships(
     now: dt.datetime,
     normalizer: Normalizer | None,
 ) -> None:
-    """Insert ``rows``; a first collection's (:class:`FirstAdds`) are, on PostgreSQL, encoded
-    straight from their records by ``normalizer``, the one that planned them."""
+    """Insert ``rows``. On PostgreSQL, a first collection's (:class:`FirstAdds`) are encoded
+    straight from their records by ``normalizer``, the one that planned them; and a cloud
+    without its partition of the table yet gets it here, loaded before it is indexed
+    (:func:`interop_hub.repository.partitions.create_loaded`)."""
     if is_postgresql(session):
+        encoded: Iterable[bytes] = ()
+        records = None
         if normalizer is not None and isinstance(rows, FirstAdds):
+            assert normalizer.cloud_id == cloud_id
             records = rows.take_records()
-            if records is not None:
-                assert normalizer.cloud_id == cloud_id
-                encoded = first_membership_rows(normalizer, records, now)
-                copy_binary(session, memberships_t, MEMBERSHIP_COLUMNS, encoded)
-                return
-        if rows:
-            copy_binary(
-                session, memberships_t, MEMBERSHIP_COLUMNS, membership_rows(cloud_id, rows, now)
-            )
+        if records is not None and normalizer is not None:
+            encoded = first_membership_rows(normalizer, records, now)
+        elif rows:
+            encoded = membership_rows(cloud_id, rows, now)
+
+        def load(table: Table) -> None:
+            copy_binary(session, table, MEMBERSHIP_COLUMNS, encoded)
+
+        if partitions.has_partition(session, memberships_t, cloud_id):
+            load(memberships_t)
+        else:
+            partitions.create_loaded(session, memberships_t, cloud_id, load)
         return
     insert_many(
         session,
@@ -465,23 +478,26 @@ def _update_memberships(session: Session, rows: list[MembershipRow], now: dt.dat
     )
 
 
-def _delete(session: Session, table: Table, ids: list[uuid.UUID]) -> None:
+def _delete_memberships(session: Session, cloud_id: uuid.UUID, ids: list[uuid.UUID]) -> None:
+    m = memberships_t
     for batch in chunks(ids):
-        session.execute(delete(table).where(one_of(session, table.c.id, batch)))
+        session.execute(delete(m).where(m.c.cloud_id == cloud_id, one_of(session, m.c.id, batch)))
 
 
-def _delete_objects(session: Session, ids: list[uuid.UUID]) -> None:
+def _delete_objects(session: Session, cloud_id: uuid.UUID, ids: list[uuid.UUID]) -> None:
     """Delete objects with what referred to them, as the foreign keys' cascades did before
     migration 0009: their links (both ways) and their memberships go, and memberships naming a
     deleted school keep no school. Each statement uses an index (``repo_links`` by ``from_id``
-    and ``to_id``, ``repo_memberships`` by person, section and school)."""
+    and ``to_id``, ``repo_memberships`` by person, section and school, in the cloud's
+    partition alone on PostgreSQL)."""
     m = memberships_t
+    mine = m.c.cloud_id == cloud_id
     for batch in chunks(ids):
         session.execute(delete(links_t).where(one_of(session, links_t.c.from_id, batch)))
         session.execute(delete(links_t).where(one_of(session, links_t.c.to_id, batch)))
-        session.execute(delete(m).where(one_of(session, m.c.person_id, batch)))
-        session.execute(delete(m).where(one_of(session, m.c.section_id, batch)))
+        session.execute(delete(m).where(mine, one_of(session, m.c.person_id, batch)))
+        session.execute(delete(m).where(mine, one_of(session, m.c.section_id, batch)))
         session.execute(
-            update(m).where(one_of(session, m.c.school_id, batch)).values(school_id=None)
+            update(m).where(mine, one_of(session, m.c.school_id, batch)).values(school_id=None)
         )
         session.execute(delete(objects_t).where(one_of(session, objects_t.c.id, batch)))

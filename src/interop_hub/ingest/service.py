@@ -35,6 +35,7 @@ from interop_hub.kit import metrics
 from interop_hub.kit.db import analyze, is_postgresql, one_of, transaction, write_transaction
 from interop_hub.kit.errors import BadRequest, Conflict, NotFound
 from interop_hub.kit.gc import BulkHeap
+from interop_hub.repository import partitions
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.runtime import Hub
 from interop_hub.scoping import service as scoping
@@ -300,7 +301,7 @@ def _apply_planned(
         ingestion.details = {**ingestion.details, "tasks_queued": queued}
     if added + updated + deleted > max(ANALYZE_MIN_ROWS, base // 10):
         say("analyzing")
-        refresh_statistics(session)
+        refresh_statistics(session, cloud_id)
     ingestion.state = "success"
     ingestion.mass_change_pending = False
     ingestion.finished_at = now
@@ -394,9 +395,11 @@ def _store_record_digests(session: Session, collection: CollectionPlan, say: Pro
                 )
 
 
-def refresh_statistics(session: Session) -> None:
-    """Refresh the planner's statistics of the Repository tables after a large change."""
-    analyze(session, "repo_objects", "repo_links", "repo_memberships")
+def refresh_statistics(session: Session, cloud_id: uuid.UUID) -> None:
+    """Refresh the planner's statistics of the Repository tables after a large change to the
+    cloud's rows (of its memberships' partition only: the table's would sample every cloud's)."""
+    members = partitions.table_of(session, cast(Table, RepoMembership.__table__), cloud_id)
+    analyze(session, "repo_objects", "repo_links", members)
 
 
 def _record_errors(session: Session, hub: Hub, ingestion: Ingestion, bundle: Bundle) -> None:

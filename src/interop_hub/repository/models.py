@@ -89,7 +89,11 @@ class RepoLink(Base):
 
 
 class RepoMembership(Base):
-    """A person's membership of a section, with its role (student, teacher, ...)."""
+    """A person's membership of a section, with its role (student, teacher, ...).
+
+    On PostgreSQL the table is partitioned by cloud (migration 0015,
+    :mod:`interop_hub.repository.partitions`), so its primary key includes ``cloud_id``.
+    """
 
     __tablename__ = "repo_memberships"
     __table_args__ = (
@@ -102,10 +106,11 @@ class RepoMembership(Base):
         # Deleting an object sets the school of its memberships to NULL: without this index
         # every deleted object scans all memberships.
         Index("ix_repo_memberships_school", "school_id"),
+        {"postgresql_partition_by": "LIST (cloud_id)"},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    cloud_id: Mapped[uuid.UUID] = mapped_column()
+    cloud_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     source_id: Mapped[str] = mapped_column(String(255))
     person_id: Mapped[uuid.UUID] = mapped_column()
     section_id: Mapped[uuid.UUID] = mapped_column()

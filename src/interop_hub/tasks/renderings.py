@@ -19,14 +19,16 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from interop_hub.clouds.models import Cloud
 from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import one_of, transaction, vacuum_analyze, write_transaction
-from interop_hub.repository.models import RepoObject
+from interop_hub.repository import partitions
+from interop_hub.repository.models import RepoMembership, RepoObject
 from interop_hub.rostering import projections
 from interop_hub.rostering.queries import Refs
 from interop_hub.runtime import Hub
@@ -45,6 +47,18 @@ PAGED_TABLES = (
     "repo_links",
     "repo_memberships",
 )
+
+
+def paged_tables(session: Session, cloud_id: uuid.UUID) -> list[str]:
+    """:data:`PAGED_TABLES`, with the cloud's partition of a partitioned one instead of the
+    whole table (``VACUUM`` would go through every cloud's)."""
+    members = cast(Table, RepoMembership.__table__)
+    return [
+        partitions.table_of(session, members, cloud_id) if name == members.name else name
+        for name in PAGED_TABLES
+    ]
+
+
 CHUNK = 4000
 """Objects rendered per transaction: what a collection waiting for the cloud's lock waits for
 (about a second of rendering)."""
@@ -85,7 +99,7 @@ def refresh(hub: Hub, cloud_id: uuid.UUID, chunk: int = CHUNK) -> int:
     projected = projections.refresh(hub, cloud_id)
     if total >= STORED_ANALYZE or projected >= STORED_ANALYZE:
         with write_transaction(hub.sessions) as session:  # SQLite's ANALYZE writes
-            vacuum_analyze(session, *PAGED_TABLES)
+            vacuum_analyze(session, *paged_tables(session, cloud_id))
     return total
 
 
