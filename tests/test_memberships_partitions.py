@@ -73,6 +73,14 @@ def _partition_rows(session: Session, cloud_id: uuid.UUID) -> int:
     return int(session.scalar(text(f'SELECT count(*) FROM "{name}"')) or 0)
 
 
+def _analyzed_columns(session: Session, cloud_id: uuid.UUID) -> int:
+    found = text("SELECT count(*) FROM pg_stats WHERE tablename = :part")
+    return int(
+        session.scalar(found, {"part": partitions.partition_name("repo_memberships", cloud_id)})
+        or 0
+    )
+
+
 def _unattached_parent_indexes(session: Session, cloud_id: uuid.UUID) -> set[str]:
     """The parent's indexes that have no index of the cloud's partition attached to them."""
     rows = session.execute(
@@ -104,6 +112,8 @@ def test_a_clouds_first_collection_makes_its_partition_and_the_next_writes_into_
         if postgres:
             assert _partition_rows(session, cloud_id) == expected
             assert _unattached_parent_indexes(session, cloud_id) == set()
+            # analyzed, however small: with no statistics the planner scans it for a few ids
+            assert _analyzed_columns(session, cloud_id) > 0
             assert partitions.table_of(session, MEMBERSHIPS, cloud_id) == (
                 partitions.partition_name("repo_memberships", cloud_id)
             )

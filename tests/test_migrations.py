@@ -297,6 +297,11 @@ def test_memberships_move_into_a_partition_per_cloud_and_back(
             else {"repo_memberships": 4}
         )
         assert _memberships_by_partition(connection) == expected
+        if postgres:  # each partition analyzed: without statistics, lookups by id scan it
+            analyzed = text(
+                "SELECT count(DISTINCT tablename) FROM pg_stats WHERE tablename = ANY(:t)"
+            )
+            assert connection.scalar(analyzed, {"t": list(expected)}) == len(clouds)
         with Session(connection) as session:
             assert all(partitions.has_partition(session, MEMBERSHIPS, c) for c in clouds)
             assert partitions.has_partition(session, MEMBERSHIPS, uuid.uuid4()) == (not postgres)
