@@ -282,7 +282,7 @@ def _apply_planned(
     fanout = CollectionFanout.prepare(session, cloud_id, collection)
     _forget_referrers(session, collection)
     members = cast(Table, RepoMembership.__table__)
-    partitioned = not partitions.has_partition(session, members, cloud_id)  # made by apply_plan
+    new_partition = not partitions.has_partition(session, members, cloud_id)  # apply_plan makes it
     apply_plan(session, cloud_id, collection, ChangeLog(ingestion.id, cloud_id), now, say)
     added, updated, deleted = _record_outcome(session, hub, ingestion, bundle, collection)
     # The bundle and the plan stay alive to the end; a collector walking them again and again
@@ -303,7 +303,7 @@ def _apply_planned(
         ingestion.details = {**ingestion.details, "tasks_queued": queued}
     # A new partition has no statistics at all: the planner would take a lookup of a few ids
     # for the whole of it (and compare every row with each id), however few rows it holds.
-    if partitioned or added + updated + deleted > max(ANALYZE_MIN_ROWS, base // 10):
+    if new_partition or added + updated + deleted > max(ANALYZE_MIN_ROWS, base // 10):
         say("analyzing")
         refresh_statistics(session, cloud_id)
     ingestion.state = "success"
