@@ -30,8 +30,8 @@ log = logging.getLogger("interop_hub.worker")
 
 def run_pending(hub: Hub) -> int:
     """Fail the runs whose process died, drop the task history older than
-    ``TASK_HISTORY_DAYS``, the task payloads nothing needs and the memberships partitions of
-    deleted clouds, start and complete the due rollovers (before any collection of this run,
+    ``TASK_HISTORY_DAYS``, the task payloads nothing needs, the memberships partitions of
+    deleted clouds and the memberships loaded for collections that ended without them, start and complete the due rollovers (before any collection of this run,
     which then sees the tenants' rollover mode as it is now), queue the collections of due
     schedules, then run queued ingestions until none is left, storing after each the renderings
     it left to store (:mod:`interop_hub.tasks.renderings`); return how many ran."""
@@ -47,7 +47,7 @@ def run_pending(hub: Hub) -> int:
     if dropped:
         log.info("dropped %d task payload(s) nothing refers to", dropped)
     for name in partitions.drop_orphans(hub.engine, cast(Table, RepoMembership.__table__)):
-        log.info("dropped %s, the partition of a deleted cloud", name)
+        log.info("dropped %s (a deleted cloud's partition, or an ended collection's loading)", name)
     moved = run_due_rollovers(hub)
     if moved:
         log.info("%d rollover(s) changed status", moved)

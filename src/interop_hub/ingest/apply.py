@@ -48,7 +48,7 @@ from interop_hub.ingest.normalize import (
     membership_view,
     object_view,
 )
-from interop_hub.ingest.records import KINDS
+from interop_hub.ingest.records import KINDS, WrittenElsewhere
 from interop_hub.kit.bulk import (
     chunks,
     copy_binary,
@@ -303,7 +303,9 @@ def apply_plan(
     alone = nothing_of(session, cloud_id, "membership")
     _insert_memberships(session, cloud_id, members.adds, now, plan.normalizer)
     _update_memberships(session, members.updates, now)
-    log.added(session, "membership", members.adds, alone=alone, created_at=now)
+    # memberships a loader wrote carry the time its collection began (the loader's stamp)
+    stamp = members.adds.stamp if isinstance(members.adds, WrittenElsewhere) else now
+    log.added(session, "membership", members.adds, alone=alone, created_at=stamp)
     for m in members.updates:
         prior = changed_fields(members_before.get(m.id, {}), m.view())
         log.add("membership", m.id, "membership", m.role, "UPDATE", prior)
@@ -433,7 +435,12 @@ def _insert_memberships(
     """Insert ``rows``. On PostgreSQL, a first collection's (:class:`FirstAdds`) are encoded
     straight from their records by ``normalizer``, the one that planned them; and a cloud
     without its partition of the table yet gets it here, loaded before it is indexed
-    (:func:`interop_hub.repository.partitions.create_loaded`)."""
+    (:func:`interop_hub.repository.partitions.create_loaded`). Rows a loader process wrote
+    (:class:`WrittenElsewhere`) are in a table of their own, which becomes the partition."""
+    if isinstance(rows, WrittenElsewhere):  # loaded, indexed and committed by a loader
+        rows.wait()
+        partitions.attach_loading(session, memberships_t, cloud_id, rows.table)
+        return
     if is_postgresql(session):
         encoded: Iterable[bytes] = ()
         records = None

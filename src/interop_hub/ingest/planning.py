@@ -18,7 +18,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session, aliased
 
 from interop_hub.ingest.apply import CollectionPlan
-from interop_hub.ingest.diff import Builder, plan
+from interop_hub.ingest.diff import Builder, Plan, plan
 from interop_hub.ingest.normalize import (
     Normalizer,
     legacy_membership_digest,
@@ -33,6 +33,7 @@ from interop_hub.ingest.records import (
     Ref,
     SourceMembership,
     SourceObject,
+    WrittenElsewhere,
 )
 from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import one_of
@@ -89,7 +90,11 @@ def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> Co
             unchanged=unchanged,
         )
     mode = bundle.modes.get("enrollments", "absent")
-    if mode != "absent":
+    if isinstance(members, WrittenElsewhere):  # into a cloud that has nothing: all adds
+        if sum(counts.values()):
+            raise RuntimeError("memberships written elsewhere for a cloud that has rows")
+        result.memberships = Plan(adds=members)
+    elif mode != "absent":
         current, unchanged = _current(
             session, cloud_id, None, bundle, "enrollments", members, counts
         )

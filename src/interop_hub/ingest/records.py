@@ -7,8 +7,10 @@ Nothing here knows about the database.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Never, overload
 
 from interop_hub.kit.ondemand import OnDemand
 
@@ -84,10 +86,13 @@ class Bundle:
     version: str  # "1.1" | "1.2"
     modes: dict[str, Mode]
     objects: list[SourceObject] = field(default_factory=list)
-    memberships: list[SourceMembership] | OnDemand[SourceMembership] = field(default_factory=list)
-    """An :class:`~interop_hub.kit.ondemand.OnDemand` when the reader deferred them: then
-    the errors, ``rows_read``, ``skipped`` and ``remember`` are complete only once they are all
-    read (:meth:`read_all`)."""
+    memberships: list[SourceMembership] | OnDemand[SourceMembership] | WrittenElsewhere = field(
+        default_factory=list
+    )
+    """An :class:`~interop_hub.kit.ondemand.OnDemand` when the reader deferred them, a
+    :class:`WrittenElsewhere` when another process reads and writes them: then the errors,
+    ``rows_read``, ``skipped`` and ``remember`` are complete only once they are all read
+    (:meth:`read_all`)."""
     deleted: list[tuple[Kind, str]] = field(default_factory=list)
     deleted_memberships: list[str] = field(default_factory=list)
     person_patches: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -106,12 +111,15 @@ class Bundle:
     @property
     def reading(self) -> bool:
         """Whether memberships the reader deferred are still (partly) unread."""
-        return isinstance(self.memberships, OnDemand) and not self.memberships.complete
+        members = self.memberships
+        return isinstance(members, OnDemand | WrittenElsewhere) and not members.complete
 
     def read_all(self) -> None:
         """Read what the reader deferred (nothing if it deferred nothing)."""
         if isinstance(self.memberships, OnDemand):
             self.memberships.produce_all()
+        elif isinstance(self.memberships, WrittenElsewhere):
+            self.memberships.wait()
 
     def bulk_kinds(self) -> set[Kind]:
         """Kinds whose source file is bulk (their missing objects are deletions)."""
@@ -150,3 +158,55 @@ class Skipped:
 
 class BundleError(Exception):
     """The bundle cannot be read at all; the ingestion fails and nothing changes."""
+
+
+@dataclass(frozen=True)
+class LoadedMemberships:
+    """What another process that read enrollments.csv and wrote its memberships found
+    (:mod:`interop_hub.ingest.loader`): all that reading the file gives a bundle."""
+
+    count: int
+    rows_read: int
+    errors: list[RowError]
+    remember: Remembered | None
+
+
+class WrittenElsewhere(Sequence[Never]):
+    """Memberships that another process reads and writes into a table of their own
+    (:mod:`interop_hub.ingest.loader`): here they have a number, once that process is done,
+    but no records. Reading an item is an error, never an empty sequence."""
+
+    def __init__(self, table: str, stamp: dt.datetime, wait: Callable[[], int]) -> None:
+        self.table = table
+        """Where they are: the table that becomes the cloud's partition of memberships."""
+        self.stamp = stamp
+        """Their ``created_at``."""
+        self._wait = wait
+        self._count: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self._count is not None
+
+    def wait(self) -> int:
+        """Wait for the other process to be done (its outcome merged into the bundle once);
+        the number of memberships written."""
+        if self._count is None:
+            self._count = self._wait()
+        return self._count
+
+    def __len__(self) -> int:
+        return self.wait()
+
+    def __bool__(self) -> bool:
+        return self.wait() > 0
+
+    def __iter__(self) -> Iterator[Never]:
+        raise RuntimeError("these memberships were written by another process: no records here")
+
+    @overload
+    def __getitem__(self, index: int) -> Never: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Never]: ...
+    def __getitem__(self, index: int | slice) -> Sequence[Never]:
+        raise RuntimeError("these memberships were written by another process: no records here")

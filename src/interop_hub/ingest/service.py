@@ -28,9 +28,11 @@ from interop_hub.clouds.models import Actor, Cloud
 from interop_hub.ingest import planning, remembered
 from interop_hub.ingest.apply import ChangeLog, CollectionPlan, apply_plan, nothing_of
 from interop_hub.ingest.liveness import Heartbeat, this_runner
+from interop_hub.ingest.loader import LoadJob, MembershipLoader
 from interop_hub.ingest.models import Ingestion, IngestionError
-from interop_hub.ingest.oneroster import read_bundle
-from interop_hub.ingest.records import Bundle, BundleError
+from interop_hub.ingest.oneroster import StartElsewhere, read_bundle
+from interop_hub.ingest.oneroster.bundle import Source
+from interop_hub.ingest.records import Bundle, BundleError, Mode, WrittenElsewhere
 from interop_hub.kit import metrics
 from interop_hub.kit.db import analyze, is_postgresql, one_of, transaction, write_transaction
 from interop_hub.kit.errors import BadRequest, Conflict, NotFound
@@ -39,7 +41,7 @@ from interop_hub.repository import partitions
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.runtime import Hub
 from interop_hub.scoping import service as scoping
-from interop_hub.tasks.fanout import CollectionFanout
+from interop_hub.tasks.fanout import CollectionFanout, recipients
 
 log = logging.getLogger("interop_hub.ingest")
 Progress = Callable[[str], None]
@@ -141,7 +143,50 @@ class _Read:
     remembered_from: uuid.UUID | None
 
 
-def _read(hub: Hub, cloud_id: uuid.UUID, source: str, *, remembering: bool) -> _Read:
+class _Loaders:
+    """The memberships' loader a read may start (:mod:`interop_hub.ingest.loader`), stopped
+    when the collection ends whatever the outcome (its table is dropped unless attached)."""
+
+    def __init__(self, hub: Hub, ingestion_id: uuid.UUID, cloud_id: uuid.UUID) -> None:
+        self.hub, self.ingestion_id, self.cloud_id = hub, ingestion_id, cloud_id
+        self.started: list[MembershipLoader] = []
+
+    def starter(self, source: str, stamp: dt.datetime) -> StartElsewhere:
+        """What starts a loader for the bundle at ``source``, its rows stamped ``stamp``, if
+        its enrollments.csv is bulk and large enough to be worth a process."""
+
+        def start(found: Source, version: str, modes: dict[str, Mode]) -> MembershipLoader | None:
+            stored = found.find("enrollments.csv")
+            if modes.get("enrollments") != "bulk" or stored is None:
+                return None
+            if found.size(stored) < self.hub.settings.loader_min_enrollments_bytes:
+                return None
+            members = cast(Table, RepoMembership.__table__)
+            job = LoadJob(
+                database_url=self.hub.engine.url.render_as_string(hide_password=False),
+                path=source,
+                max_bytes=self.hub.settings.max_bundle_bytes,
+                version=version,
+                modes=modes,
+                cloud_id=self.cloud_id,
+                table=partitions.loading_name(members.name, self.ingestion_id),
+                stamp=stamp,
+            )
+            loader = MembershipLoader(job, self.hub.engine)
+            self.started.append(loader)
+            return loader
+
+        return start
+
+    def stop(self) -> None:
+        for loader in self.started:
+            loader.stop()
+        self.started.clear()
+
+
+def _read(
+    hub: Hub, cloud_id: uuid.UUID, source: str, *, remembering: bool, loaders: _Loaders
+) -> _Read:
     """Read the bundle at ``source``; ``remembering``: skip the lines the cloud's last
     collection accepted that still stand (:mod:`interop_hub.ingest.oneroster.lines`).
 
@@ -149,9 +194,12 @@ def _read(hub: Hub, cloud_id: uuid.UUID, source: str, *, remembering: bool) -> _
     enrollments.csv are read while their ``COPY`` runs (``defer_memberships``): the server
     stores the rows sent while the next are read and built, instead of idling while all are
     read first (100,000 students: 731,314 rows, ~2 s of reading; the collection ~2 s
-    shorter). Not on SQLite, whose one writer would wait for the reading too."""
+    shorter). Not on SQLite, whose one writer would wait for the reading too. Into a cloud
+    that has nothing at all and no tenant to tell, a large enrollments.csv is read and written
+    by a loader process instead, while this one reads the rest (:mod:`.loader`)."""
     lines: remembered.Loading | None = None
     defer = False
+    elsewhere: StartElsewhere | None = None
     if remembering:
         with transaction(hub.sessions) as session:
             stored = remembered.writer(session, cloud_id) is not None
@@ -160,6 +208,9 @@ def _read(hub: Hub, cloud_id: uuid.UUID, source: str, *, remembering: bool) -> _
                 and is_postgresql(session)
                 and nothing_of(session, cloud_id, "membership")
             )
+            if defer and _empty_and_unwatched(session, cloud_id):
+                last = session.scalar(select(Cloud.last_collected_at).where(Cloud.id == cloud_id))
+                elsewhere = loaders.starter(source, _after(hub.now(), last))
         if stored:  # loaded while the files are read
             lines = remembered.Loading(hub.sessions, cloud_id)
     bundle = read_bundle(
@@ -170,8 +221,23 @@ def _read(hub: Hub, cloud_id: uuid.UUID, source: str, *, remembering: bool) -> _
         remembered=lines,
         referrers=remembered.RepositoryReferrers(hub.sessions, cloud_id),
         defer_memberships=defer,
+        elsewhere=elsewhere,
     )
     return _Read(bundle, source, lines.writer if lines is not None and bundle.skipped else None)
+
+
+def _empty_and_unwatched(session: Session, cloud_id: uuid.UUID) -> bool:
+    """Whether the cloud has no objects, no memberships, no partition of them and no tenant
+    receiving its changes: the case where a loader process may write the memberships (its
+    table becomes the partition; nothing compares, renders or fans out their rows)."""
+    members = cast(Table, RepoMembership.__table__)
+    any_object = select(RepoObject.id).where(RepoObject.cloud_id == cloud_id).limit(1)
+    return (
+        nothing_of(session, cloud_id, "membership")
+        and session.scalar(any_object) is None
+        and not partitions.has_partition(session, members, cloud_id)
+        and not recipients(session, cloud_id)
+    )
 
 
 def _read_and_apply(
@@ -184,26 +250,40 @@ def _read_and_apply(
 ) -> Ingestion:
     # Reading and planning build millions of acyclic objects: the collector stays off until
     # the plan is made (a failure ends the pause as it leaves the block).
-    with BulkHeap() as heap:
-        try:
-            say("reading")
-            read = _read(hub, cloud_id, source, remembering=True)
-        except BundleError as exc:
-            return _finish_failed(hub, ingestion_id, str(exc))
-        except Exception as exc:  # an unreadable bundle must never leave an ingestion running
-            log.exception("ingestion %s: reading failed", ingestion_id)
-            return _finish_failed(hub, ingestion_id, f"the bundle could not be read: {exc}")
-        say("applying")
-        try:
-            with write_transaction(hub.sessions) as session:
-                return _apply(
-                    session, hub, ingestion_id, cloud_id, read, heap, force=force, say=say
+    loaders = _Loaders(hub, ingestion_id, cloud_id)
+    try:
+        with BulkHeap() as heap:
+            try:
+                say("reading")
+                read = _read(hub, cloud_id, source, remembering=True, loaders=loaders)
+            except BundleError as exc:
+                return _finish_failed(hub, ingestion_id, str(exc))
+            except Exception as exc:  # an unreadable bundle must never leave an ingestion running
+                log.exception("ingestion %s: reading failed", ingestion_id)
+                return _finish_failed(hub, ingestion_id, f"the bundle could not be read: {exc}")
+            say("applying")
+            try:
+                with write_transaction(hub.sessions) as session:
+                    return _apply(
+                        session,
+                        hub,
+                        ingestion_id,
+                        cloud_id,
+                        read,
+                        heap,
+                        loaders,
+                        force=force,
+                        say=say,
+                    )
+            except BundleError as exc:  # from rows read while applying (deferred memberships)
+                return _finish_failed(hub, ingestion_id, str(exc))
+            except Exception as exc:
+                log.exception("ingestion %s: applying failed", ingestion_id)
+                return _finish_failed(
+                    hub, ingestion_id, f"the collection could not be applied: {exc}"
                 )
-        except BundleError as exc:  # from rows read while applying (deferred memberships)
-            return _finish_failed(hub, ingestion_id, str(exc))
-        except Exception as exc:
-            log.exception("ingestion %s: applying failed", ingestion_id)
-            return _finish_failed(hub, ingestion_id, f"the collection could not be applied: {exc}")
+    finally:
+        loaders.stop()  # its table is dropped unless attached
 
 
 def _apply(
@@ -213,6 +293,7 @@ def _apply(
     cloud_id: uuid.UUID,
     read: _Read,
     heap: BulkHeap,
+    loaders: _Loaders,
     *,
     force: bool,
     say: Progress,
@@ -223,12 +304,19 @@ def _apply(
     ).scalar_one_or_none()
     now = _after(hub.now(), last)
     ingestion = _get(session, ingestion_id)
-    if read.remembered_from is not None and remembered.writer(session, cloud_id) != (
-        read.remembered_from
+    members = read.bundle.memberships
+    if (
+        read.remembered_from is not None
+        and remembered.writer(session, cloud_id) != read.remembered_from
+    ) or (
+        isinstance(members, WrittenElsewhere)
+        and not ((last is None or members.stamp > last) and _empty_and_unwatched(session, cloud_id))
     ):
-        # Another collection applied while this one read: what it skipped may have changed.
+        # Another collection applied while this one read: what it skipped may have changed,
+        # or the memberships written by a loader no longer fit (a tenant came, rows came).
+        loaders.stop()
         say("reading")
-        read = _read(hub, cloud_id, read.source, remembering=False)
+        read = _read(hub, cloud_id, read.source, remembering=False, loaders=loaders)
         say("applying")
     bundle = read.bundle
     collection = planning.plan_collection(session, cloud_id, bundle)

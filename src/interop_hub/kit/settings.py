@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     max_bundle_bytes: int = Field(default=4 * 1024**3, ge=1024)
     max_upload_bytes: int = Field(default=1024**3, ge=1024)
     max_row_errors: int = Field(default=100_000, ge=100)
+    loader_min_enrollments_bytes: int = Field(default=16 * 1024**2, ge=0)
+    """A cloud's first collection on PostgreSQL reads and writes an enrollments.csv at least
+    this large in a process of its own (:mod:`interop_hub.ingest.loader`)."""
     ingestion_stale_seconds: int = Field(default=120, ge=10)
     task_lease_seconds: int = Field(default=300, ge=1, le=86400)
     task_batch_size: int = Field(default=100, ge=1, le=10000)

@@ -28,8 +28,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import MetaData, Table, text
+from sqlalchemy import Index, MetaData, Table, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -76,16 +77,95 @@ def create_loaded(
     quoted = _quote(session, name)
     session.execute(text(f"CREATE TABLE {quoted} (LIKE {table.name} INCLUDING DEFAULTS)"))
     load(table.to_metadata(MetaData(), name=name))
+    build_indexes(session, table, name)
+    session.execute(
+        text(f"ALTER TABLE {table.name} ATTACH PARTITION {quoted} FOR VALUES IN ('{cloud_id}')")
+    )
+
+
+def build_indexes(session: Session, table: Table, name: str) -> None:
+    """Build the parent ``table``'s primary key and indexes on table ``name`` (the indexes
+    named ``<name>_ix1``, ``_ix2``, ... in the order of the parent's index names)."""
+    quoted = _quote(session, name)
     keys = ", ".join(c.name for c in table.primary_key.columns)
     session.execute(text(f"ALTER TABLE {quoted} ADD PRIMARY KEY ({keys})"))
-    for number, index in enumerate(sorted(table.indexes, key=lambda i: str(i.name)), 1):
+    for number, index in enumerate(_indexes(table), 1):
         columns = ", ".join(c.name for c in index.columns)
         unique = "UNIQUE " if index.unique else ""
         index_name = _quote(session, f"{name}_ix{number}")
         session.execute(text(f"CREATE {unique}INDEX {index_name} ON {quoted} ({columns})"))
+
+
+def _indexes(table: Table) -> list[Index]:
+    return sorted(table.indexes, key=lambda i: str(i.name))
+
+
+def loading_name(table: str, ingestion_id: uuid.UUID) -> str:
+    """``repo_memberships_load_<ingestion id in hex>``: where a collection's rows of ``table``
+    for a cloud without its partition are loaded by another process
+    (:mod:`interop_hub.ingest.loader`), before :func:`attach_loading` makes it the partition."""
+    return f"{table}_load_{ingestion_id.hex}"
+
+
+def create_loading(session: Session, table: Table, name: str, cloud_id: uuid.UUID) -> Table:
+    """Create table ``name`` to load the cloud's rows of ``table`` into: the parent's columns,
+    and a check that every row is the cloud's (so that :func:`attach_loading` need not scan the
+    rows for it). Committed by its own transaction; nobody reads it until it is attached."""
+    quoted = _quote(session, name)
+    session.execute(
+        text(
+            f"CREATE TABLE {quoted} (LIKE {table.name} INCLUDING DEFAULTS, "
+            f"CONSTRAINT {_quote(session, name + '_cloud')} CHECK (cloud_id = '{cloud_id}'))"
+        )
+    )
+    return table.to_metadata(MetaData(), name=name)
+
+
+def attach_loading(session: Session, table: Table, cloud_id: uuid.UUID, loaded: str) -> None:
+    """Make table ``loaded`` (:func:`create_loading`, rows loaded and indexed by
+    :func:`build_indexes`, committed) the cloud's partition of ``table``, in the caller's
+    transaction: renamed (with its indexes) as :func:`create_loaded` names them, then attached.
+    The caller checked :func:`has_partition` first."""
+    name = partition_name(table.name, cloud_id)
+    quoted = _quote(session, name)
+    session.execute(text(f"ALTER TABLE {_quote(session, loaded)} RENAME TO {quoted}"))
+    session.execute(
+        text(
+            f"ALTER TABLE {quoted} RENAME CONSTRAINT {_quote(session, loaded + '_pkey')} "
+            f"TO {_quote(session, name + '_pkey')}"
+        )
+    )
+    for number in range(1, len(_indexes(table)) + 1):
+        session.execute(
+            text(
+                f"ALTER INDEX {_quote(session, f'{loaded}_ix{number}')} "
+                f"RENAME TO {_quote(session, f'{name}_ix{number}')}"
+            )
+        )
     session.execute(
         text(f"ALTER TABLE {table.name} ATTACH PARTITION {quoted} FOR VALUES IN ('{cloud_id}')")
     )
+    # the partition's bound says it now; a check of its own would be one more to evaluate
+    session.execute(
+        text(f"ALTER TABLE {quoted} DROP CONSTRAINT {_quote(session, loaded + '_cloud')}")
+    )
+
+
+def drop_loading(engine: Engine, name: str) -> None:
+    """Drop table ``name`` (:func:`loading_name`) if it exists: a loading that was not attached.
+    Should it be locked for longer than :data:`DETACH_LOCK_WAIT`, it is left to
+    :func:`drop_orphans`, with a warning."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as connection:
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit.exec_driver_sql(f"SET lock_timeout = '{DETACH_LOCK_WAIT}'")
+        try:
+            autocommit.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+        except DBAPIError as exc:
+            log.warning("table %s not dropped now: %s", name, exc.orig)
+        finally:
+            autocommit.exec_driver_sql("RESET lock_timeout")
 
 
 def ensure(session: Session, table: Table, cloud_id: uuid.UUID) -> None:
@@ -104,7 +184,8 @@ def table_of(session: Session, table: Table, cloud_id: uuid.UUID) -> str:
 
 
 def drop_orphans(engine: Engine, table: Table) -> list[str]:
-    """Detach and drop the partitions of ``table`` whose cloud no longer exists; their names.
+    """Detach and drop the partitions of ``table`` whose cloud no longer exists, and drop the
+    loadings (:func:`loading_name`) whose collection no longer runs; their names.
 
     Runs on an autocommit connection of its own (``DETACH .. CONCURRENTLY`` cannot run in a
     transaction), after the deletion of a cloud committed (the worker calls it on each pass).
@@ -117,15 +198,27 @@ def drop_orphans(engine: Engine, table: Table) -> list[str]:
     dropped: list[str] = []
     with engine.connect() as connection:
         autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-        orphans = autocommit.execute(
+        here = "c.relkind = 'r' AND c.relnamespace = CAST(current_schema() AS regnamespace)"
+        orphans: list[Any] = list(
+            autocommit.execute(
+                text(
+                    "SELECT c.relname, i.inhdetachpending FROM pg_class c "  # noqa: S608
+                    f"LEFT JOIN pg_inherits i ON i.inhrelid = c.oid WHERE {here} "
+                    "AND c.relname ~ :pattern AND NOT EXISTS (SELECT 1 FROM clouds WHERE "
+                    "replace(CAST(clouds.id AS text), '-', '') = substr(c.relname, :start))"
+                ),
+                {"pattern": f"^{table.name}_[0-9a-f]{{32}}$", "start": len(table.name) + 2},
+            ).all()
+        )
+        # loadings (never attached) whose collection is over: it failed or its process died
+        orphans += autocommit.execute(
             text(
-                "SELECT c.relname, i.inhdetachpending FROM pg_class c "
-                "LEFT JOIN pg_inherits i ON i.inhrelid = c.oid "
-                "WHERE c.relkind = 'r' AND c.relnamespace = CAST(current_schema() AS regnamespace) "
-                "AND c.relname ~ :pattern AND NOT EXISTS (SELECT 1 FROM clouds WHERE "
-                "replace(CAST(clouds.id AS text), '-', '') = substr(c.relname, :start))"
+                f"SELECT c.relname, NULL FROM pg_class c WHERE {here} "  # noqa: S608
+                "AND c.relname ~ :pattern AND NOT EXISTS (SELECT 1 FROM ingestions i WHERE "
+                "i.state = 'executing' AND "
+                "replace(CAST(i.id AS text), '-', '') = substr(c.relname, :start))"
             ),
-            {"pattern": f"^{table.name}_[0-9a-f]{{32}}$", "start": len(table.name) + 2},
+            {"pattern": f"^{table.name}_load_[0-9a-f]{{32}}$", "start": len(table.name) + 7},
         ).all()
         autocommit.exec_driver_sql(f"SET lock_timeout = '{DETACH_LOCK_WAIT}'")
         try:

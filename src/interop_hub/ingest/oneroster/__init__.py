@@ -10,18 +10,25 @@ version; :mod:`.rows` checks each row; :mod:`.mapping` turns a row into a record
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from interop_hub.ingest.oneroster.bundle import open_source, read_manifest
+from interop_hub.ingest.oneroster.bundle import Source, open_source, read_manifest
 from interop_hub.ingest.oneroster.lines import Remembered
 from interop_hub.ingest.oneroster.skipping import Referrers
-from interop_hub.ingest.oneroster.validate import Reader
-from interop_hub.ingest.records import Bundle, BundleError, Kind
+from interop_hub.ingest.oneroster.validate import MembershipsElsewhere, Reader
+from interop_hub.ingest.records import Bundle, BundleError, Kind, Mode
 from interop_hub.kit.gc import paused_gc
 
-__all__ = ["BundleError", "Referrers", "Remembered", "read_bundle"]
+__all__ = [
+    "BundleError",
+    "MembershipsElsewhere",
+    "Referrers",
+    "Remembered",
+    "StartElsewhere",
+    "read_bundle",
+]
 
 
 def read_bundle(
@@ -33,6 +40,7 @@ def read_bundle(
     remembered: Mapping[str, Remembered] | None = None,
     referrers: Referrers | None = None,
     defer_memberships: bool = False,
+    elsewhere: StartElsewhere | None = None,
 ) -> Bundle:
     """Read the OneRoster CSV bundle at ``path`` (a folder, or a zip file).
 
@@ -56,6 +64,12 @@ def read_bundle(
     ``rows_read``, ``skipped`` and ``remember`` are not complete: :meth:`Bundle.read_all`. A
     cloud's first collection reads them while it writes them (:mod:`interop_hub.ingest.service`).
 
+    ``elsewhere``: called once the manifest is read, with the bundle's source, version and
+    modes; if it returns a process that reads enrollments.csv and writes its memberships
+    itself (a :class:`~.validate.MembershipsElsewhere`), ``Bundle.memberships`` is a
+    :class:`~interop_hub.ingest.records.WrittenElsewhere` and this process never reads the
+    file (its header's problem is raised here all the same).
+
     The records share strings and, for memberships, equal ``data`` dicts: treat them as
     read-only.
     """
@@ -64,6 +78,12 @@ def read_bundle(
     # (about 40 % of the time of a 1M-row read).
     with paused_gc(), open_source(Path(path), max_uncompressed_bytes) as source:
         version, modes = read_manifest(source)
+        other = elsewhere(source, version, modes) if elsewhere is not None else None
         return Reader(
             source, version, modes, existing or {}, existing_memberships, remembered, referrers
-        ).run(defer_memberships=defer_memberships)
+        ).run(defer_memberships=defer_memberships, elsewhere=other)
+
+
+StartElsewhere = Callable[[Source, str, dict[str, Mode]], MembershipsElsewhere | None]
+"""Given a bundle's source, version and modes: the process that will read its enrollments
+and write their memberships, or None to read them here."""

@@ -52,6 +52,10 @@ class Source(ABC):
         """A binary stream of the stored file ``name`` (a name :meth:`find` returned)."""
 
     @abstractmethod
+    def size(self, name: str) -> int:
+        """The size in bytes of the stored file ``name`` (uncompressed: as a zip declares it)."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release what the source holds open."""
 
@@ -76,6 +80,9 @@ class FolderSource(Source):
 
     def open(self, name: str) -> IO[bytes]:
         return open(self._folder / name, "rb", buffering=_BUFFER)
+
+    def size(self, name: str) -> int:
+        return (self._folder / name).stat().st_size
 
     def close(self) -> None:
         """Nothing to release: each file is closed by its reader."""
@@ -122,6 +129,9 @@ class ZipSource(Source):
             raise BundleError(f"cannot read {name} from the zip: {exc}") from exc
         raw = _CountingReader(entry, self, name)
         return cast(IO[bytes], io.BufferedReader(raw, buffer_size=_BUFFER))
+
+    def size(self, name: str) -> int:
+        return self._zip.getinfo(self._prefix + name).file_size
 
     def count(self, name: str, size: int) -> None:
         """Add ``size`` produced bytes; past the limit the bundle is refused."""

@@ -15,11 +15,12 @@ file would otherwise delete.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from interop_hub.ingest.oneroster import mapping, people
 from interop_hub.ingest.oneroster.bundle import DATA_FILES, Source
@@ -35,8 +36,10 @@ from interop_hub.ingest.records import (
     Bundle,
     BundleError,
     Kind,
+    LoadedMemberships,
     Mode,
     SourceObject,
+    WrittenElsewhere,
 )
 from interop_hub.kit.ondemand import OnDemand
 
@@ -56,6 +59,26 @@ _FILE_ORDER = {
 
 _SELF_REFERRING: frozenset[Kind] = frozenset({"org", "term", "person"})
 """Kinds with references to their own kind (parents, agents), settled after their file."""
+
+
+class MembershipsElsewhere(Protocol):
+    """A process of its own that reads enrollments.csv and writes its memberships
+    (:class:`interop_hub.ingest.loader.MembershipLoader`): it checks references against the
+    ids this read sends it once users are read."""
+
+    @property
+    def table(self) -> str: ...
+    @property
+    def stamp(self) -> dt.datetime: ...
+    def check_header(self) -> None:
+        """Raise the :class:`BundleError` that opening enrollments.csv gave, if any."""
+
+    def send_refs(self, resolvable: Mapping[Kind, AbstractSet[str]]) -> None:
+        """Send the source ids that users, classes and schools resolve to."""
+
+    def result(self) -> LoadedMemberships:
+        """Wait for the end: what was written and found."""
+        ...
 
 
 @dataclass(slots=True)
@@ -93,9 +116,11 @@ class Reader:
         self.course_years: dict[str, int | None] = {}
         self.skipping = Skipping(self, remembered, referrers)
 
-    def run(self, *, defer_memberships: bool = False) -> Bundle:
-        """Read the bundle; ``defer_memberships``: see :func:`~interop_hub.ingest.oneroster.
-        read_bundle`."""
+    def run(
+        self, *, defer_memberships: bool = False, elsewhere: MembershipsElsewhere | None = None
+    ) -> Bundle:
+        """Read the bundle; ``defer_memberships`` and ``elsewhere``: see
+        :func:`~interop_hub.ingest.oneroster.read_bundle`."""
         self.objects("orgs", "org", mapping.org)
         self.objects("academicSessions", "term", mapping.term)
         self.objects("courses", "course", mapping.course)
@@ -103,13 +128,22 @@ class Reader:
         roles = people.read_roles(self)
         self.objects("users", "person", roles.person)
         roles.report_unused()
-        enrollments = self.open("enrollments")
+        enrollments = None
+        if elsewhere is not None:
+            elsewhere.check_header()
+            elsewhere.send_refs({k: self.resolvable(k) for k in ("person", "section", "org")})
+        else:
+            enrollments = self.open("enrollments")
         deferred = defer_memberships and enrollments is not None and _in_memory(enrollments)
         if enrollments is not None and not deferred:
             self.bundle.memberships = list(people.enrollments(self, enrollments))
         people.read_demographics(self)
         self.objects("categories", "grading_category", mapping.category)
-        if enrollments is not None and deferred:
+        if elsewhere is not None:
+            self.bundle.memberships = WrittenElsewhere(
+                elsewhere.table, elsewhere.stamp, lambda: self._loaded(elsewhere)
+            )
+        elif enrollments is not None and deferred:
             self.bundle.memberships = OnDemand(
                 people.enrollments(self, enrollments), done=self._finish
             )
@@ -117,11 +151,28 @@ class Reader:
             self._finish()
         return self.bundle
 
+    def _loaded(self, elsewhere: MembershipsElsewhere) -> int:
+        """Take in what the process that read enrollments.csv found; how many it wrote."""
+        loaded = elsewhere.result()
+        self.bundle.errors.extend(loaded.errors)
+        self.bundle.rows_read += loaded.rows_read
+        self._finish()
+        if loaded.remember is not None:
+            self.bundle.remember["enrollments"] = loaded.remember
+        return loaded.count
+
     def _finish(self) -> None:
         """The last steps, once every file is read: errors in file and line order, and what
         the next collection may skip."""
         self.bundle.errors.sort(key=lambda e: (_FILE_ORDER.get(e.file, 99), e.line))
         self.skipping.finish()
+
+    def resolvable(self, kind: Kind) -> set[str]:
+        """Every source id a reference to ``kind`` resolves to (:meth:`exists` of each)."""
+        found = set(self.accepted[kind])
+        if self.fallback[kind]:
+            found.update(s for s in self.existing.get(kind, ()) if s not in self.deleted[kind])
+        return found
 
     def gone(self, kind: Kind) -> set[str]:
         """The objects of ``kind`` that the Repository has but this bundle no longer states."""

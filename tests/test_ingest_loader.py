@@ -1,0 +1,294 @@
+"""A cloud's first collection on PostgreSQL may read and write a large enrollments.csv in a
+loader process (:mod:`interop_hub.ingest.loader`): when it does, that its outcome — rows, row
+errors, counts, remembered lines, the change set, the partition — is that of a collection that
+read every file itself, rejected references included; and that a loading that is not applied
+leaves nothing behind."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from bench.generate_district import generate_district, generate_nightly
+from sqlalchemy import Table, func, select, text
+
+from interop_hub.ingest import service as ingest
+from interop_hub.ingest.changes import change_set
+from interop_hub.ingest.models import Ingestion, IngestionError, RememberedLines
+from interop_hub.ingest.oneroster import read_bundle
+from interop_hub.ingest.records import WrittenElsewhere
+from interop_hub.kit.db import transaction
+from interop_hub.repository import partitions
+from interop_hub.repository.models import RepoMembership
+from interop_hub.runtime import Hub
+from tests.test_ingest_deferred import _spoil, delta_bundle, rewrite
+from tests.test_memberships_partitions import _new_cloud
+
+MEMBERSHIPS = cast(Table, RepoMembership.__table__)
+
+
+@pytest.fixture(scope="module")
+def district(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Rejected rows of enrollments.csv: a bad date, and users and a class that do not exist
+    (one user is rejected in users.csv: its enrollments fall with it)."""
+    out = tmp_path_factory.mktemp("loader") / "night1"
+    generate_district(out, students=40, seed=5)
+    rewrite(out, "enrollments", lambda rows: _spoil(rows, "beginDate", "2024-02-30", 3))
+    rewrite(out, "enrollments", lambda rows: _spoil(rows, "userSourcedId", "nobody", 8, 9))
+    rewrite(out, "enrollments", lambda rows: _spoil(rows, "classSourcedId", "no-class", 11))
+    enrolled = _first_user(out)
+    rewrite(
+        out,
+        "users",
+        lambda rows: [{**r, "role": "wizard"} if r["sourcedId"] == enrolled else r for r in rows],
+    )
+    return out
+
+
+def _first_user(bundle: Path) -> str:
+    """The user of the first enrollment."""
+    with (bundle / "enrollments.csv").open(encoding="utf-8", newline="") as handle:
+        return next(csv.DictReader(handle))["userSourcedId"]
+
+
+@pytest.fixture(scope="module")
+def next_night(district: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("loader") / "night2"
+    generate_nightly(district, out, seed=6, change_rate=0.05)
+    return out
+
+
+@pytest.fixture
+def loaders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tables of the loaders each collection started."""
+    started: list[str] = []
+    real = ingest._Loaders.stop
+
+    def stop(self: Any) -> None:
+        started.extend(loader.table for loader in self.started)
+        real(self)
+
+    monkeypatch.setattr(ingest._Loaders, "stop", stop)
+    return started
+
+
+def outcome(hub: Hub, done: Ingestion) -> dict[str, Any]:
+    """What a collection recorded and what the cloud holds after it."""
+    with transaction(hub.sessions) as session:
+        ingestion = session.get(Ingestion, done.id)
+        assert ingestion is not None
+        cloud = ingestion.cloud_id
+        errors = session.execute(
+            select(IngestionError.file, IngestionError.line, IngestionError.reason)
+            .where(IngestionError.ingestion_id == done.id)
+            .order_by(IngestionError.id)
+        ).all()
+        members = session.execute(
+            select(
+                RepoMembership.source_id,
+                RepoMembership.digest,
+                RepoMembership.role,
+                RepoMembership.data,
+            ).where(RepoMembership.cloud_id == cloud)
+        ).all()
+        lines = session.execute(
+            select(RememberedLines.file, RememberedLines.keys, RememberedLines.source_ids)
+            .where(RememberedLines.cloud_id == cloud)
+            .order_by(RememberedLines.file, RememberedLines.seq)
+        ).all()
+        changes = Counter(
+            (c.entity, c.kind, c.subtype, c.action) for c in change_set(session, done.id)
+        )
+        return {
+            "state": ingestion.state,
+            "counts": (
+                ingestion.rows_read,
+                ingestion.rows_rejected,
+                ingestion.objects_added,
+                ingestion.objects_updated,
+                ingestion.objects_deleted,
+            ),
+            "skipped": ingestion.details.get("lines_skipped"),
+            "errors": [tuple(e) for e in errors],
+            "memberships": sorted(tuple(m) for m in members),
+            "lines": [tuple(line) for line in lines],
+            "changes": changes,
+        }
+
+
+def test_a_loader_gives_the_outcome_of_a_collection_that_reads_every_file_itself(
+    own_hub: Hub,
+    district: Path,
+    next_night: Path,
+    loaders: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    postgresql = own_hub.engine.dialect.name == "postgresql"
+    monkeypatch.setattr(own_hub.settings, "loader_min_enrollments_bytes", 0)
+    loaded = _new_cloud(own_hub, "Loaded")
+    with_loader = [outcome(own_hub, collect(own_hub, loaded, d)) for d in (district, next_night)]
+    assert len(loaders) == (1 if postgresql else 0)  # the first collection only
+
+    monkeypatch.setattr(own_hub.settings, "loader_min_enrollments_bytes", 10**12)
+    itself = _new_cloud(own_hub, "Itself")
+    without = [outcome(own_hub, collect(own_hub, itself, d)) for d in (district, next_night)]
+    assert len(loaders) == (1 if postgresql else 0)
+
+    assert with_loader == without
+    initial = with_loader[0]
+    reasons = [
+        (line, reason) for file, line, reason in initial["errors"] if file == "enrollments.csv"
+    ]
+    assert (5, "bad date '2024-02-30' (expected YYYY-MM-DD)") in reasons
+    assert (10, "refers to unknown user 'nobody'") in reasons
+    assert (11, "refers to unknown user 'nobody'") in reasons
+    assert (13, "refers to unknown class 'no-class'") in reasons
+    enrolled = _first_user(district)  # rejected in users.csv
+    assert (2, f"refers to unknown user {enrolled!r}") in reasons
+    assert with_loader[1]["skipped"]  # the nightly skipped the lines the loader remembered
+    with transaction(own_hub.sessions) as session:
+        if postgresql:  # the loading became the partition, with the names create_loaded gives
+            names = session.scalars(
+                text("SELECT indexname FROM pg_indexes WHERE tablename = :t ORDER BY 1"),
+                {"t": partitions.partition_name(MEMBERSHIPS.name, loaded)},
+            ).all()
+            assert names == [
+                f"{partitions.partition_name(MEMBERSHIPS.name, loaded)}_{suffix}"
+                for suffix in ("ix1", "ix2", "ix3", "ix4", "pkey")
+            ]
+            assert _loadings(own_hub) == []
+
+
+def _loadings(hub: Hub) -> list[str]:
+    with transaction(hub.sessions) as session:
+        return list(
+            session.scalars(
+                text("SELECT relname FROM pg_class WHERE relname LIKE 'repo_memberships_load_%'")
+            ).all()
+        )
+
+
+def collect(hub: Hub, cloud_id: uuid.UUID, source: Path) -> Ingestion:
+    with transaction(hub.sessions, write=True) as session:
+        queued = ingest.queue_ingestion(session, cloud_id, str(source), now=hub.now())
+        assert ingest.claim(session, queued.id, hub.now())
+    return ingest.run(hub, queued.id)
+
+
+def _broken(district: Path, target: Path, name: str, column: str) -> Path:
+    """``district`` with column ``column`` of ``name``.csv gone."""
+    shutil.copytree(district, target)
+    path = target / f"{name}.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    at = rows[0].index(column)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([*row[:at], *row[at + 1 :]] for row in rows)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("name", "column"), [("enrollments", "classSourcedId"), ("demographics", "sourcedId")]
+)
+def test_an_unreadable_bundle_stops_the_loader_and_leaves_nothing(
+    own_hub: Hub,
+    district: Path,
+    tmp_path: Path,
+    loaders: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    column: str,
+) -> None:
+    """Found by this process (demographics.csv, read after users) or by the loader (its own
+    file's header): the same message as without a loader, and no table left."""
+    postgresql = own_hub.engine.dialect.name == "postgresql"
+    monkeypatch.setattr(own_hub.settings, "loader_min_enrollments_bytes", 0)
+    broken = _broken(district, tmp_path / "broken", name, column)
+    cloud = _new_cloud(own_hub, "Broken")
+    failed = collect(own_hub, cloud, broken)
+    assert failed.state == "failed"
+    assert failed.message == f"{name}.csv: required column {column!r} is missing"
+    assert len(loaders) == (1 if postgresql else 0)
+    with transaction(own_hub.sessions) as session:
+        assert session.scalar(select(RepoMembership.id).limit(1)) is None
+        assert partitions.has_partition(session, MEMBERSHIPS, cloud) is not postgresql
+    if postgresql:
+        assert _loadings(own_hub) == []
+
+
+def test_a_loading_that_no_longer_fits_is_dropped_and_the_bundle_read_again(
+    own_hub: Hub,
+    district: Path,
+    tmp_path: Path,
+    loaders: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another collection gave the cloud objects while this one read (with a loader): the
+    loader's memberships are not applied; the bundle is read again in this process."""
+    postgresql = own_hub.engine.dialect.name == "postgresql"
+    monkeypatch.setattr(own_hub.settings, "loader_min_enrollments_bytes", 0)
+    cloud = _new_cloud(own_hub, "Raced")
+    objects_only = delta_bundle(district, tmp_path / "objects")
+    real_read = ingest._read
+    reads: list[bool] = []
+
+    def read_then_race(*args: Any, **kwargs: Any) -> Any:
+        read = real_read(*args, **kwargs)
+        reads.append(isinstance(read.bundle.memberships, WrittenElsewhere))
+        if len(reads) == 1:  # another collection applies meanwhile
+            monkeypatch.setattr(ingest, "_read", real_read)
+            assert collect(own_hub, cloud, objects_only).state == "success"
+            monkeypatch.setattr(ingest, "_read", read_then_race)
+        return read
+
+    monkeypatch.setattr(ingest, "_read", read_then_race)
+    done = collect(own_hub, cloud, district)
+    assert done.state == "success", done.message
+    assert reads == ([True, False] if postgresql else [False])
+    expected = len(read_bundle(district).memberships)
+    with transaction(own_hub.sessions) as session:
+        stored = session.scalars(
+            select(func.count()).select_from(RepoMembership).where(RepoMembership.cloud_id == cloud)
+        ).one()
+    assert stored == expected == done.objects_added - _objects_added_again(own_hub, done)
+    if postgresql:
+        assert len(loaders) == 1
+        assert _loadings(own_hub) == []
+
+
+def _objects_added_again(hub: Hub, done: Ingestion) -> int:
+    """The objects ``done`` added (the others were there: the racing collection's)."""
+    with transaction(hub.sessions) as session:
+        return sum(
+            1
+            for change in change_set(session, done.id)
+            if change.entity == "object" and change.action == "ADD"
+        )
+
+
+def test_the_worker_drops_the_loadings_of_collections_that_ended(own_hub: Hub) -> None:
+    cloud = _new_cloud(own_hub, "Orphans")
+    with transaction(own_hub.sessions, write=True) as session:
+        ended, running = (
+            ingest.queue_ingestion(session, cloud, ".", now=own_hub.now()) for _ in range(2)
+        )
+        ended.state, running.state = "failed", "executing"
+        ids = [ended.id, running.id, uuid.uuid4()]  # the last: no such ingestion
+    if own_hub.engine.dialect.name != "postgresql":
+        assert partitions.drop_orphans(own_hub.engine, MEMBERSHIPS) == []
+        return
+    names = [partitions.loading_name(MEMBERSHIPS.name, i) for i in ids]
+    with transaction(own_hub.sessions, write=True) as session:
+        for name in names:
+            partitions.create_loading(session, MEMBERSHIPS, name, cloud)
+    assert sorted(partitions.drop_orphans(own_hub.engine, MEMBERSHIPS)) == sorted(
+        [names[0], names[2]]
+    )
+    assert _loadings(own_hub) == [names[1]]  # its collection still runs
+    partitions.drop_loading(own_hub.engine, names[1])
+    assert _loadings(own_hub) == []
