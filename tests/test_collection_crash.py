@@ -37,10 +37,10 @@ def _collect_until_killed(
     """Child process: claim and run the collection, stopping for good once persons are being
     written (the parent kills it there, with the transaction open). ``loader_min``: the
     setting ``loader_min_enrollments_bytes``, if not the default."""
-    more = {} if loader_min is None else {"loader_min_enrollments_bytes": loader_min}
-    hub = build_hub(
-        Settings(database_url=url, secret_key=TEST_SECRET, data_dir=Path(data_dir), **more)
-    )
+    settings = Settings(database_url=url, secret_key=TEST_SECRET, data_dir=Path(data_dir))
+    if loader_min is not None:
+        settings = settings.model_copy(update={"loader_min_enrollments_bytes": loader_min})
+    hub = build_hub(settings)
     with write_transaction(hub.sessions) as session:
         assert ingest.claim(session, uuid.UUID(ingestion_id), hub.now())
 

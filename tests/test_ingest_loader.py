@@ -27,7 +27,7 @@ from interop_hub.repository import partitions
 from interop_hub.repository.models import RepoMembership
 from interop_hub.runtime import Hub
 from tests.test_ingest_deferred import _spoil, delta_bundle, rewrite
-from tests.test_memberships_partitions import _new_cloud
+from tests.test_memberships_partitions import _analyzed_columns, _new_cloud
 
 MEMBERSHIPS = cast(Table, RepoMembership.__table__)
 
@@ -161,6 +161,7 @@ def test_a_loader_gives_the_outcome_of_a_collection_that_reads_every_file_itself
                 f"{partitions.partition_name(MEMBERSHIPS.name, loaded)}_{suffix}"
                 for suffix in ("ix1", "ix2", "ix3", "ix4", "pkey")
             ]
+            assert _analyzed_columns(session, loaded) > 0  # by the loader
             assert _loadings(own_hub) == []
 
 

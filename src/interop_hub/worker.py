@@ -29,12 +29,12 @@ log = logging.getLogger("interop_hub.worker")
 
 
 def run_pending(hub: Hub) -> int:
-    """Fail the runs whose process died, drop the task history older than
-    ``TASK_HISTORY_DAYS``, the task payloads nothing needs, the memberships partitions of
-    deleted clouds and the memberships loaded for collections that ended without them, start and complete the due rollovers (before any collection of this run,
-    which then sees the tenants' rollover mode as it is now), queue the collections of due
-    schedules, then run queued ingestions until none is left, storing after each the renderings
-    it left to store (:mod:`interop_hub.tasks.renderings`); return how many ran."""
+    """Fail the runs whose process died, drop the task history older than ``TASK_HISTORY_DAYS``, the
+    task payloads nothing needs, the memberships partitions of deleted clouds and the memberships
+    loaded for collections that ended without them, start and complete the due rollovers (before any
+    collection of this run, which then sees the tenants' rollover mode as it is now), queue the
+    collections of due schedules, then run queued ingestions until none is left, storing after each
+    the renderings it left to store (:mod:`interop_hub.tasks.renderings`); return how many ran."""
     with write_transaction(hub.sessions) as session:
         fail_dead_runs(session, hub.now(), hub.settings.ingestion_stale_seconds)
     # Its own short transaction: a large delete must not hold the locks of the steps around it.

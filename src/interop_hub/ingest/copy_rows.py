@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from interop_hub.ingest.normalize import MembershipRow, Normalizer, ObjectRow
@@ -111,27 +112,40 @@ def membership_rows(
         )
 
 
+@dataclass
+class ReferenceFields:
+    """The ``COPY`` fields of the persons, sections and schools memberships refer to, by
+    source id (made once each): after :func:`first_membership_rows`, their keys are every
+    reference its records made (a school's ``""`` stands for none)."""
+
+    persons: dict[str, bytes] = field(default_factory=dict)
+    sections: dict[str, bytes] = field(default_factory=dict)
+    schools: dict[str, bytes] = field(default_factory=lambda: {"": NULL_BINARY})
+
+
 def first_membership_rows(
-    normalizer: Normalizer, records: Iterable[tuple[SourceMembership, str]], now: dt.datetime
+    normalizer: Normalizer,
+    records: Iterable[tuple[SourceMembership, str]],
+    now: dt.datetime,
+    fields: ReferenceFields | None = None,
 ) -> Iterator[bytes]:
     """The bytes :func:`membership_rows` makes of ``normalizer.membership_row(record, digest)``
     for each of ``records`` (record, digest), made without those rows.
 
-    For a cloud's first collection, whose memberships are only written (nothing compares or
-    logs them one by one): no :class:`MembershipRow` and no UUID object per row — the id's
-    bytes come from the hash, a person's, section's and school's field bytes are made once per
-    source id, and equal ``data`` dicts (the reader shares them) are encoded once. Half the
-    Python time of :func:`membership_rows` with the rows built first (731,314 memberships:
-    1.7 s against 3.3 s, BENCHMARKS session 11).
+    For a cloud's first collection, whose memberships are only written (nothing compares or logs
+    them one by one): no :class:`MembershipRow` and no UUID object per row — the id's bytes come
+    from the hash, a person's, section's and school's field bytes are made once per source id (in
+    ``fields``, if given), and equal ``data`` dicts (the reader shares them) are encoded once. Half
+    the Python time of :func:`membership_rows` with the rows built first (731,314 memberships: 1.7 s
+    against 3.3 s, BENCHMARKS session 11).
     """
     start = field_count(len(MEMBERSHIP_COLUMNS))
     head = uuid_binary(normalizer.cloud_id)
     stamps = timestamptz_binary(now) * 2
     make_id = normalizer.membership_id.bytes_of
     get = normalizer.ids.get
-    persons: dict[str, bytes] = {}
-    sections: dict[str, bytes] = {}
-    schools: dict[str, bytes] = {"": NULL_BINARY}
+    known = fields if fields is not None else ReferenceFields()
+    persons, sections, schools = known.persons, known.sections, known.schools
     roles: dict[str, bytes] = {}
     # id(data) → (data, its field): the dict is kept alongside, so its id cannot be reused
     datas: dict[int, tuple[dict[str, Any], bytes]] = {}

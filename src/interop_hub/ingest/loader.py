@@ -12,11 +12,11 @@ collection's transaction then makes that table the cloud's partition of ``repo_m
 collection that fails or dies leaves a table that is dropped (by the collection, else by the
 worker: :func:`~interop_hub.repository.partitions.drop_orphans`).
 
-Whether a row's user, class and school exist is only known once the other process has read
-orgs, classes and users. The loader checks and writes every row meanwhile as if they all
-existed, noting each reference; when the other process sends the ids that do exist
-(:meth:`MembershipLoader.send_refs`) and one it wrote does not, it reads the file again with
-those ids, exactly as the collection would have read it, and deletes the rows that read
+Whether a row's user, class and school exist is only known once the other process has read orgs,
+classes and users. The loader checks and writes every row meanwhile as if they all existed (the
+references made are those its rows' fields were made for); when the other process sends the ids that
+do exist (:meth:`MembershipLoader.send_refs`) and one it wrote does not, it reads the file again
+with those ids, exactly as the collection would have read it, and deletes the rows that read
 rejects. Its row errors, rows read and remembered lines are the same as that read's.
 
 The conversation, over a pipe: the loader says whether the file's header is good
@@ -42,7 +42,11 @@ from sqlalchemy import Table, delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from interop_hub.ingest.copy_rows import MEMBERSHIP_COLUMNS, first_membership_rows
+from interop_hub.ingest.copy_rows import (
+    MEMBERSHIP_COLUMNS,
+    ReferenceFields,
+    first_membership_rows,
+)
 from interop_hub.ingest.normalize import Normalizer, membership_digest
 from interop_hub.ingest.oneroster import people
 from interop_hub.ingest.oneroster.bundle import open_source
@@ -55,7 +59,7 @@ from interop_hub.ingest.records import (
     SourceMembership,
 )
 from interop_hub.kit.bulk import chunks, copy_binary
-from interop_hub.kit.db import create_db_engine, one_of
+from interop_hub.kit.db import analyze, create_db_engine, one_of
 from interop_hub.kit.gc import paused_gc
 from interop_hub.repository import partitions
 from interop_hub.repository.models import RepoMembership
@@ -188,12 +192,11 @@ def run_loader(job: LoadJob, conn: Connection) -> None:
 
 class _Reading(Reader):
     """A read of enrollments.csv alone; references resolve to ``resolvable`` (None: every
-    reference resolves, each noted in :attr:`referred`)."""
+    reference resolves)."""
 
     def __init__(self, job: LoadJob, resolvable: Mapping[Kind, AbstractSet[str]] | None) -> None:
         self.job = job
         self.resolving = resolvable
-        self.referred: dict[Kind, set[str]] = {kind: set() for kind in REFERENCES}
 
     def read(self) -> Iterator[SourceMembership]:
         with open_source(Path(self.job.path), self.job.max_bytes) as source:
@@ -205,10 +208,7 @@ class _Reading(Reader):
         self._finish()
 
     def exists(self, kind: Kind, sid: str) -> bool:
-        if self.resolving is None:
-            self.referred[kind].add(sid)
-            return True
-        return sid in self.resolving[kind]
+        return self.resolving is None or sid in self.resolving[kind]
 
 
 def _load(job: LoadJob, conn: Connection) -> None:
@@ -252,15 +252,33 @@ def _write(
     table = partitions.create_loading(session, members, job.table, job.cloud_id)
     mailbox = _Mailbox(conn)
     written = _Digested(head, records, mailbox)
-    copy_binary(
-        session, table, MEMBERSHIP_COLUMNS, first_membership_rows(normalizer, written, job.stamp)
-    )
+    fields = ReferenceFields()
+    encoded = first_membership_rows(normalizer, written, job.stamp, fields)
+    copy_binary(session, table, MEMBERSHIP_COLUMNS, encoded)
     refs = mailbox.refs()
     mailbox.check()
     partitions.build_indexes(session, members, job.table)
-    unknown = {k: first.referred[k] - refs[k] for k in REFERENCES}
-    if not any(unknown.values()):
-        return first, written.count
+    referred = {"person": fields.persons, "section": fields.sections, "org": fields.schools}
+    unknown = {k: set(referred[k]).difference(refs[k], ("",)) for k in REFERENCES}
+    final, count = first, written.count
+    if any(unknown.values()):
+        final, count = _keep_resolved(session, job, normalizer, table, refs, unknown, count)
+    # the collection need not: the statistics stay the table's as it becomes the partition
+    analyze(session, job.table)
+    return final, count
+
+
+def _keep_resolved(
+    session: Session,
+    job: LoadJob,
+    normalizer: Normalizer,
+    table: Table,
+    refs: Mapping[Kind, AbstractSet[str]],
+    unknown: Mapping[Kind, set[str]],
+    written: int,
+) -> tuple[_Reading, int]:
+    """Read the file again with the references that resolve, and delete the rows written that
+    make one that does not; that read, and how many rows stay."""
     final = _Reading(job, refs)
     count = sum(1 for _ in final.read())
     columns = {"person": table.c.person_id, "section": table.c.section_id, "org": table.c.school_id}
@@ -269,8 +287,8 @@ def _write(
         for batch in chunks([normalizer.ids.get(k, s) for s in sids]):
             result = session.execute(delete(table).where(one_of(session, columns[k], batch)))
             deleted += result.rowcount  # type: ignore[attr-defined]
-    if written.count - deleted != count:  # the second read rejects these rows, no other
-        raise RuntimeError(f"{written.count} rows written, {deleted} deleted, {count} accepted")
+    if written - deleted != count:  # the second read rejects these rows, no other
+        raise RuntimeError(f"{written} rows written, {deleted} deleted, {count} accepted")
     return final, count
 
 

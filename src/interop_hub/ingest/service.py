@@ -393,7 +393,9 @@ def _apply_planned(
     # for the whole of it (and compare every row with each id), however few rows it holds.
     if new_partition or added + updated + deleted > max(ANALYZE_MIN_ROWS, base // 10):
         say("analyzing")
-        refresh_statistics(session, cloud_id)
+        # a loader analyzed the memberships it wrote
+        loaded = isinstance(collection.memberships.adds, WrittenElsewhere)
+        refresh_statistics(session, cloud_id, memberships=not loaded)
     ingestion.state = "success"
     ingestion.mass_change_pending = False
     ingestion.finished_at = now
@@ -487,11 +489,14 @@ def _store_record_digests(session: Session, collection: CollectionPlan, say: Pro
                 )
 
 
-def refresh_statistics(session: Session, cloud_id: uuid.UUID) -> None:
+def refresh_statistics(session: Session, cloud_id: uuid.UUID, *, memberships: bool = True) -> None:
     """Refresh the planner's statistics of the Repository tables after a large change to the
-    cloud's rows (of its memberships' partition only: the table's would sample every cloud's)."""
-    members = partitions.table_of(session, cast(Table, RepoMembership.__table__), cloud_id)
-    analyze(session, "repo_objects", "repo_links", members)
+    cloud's rows (of its memberships' partition only: the table's would sample every cloud's;
+    not at all without ``memberships``)."""
+    tables = ["repo_objects", "repo_links"]
+    if memberships:
+        tables.append(partitions.table_of(session, cast(Table, RepoMembership.__table__), cloud_id))
+    analyze(session, *tables)
 
 
 def _record_errors(session: Session, hub: Hub, ingestion: Ingestion, bundle: Bundle) -> None:
