@@ -108,7 +108,7 @@ from interop_hub.kit.settings import Settings
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import AccountCreate, InstalledTenant, TenantInstall
 from interop_hub.repository import partitions
-from interop_hub.repository.models import RepoMembership
+from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.rostering.models import PayloadView
 from interop_hub.runtime import build_hub
 from interop_hub.tasks import renderings
@@ -511,14 +511,16 @@ def prepare_database(database_url: str, data_dir: Path) -> uuid.UUID:
         hub.engine.dispose()
 
 
-def make_memberships_partition(database_url: str, data_dir: Path, cloud_id: uuid.UUID) -> None:
-    """Give the cloud its (empty, indexed) memberships partition, as its first collection would
-    (:func:`interop_hub.repository.partitions.ensure`): for the scripts that write the
-    Repository's tables themselves, into the layout a collection into a cloud with rows has."""
+def make_partitions(database_url: str, data_dir: Path, cloud_id: uuid.UUID) -> None:
+    """Give the cloud its (empty, indexed) partitions of the memberships, objects and links, as
+    its first collection would (:func:`interop_hub.repository.partitions.ensure`): for the
+    scripts that write the Repository's tables themselves, into the layout a collection into a
+    cloud with rows has."""
     hub = build_hub(bench_settings(database_url, data_dir))
     try:
         with transaction(hub.sessions) as session:
-            partitions.ensure(session, cast(Table, RepoMembership.__table__), cloud_id)
+            for model in (RepoMembership, RepoObject, RepoLink):
+                partitions.ensure(session, cast(Table, model.__table__), cloud_id)
     finally:
         hub.engine.dispose()
 

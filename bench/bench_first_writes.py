@@ -43,7 +43,7 @@ from bench.bench_collection import (
     conninfo,
     create_database,
     drop_database,
-    make_memberships_partition,
+    make_partitions,
     new_database_name,
     prepare_bundles,
     prepare_database,
@@ -151,7 +151,7 @@ def server_alone(
     admin_url: str, tables: Sequence[Encoded], cloud_id: uuid.UUID
 ) -> list[ServerAlone]:
     """``COPY`` each table's encoded rows (of cloud ``cloud_id``) into a freshly migrated
-    database: into the table as migrated (memberships: into the cloud's partition, made empty
+    database: into the table as migrated (into the cloud's partition, made empty
     and indexed beforehand), then into an unindexed copy of it, indexed afterwards (what a
     cloud's first collection now does with its memberships partition). Each step is
     committed."""
@@ -161,7 +161,7 @@ def server_alone(
         with tempfile.TemporaryDirectory() as data_dir:
             url = sqlalchemy_url(admin_url, name)
             prepare_database(url, Path(data_dir))
-            make_memberships_partition(url, Path(data_dir), cloud_id)
+            make_partitions(url, Path(data_dir), cloud_id)
         with psycopg.connect(conninfo(admin_url, name)) as conn:
             return [_table_alone(conn, encoded) for encoded in tables]
     finally:

@@ -48,7 +48,7 @@ from bench.bench_collection import (
     create_database,
     csv_files,
     drop_database,
-    make_memberships_partition,
+    make_partitions,
     measure_floor,
     new_database_name,
     prepare_bundles,
@@ -357,7 +357,7 @@ def measure_layout(
     result = LayoutResult("indexes after" if indexes_after else "as migrated")
     try:
         cloud_id = prepare_database(sqlalchemy_url(admin_url, name), data_dir)
-        make_memberships_partition(sqlalchemy_url(admin_url, name), data_dir, cloud_id)
+        make_partitions(sqlalchemy_url(admin_url, name), data_dir, cloud_id)
         ingestion_id = _new_ingestion(sqlalchemy_url(admin_url, name), data_dir, cloud_id)
         with psycopg.connect(conninfo(admin_url, name)) as conn:
             if not keep_foreign_keys:

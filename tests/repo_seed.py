@@ -64,9 +64,10 @@ class SeedWriter:
     def __init__(self, session: Session, cloud_id: uuid.UUID) -> None:
         self.session = session
         self.seed = Seed(cloud_id)
-        # On PostgreSQL a cloud's memberships go to its own partition, which a collection
-        # creates: made here, empty, before any is added.
-        partitions.ensure(session, cast(Table, RepoMembership.__table__), cloud_id)
+        # On PostgreSQL a cloud's rows go to its own partitions, which a collection creates:
+        # made here, empty, before any is added.
+        for model in (RepoObject, RepoLink, RepoMembership):
+            partitions.ensure(session, cast(Table, model.__table__), cloud_id)
 
     def obj(
         self,

@@ -35,12 +35,12 @@ def _last_vacuum(hub: Hub, table: str) -> dt.datetime | None:
 
 def test_vacuum_analyze_runs_while_the_session_holds_a_transaction(hub: Hub) -> None:
     with write_transaction(hub.sessions) as session:
-        session.execute(text("SELECT count(*) FROM repo_objects"))  # the transaction is open
+        session.execute(text("SELECT count(*) FROM repo_changes"))  # the transaction is open
         postgres = is_postgresql(session)
-        before = _last_vacuum(hub, "repo_objects") if postgres else None
-        vacuum_analyze(session, "repo_objects", "task_payloads")
+        before = _last_vacuum(hub, "repo_changes") if postgres else None
+        vacuum_analyze(session, "repo_changes", "task_payloads")
         if postgres:
-            after = _last_vacuum(hub, "repo_objects")
+            after = _last_vacuum(hub, "repo_changes")
             assert after is not None
             assert before is None or after > before
         else:  # ANALYZE only, in the session: the statistics table now exists

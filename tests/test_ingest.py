@@ -95,14 +95,14 @@ def test_same_bundle_again_changes_nothing_and_ids_are_stable(
     collect(hub, cloud, district)
     student = next(u for u in file_rows(district, "users") if u["role"] == "student")
     with transaction(hub.sessions) as session:
-        before = session.get(RepoObject, object_id(cloud, "person", student["sourcedId"]))
+        before = session.get(RepoObject, (object_id(cloud, "person", student["sourcedId"]), cloud))
         assert before is not None
         first_id, created = before.id, before.created_at
     again = collect(hub, cloud, district)
     assert again.state == "success"
     assert (again.objects_added, again.objects_updated, again.objects_deleted) == (0, 0, 0)
     with transaction(hub.sessions) as session:
-        after = session.get(RepoObject, first_id)
+        after = session.get(RepoObject, (first_id, cloud))
         assert after is not None
         assert after.created_at == created
         assert after.source_id == student["sourcedId"]
@@ -139,7 +139,7 @@ def test_nightly_change_set_has_prior_values(
     # a changed person's prior values are the ones it had
     changed = next(c for c in updates if c.kind == "person")
     with transaction(hub.sessions) as session:
-        now = session.get(RepoObject, changed.object_id)
+        now = session.get(RepoObject, (changed.object_id, cloud))
     assert now is not None
     assert changed.prior is not None
     for key, prior in changed.prior.items():

@@ -27,7 +27,7 @@ from interop_hub.repository import partitions
 from interop_hub.repository.models import RepoMembership
 from interop_hub.runtime import Hub
 from tests.test_ingest_deferred import _spoil, delta_bundle, rewrite
-from tests.test_memberships_partitions import _analyzed_columns, _new_cloud
+from tests.test_partitions import _analyzed_columns, _new_cloud
 
 MEMBERSHIPS = cast(Table, RepoMembership.__table__)
 

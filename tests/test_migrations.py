@@ -18,7 +18,7 @@ from interop_hub.ingest.models import RepoChange
 from interop_hub.kit import migrate
 from interop_hub.models import metadata
 from interop_hub.repository import partitions
-from interop_hub.repository.models import RepoMembership, RepoObject
+from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from tests.conftest import Database, DatabaseFactory
 
 MEMBERSHIPS = cast(Table, RepoMembership.__table__)
@@ -83,8 +83,9 @@ def _foreign_keys(engine: Engine) -> dict[str, set[tuple[str, str]]]:
 def _orphans(connection: Connection) -> None:
     """A row of each bulk table that refers to nothing (possible since 0009)."""
     values = {"cloud_id": uuid.uuid4().hex, "id": uuid.uuid4().hex}
-    with Session(connection) as session:  # the cloud's memberships partition (PostgreSQL)
-        partitions.ensure(session, MEMBERSHIPS, uuid.UUID(values["cloud_id"]))
+    with Session(connection) as session:  # the cloud's partitions (PostgreSQL)
+        for table in (MEMBERSHIPS, cast(Table, RepoLink.__table__)):
+            partitions.ensure(session, table, uuid.UUID(values["cloud_id"]))
     ids = {name: uuid.uuid4().hex for name in ("a", "b", "c", "d")}
     connection.execute(
         text(
@@ -214,12 +215,15 @@ def test_objects_have_no_key_to_their_cloud_and_the_downgrade_restores_it(
         return [key["constrained_columns"] for key in keys if key["referred_table"] == "clouds"]
 
     assert cloud_keys() == []
+    gone = uuid.uuid4()
     with engine.begin() as connection:  # an object whose cloud is gone (possible since 0014)
+        with Session(connection) as session:  # its partition (PostgreSQL)
+            partitions.ensure(session, cast(Table, RepoObject.__table__), gone)
         connection.execute(
             insert(RepoObject),
             {
                 "id": uuid.uuid4(),
-                "cloud_id": uuid.uuid4(),
+                "cloud_id": gone,
                 "kind": "org",
                 "source_id": "o1",
                 "label": "O",
@@ -317,4 +321,81 @@ def test_memberships_move_into_a_partition_per_cloud_and_back(
     with engine.connect() as connection:
         assert not _partitioned(connection)
         assert _memberships_by_partition(connection) == {"repo_memberships": 4}
+    migrate.upgrade(engine)
+
+
+def _rows_by_table(connection: Connection, table: str) -> dict[str, int]:
+    """How many rows each table holding ``table``'s has (its partitions, on PostgreSQL)."""
+    if connection.dialect.name != "postgresql":
+        return {table: _count(connection, table)}
+    rows = connection.execute(
+        text(f"SELECT tableoid::regclass::text, count(*) FROM {table} GROUP BY 1")
+    )
+    return {str(name): int(n) for name, n in rows}
+
+
+def test_objects_and_links_move_into_a_partition_per_cloud_and_back(
+    database: Database, databases: DatabaseFactory
+) -> None:
+    engine = databases.create(database.backend).engine
+    config = migrate.alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0015")
+    clouds = [uuid.uuid4(), uuid.uuid4()]
+    objects = [
+        {
+            "id": uuid.uuid4(),
+            "cloud_id": cloud,
+            "kind": "org",
+            "source_id": f"o{n}",
+            "label": f"Org {n}",
+            "data": {"n": n},
+            "digest": "x",
+        }
+        for n, cloud in enumerate([clouds[0], clouds[0], clouds[0], clouds[1]])
+    ]
+    links = [
+        {"from_id": o["id"], "rel": "parent", "to_id": objects[0]["id"], "cloud_id": o["cloud_id"]}
+        for o in objects[1:]
+    ]
+    with engine.begin() as connection:
+        connection.execute(insert(RepoObject), objects)
+        connection.execute(insert(RepoLink), links)
+    migrate.upgrade(engine)
+    postgres = engine.dialect.name == "postgresql"
+    counts = {"repo_objects": [3, 1], "repo_links": [2, 1]}
+    with engine.connect() as connection:
+        for table, per_cloud in counts.items():
+            expected = (
+                {
+                    partitions.partition_name(table, c): n
+                    for c, n in zip(clouds, per_cloud, strict=True)
+                }
+                if postgres
+                else {table: sum(per_cloud)}
+            )
+            assert _rows_by_table(connection, table) == expected
+            if postgres:  # analyzed, and the keys include the cloud
+                analyzed = text(
+                    "SELECT count(DISTINCT tablename) FROM pg_stats WHERE tablename = ANY(:t)"
+                )
+                assert connection.scalar(analyzed, {"t": list(expected)}) == len(clouds)
+            key = inspect(connection).get_pk_constraint(table)["constrained_columns"]
+            assert key[-1] == "cloud_id"
+        with Session(connection) as session:
+            for model in (RepoObject, RepoLink):
+                split = cast(Table, model.__table__)
+                assert all(partitions.has_partition(session, split, c) for c in clouds)
+        labels = connection.scalars(text("SELECT label FROM repo_objects ORDER BY source_id"))
+        assert list(labels) == [f"Org {n}" for n in range(4)]
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0015")
+    with engine.connect() as connection:
+        for table, per_cloud in counts.items():
+            assert _rows_by_table(connection, table) == {table: sum(per_cloud)}
+        assert inspect(connection).get_pk_constraint("repo_objects")["constrained_columns"] == [
+            "id"
+        ]
     migrate.upgrade(engine)

@@ -18,7 +18,7 @@ from interop_hub.ingest import service as ingest
 from interop_hub.ingest.liveness import fail_dead_runs
 from interop_hub.kit.db import write_transaction
 from interop_hub.repository import partitions
-from interop_hub.repository.models import RepoMembership
+from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.rollovers.service import run_due_rollovers
 from interop_hub.runtime import Hub
 from interop_hub.schedules.service import run_due_schedules
@@ -46,8 +46,11 @@ def run_pending(hub: Hub) -> int:
         dropped = payloads.prune(session)
     if dropped:
         log.info("dropped %d task payload(s) nothing refers to", dropped)
-    for name in partitions.drop_orphans(hub.engine, cast(Table, RepoMembership.__table__)):
-        log.info("dropped %s (a deleted cloud's partition, or an ended collection's loading)", name)
+    for table in (RepoMembership, RepoObject, RepoLink):
+        for name in partitions.drop_orphans(hub.engine, cast(Table, table.__table__)):
+            log.info(
+                "dropped %s (a deleted cloud's partition, or an ended collection's loading)", name
+            )
     moved = run_due_rollovers(hub)
     if moved:
         log.info("%d rollover(s) changed status", moved)

@@ -88,8 +88,11 @@ class CollectionPlan:
         )
 
 
-def object_views(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-    """The comparable views of existing objects (fields and links), loaded in chunks."""
+def object_views(
+    session: Session, cloud_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The comparable views of the cloud's objects ``ids`` (fields and links), loaded in chunks
+    (by the cloud too: on PostgreSQL that reads its partitions alone)."""
     found: dict[uuid.UUID, tuple[str | None, str, int | None, dict[str, Any]]] = {}
     links: dict[uuid.UUID, list[tuple[str, uuid.UUID, int]]] = {}
     for batch in chunks(ids):
@@ -100,12 +103,12 @@ def object_views(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, 
                 RepoObject.label,
                 RepoObject.school_year,
                 RepoObject.data,
-            ).where(one_of(session, RepoObject.id, batch))
+            ).where(RepoObject.cloud_id == cloud_id, one_of(session, RepoObject.id, batch))
         ):
             found[row.id] = (row.subtype, row.label, row.school_year, row.data)
         for link in session.execute(
             select(RepoLink.from_id, RepoLink.rel, RepoLink.to_id, RepoLink.position).where(
-                one_of(session, RepoLink.from_id, batch)
+                RepoLink.cloud_id == cloud_id, one_of(session, RepoLink.from_id, batch)
             )
         ):
             links.setdefault(link.from_id, []).append((link.rel, link.to_id, link.position))
@@ -279,19 +282,27 @@ def apply_plan(
     """Apply ``plan`` and log every change with the prior values of what changed."""
     order = [kind for kind in KINDS if kind in plan.objects]
     deleted: dict[str, dict[uuid.UUID, dict[str, Any]]] = {}
+    # The cloud's first objects on PostgreSQL: its partitions of the objects and the links are
+    # made, loaded bare and then indexed (there is nothing to update or delete).
+    first = not partitions.has_partition(session, objects_t, cloud_id)
+    if first:
+        _load_first_objects(session, cloud_id, plan, order, now, progress)
     for kind in order:
-        progress(f"writing {kind}")
+        if not first:
+            progress(f"writing {kind}")
         kind_plan = plan.objects[kind]
-        before = object_views(session, [row.id for row in kind_plan.updates])
-        deleted[kind] = object_views(session, kind_plan.deletes)
-        alone = bool(kind_plan.adds) and nothing_of(session, cloud_id, kind)
-        _insert_objects(session, cloud_id, kind_plan.adds, now)
+        before = object_views(session, cloud_id, [row.id for row in kind_plan.updates])
+        deleted[kind] = object_views(session, cloud_id, kind_plan.deletes)
+        alone = bool(kind_plan.adds) and (first or nothing_of(session, cloud_id, kind))
+        if not first:
+            _insert_objects(session, cloud_id, kind_plan.adds, now)
         _update_objects(session, kind_plan.updates, now)
         log.added(session, kind, kind_plan.adds, alone=alone, created_at=now)
         for row in kind_plan.updates:
             prior = changed_fields(before.get(row.id, {}), row.view())
             log.add("object", row.id, kind, row.subtype, "UPDATE", prior)
-    _insert_links(session, cloud_id, [r for k in order for r in plan.objects[k].adds])
+    if not first:
+        _insert_links(session, cloud_id, [r for k in order for r in plan.objects[k].adds])
     _replace_links(session, cloud_id, [r for k in order for r in plan.objects[k].updates])
 
     progress("writing membership")
@@ -321,6 +332,31 @@ def apply_plan(
             log.add("object", object_id, kind, view.get("$subtype"), "DELETE", view)
         _delete_objects(session, cloud_id, list(deleted[kind]))
     log.write(session)
+
+
+def _load_first_objects(
+    session: Session,
+    cloud_id: uuid.UUID,
+    plan: CollectionPlan,
+    order: Sequence[str],
+    now: dt.datetime,
+    progress: Callable[[str], None],
+) -> None:
+    """Make the cloud's partitions of the objects and of the links, each loaded with the
+    plan's adds before it is indexed and attached
+    (:func:`~interop_hub.repository.partitions.create_loaded`)."""
+
+    def objects(into: Table) -> None:
+        for kind in order:
+            progress(f"writing {kind}")
+            _insert_objects(session, cloud_id, plan.objects[kind].adds, now, into)
+
+    def links(into: Table) -> None:
+        _insert_links(session, cloud_id, [r for k in order for r in plan.objects[k].adds], into)
+
+    partitions.create_loaded(session, objects_t, cloud_id, objects)
+    progress("writing links")
+    partitions.create_loaded(session, links_t, cloud_id, links)
 
 
 def purge_cloud(session: Session, cloud_id: uuid.UUID) -> None:
@@ -360,14 +396,18 @@ def _update(session: Session, table: Table, records: list[dict[str, Any]]) -> No
 
 
 def _insert_objects(
-    session: Session, cloud_id: uuid.UUID, rows: Sequence[ObjectRow], now: dt.datetime
+    session: Session,
+    cloud_id: uuid.UUID,
+    rows: Sequence[ObjectRow],
+    now: dt.datetime,
+    into: Table = objects_t,
 ) -> None:
     if rows and is_postgresql(session):
-        copy_binary(session, objects_t, OBJECT_COLUMNS, object_rows(cloud_id, rows, now))
+        copy_binary(session, into, OBJECT_COLUMNS, object_rows(cloud_id, rows, now))
         return
     insert_many(
         session,
-        objects_t,
+        into,
         (
             {
                 "id": row.id,
@@ -391,13 +431,15 @@ def _update_objects(session: Session, rows: list[ObjectRow], now: dt.datetime) -
     )
 
 
-def _insert_links(session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow]) -> None:
+def _insert_links(
+    session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow], into: Table = links_t
+) -> None:
     if rows and is_postgresql(session):
-        copy_binary(session, links_t, LINK_COLUMNS, link_rows(cloud_id, rows))
+        copy_binary(session, into, LINK_COLUMNS, link_rows(cloud_id, rows))
         return
     insert_many(
         session,
-        links_t,
+        into,
         (
             {"from_id": row.id, "rel": rel, "to_id": to_id, "cloud_id": cloud_id, "position": pos}
             for row in rows
@@ -407,10 +449,10 @@ def _insert_links(session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow]) 
 
 
 def _replace_links(session: Session, cloud_id: uuid.UUID, rows: list[ObjectRow]) -> None:
+    mine = links_t.c.cloud_id == cloud_id
     for batch in chunks(rows):
-        session.execute(
-            delete(links_t).where(one_of(session, links_t.c.from_id, [r.id for r in batch]))
-        )
+        from_ids = [r.id for r in batch]
+        session.execute(delete(links_t).where(mine, one_of(session, links_t.c.from_id, from_ids)))
     _insert_links(session, cloud_id, rows)
 
 
@@ -495,16 +537,17 @@ def _delete_objects(session: Session, cloud_id: uuid.UUID, ids: list[uuid.UUID])
     """Delete objects with what referred to them, as the foreign keys' cascades did before
     migration 0009: their links (both ways) and their memberships go, and memberships naming a
     deleted school keep no school. Each statement uses an index (``repo_links`` by ``from_id``
-    and ``to_id``, ``repo_memberships`` by person, section and school, in the cloud's
-    partition alone on PostgreSQL)."""
+    and ``to_id``, ``repo_memberships`` by person, section and school), in the cloud's
+    partitions alone on PostgreSQL."""
     m = memberships_t
-    mine = m.c.cloud_id == cloud_id
+    mine, linked = m.c.cloud_id == cloud_id, links_t.c.cloud_id == cloud_id
+    owned = objects_t.c.cloud_id == cloud_id
     for batch in chunks(ids):
-        session.execute(delete(links_t).where(one_of(session, links_t.c.from_id, batch)))
-        session.execute(delete(links_t).where(one_of(session, links_t.c.to_id, batch)))
+        session.execute(delete(links_t).where(linked, one_of(session, links_t.c.from_id, batch)))
+        session.execute(delete(links_t).where(linked, one_of(session, links_t.c.to_id, batch)))
         session.execute(delete(m).where(mine, one_of(session, m.c.person_id, batch)))
         session.execute(delete(m).where(mine, one_of(session, m.c.section_id, batch)))
         session.execute(
             update(m).where(mine, one_of(session, m.c.school_id, batch)).values(school_id=None)
         )
-        session.execute(delete(objects_t).where(one_of(session, objects_t.c.id, batch)))
+        session.execute(delete(objects_t).where(owned, one_of(session, objects_t.c.id, batch)))

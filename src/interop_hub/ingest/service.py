@@ -491,12 +491,12 @@ def _store_record_digests(session: Session, collection: CollectionPlan, say: Pro
 
 def refresh_statistics(session: Session, cloud_id: uuid.UUID, *, memberships: bool = True) -> None:
     """Refresh the planner's statistics of the Repository tables after a large change to the
-    cloud's rows (of its memberships' partition only: the table's would sample every cloud's;
-    not at all without ``memberships``)."""
-    tables = ["repo_objects", "repo_links"]
-    if memberships:
-        tables.append(partitions.table_of(session, cast(Table, RepoMembership.__table__), cloud_id))
-    analyze(session, *tables)
+    cloud's rows (of the cloud's partitions only: a table's would sample every cloud's; not of
+    the memberships without ``memberships``)."""
+    split: list[Any] = [RepoObject, RepoLink, *([RepoMembership] if memberships else [])]
+    analyze(
+        session, *(partitions.table_of(session, cast(Table, t.__table__), cloud_id) for t in split)
+    )
 
 
 def _record_errors(session: Session, hub: Hub, ingestion: Ingestion, bundle: Bundle) -> None:

@@ -56,14 +56,18 @@ def membership_id(cloud_id: uuid.UUID, source_id: str) -> uuid.UUID:
 
 
 class RepoObject(Base):
+    """One object of a cloud. On PostgreSQL the table is partitioned by cloud (migration 0016,
+    :mod:`interop_hub.repository.partitions`), so its primary key includes ``cloud_id``."""
+
     __tablename__ = "repo_objects"
     __table_args__ = (
         UniqueConstraint("cloud_id", "kind", "source_id"),
         Index("ix_repo_objects_listing", "cloud_id", "kind", "subtype", "id"),
+        {"postgresql_partition_by": "LIST (cloud_id)"},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    cloud_id: Mapped[uuid.UUID] = mapped_column()
+    cloud_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(24))
     subtype: Mapped[str | None] = mapped_column(String(32))
     source_id: Mapped[str] = mapped_column(String(255))
@@ -76,15 +80,19 @@ class RepoObject(Base):
 
 
 class RepoLink(Base):
-    """``from_id`` refers to ``to_id`` through ``rel`` (``position`` keeps the source's order)."""
+    """``from_id`` refers to ``to_id`` through ``rel`` (``position`` keeps the source's order).
+    Partitioned by cloud on PostgreSQL, as the objects are (migration 0016)."""
 
     __tablename__ = "repo_links"
-    __table_args__ = (Index("ix_repo_links_to", "to_id", "rel", "from_id"),)
+    __table_args__ = (
+        Index("ix_repo_links_to", "to_id", "rel", "from_id"),
+        {"postgresql_partition_by": "LIST (cloud_id)"},
+    )
 
     from_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     rel: Mapped[str] = mapped_column(String(24), primary_key=True)
     to_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    cloud_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    cloud_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, index=True)
     position: Mapped[int] = mapped_column(SmallInteger, default=0)
 
 

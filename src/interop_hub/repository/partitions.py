@@ -1,12 +1,13 @@
 """A cloud's own partition of a bulk Repository table (PostgreSQL).
 
-``repo_memberships`` is partitioned by ``cloud_id`` on PostgreSQL: a partition per cloud,
-named :func:`partition_name`, and no default partition. Why: a cloud's first collection writes
-its memberships by the hundred thousand, and keeping five B-trees up to date row by row was most
-of the server's work (731,314 rows at 100,000 students: 5.7-6.7 s, against 1.1 s into the same
-table without indexes and 1.2 s to build the indexes afterwards; BENCHMARKS, sessions 11-12).
-A cloud's partition is therefore created by the first write of its rows
-(:func:`create_loaded`): a plain table, loaded, then indexed, then attached.
+``repo_memberships``, ``repo_objects`` and ``repo_links`` are partitioned by ``cloud_id`` on
+PostgreSQL (:data:`PARTITIONED`): a partition per cloud, named :func:`partition_name`, and no
+default partition. Why: a cloud's first collection writes its rows by the hundred thousand, and
+keeping the B-trees up to date row by row was most of the server's work (731,314 memberships at
+100,000 students: 5.7-6.7 s, against 1.1 s into the same table without indexes and 1.2 s to
+build the indexes afterwards; BENCHMARKS, sessions 11-13). A cloud's partition is therefore
+created by the first write of its rows (:func:`create_loaded`): a plain table, loaded, then
+indexed, then attached.
 
 Locks, all taken in the writing transaction and held until it ends:
 
@@ -30,7 +31,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Index, MetaData, Table, text
+from sqlalchemy import Index, MetaData, Table, UniqueConstraint, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -39,8 +40,8 @@ from interop_hub.kit.db import is_postgresql
 
 log = logging.getLogger(__name__)
 
-PARTITIONED = ("repo_memberships",)
-"""The tables partitioned by cloud on PostgreSQL (migration 0015)."""
+PARTITIONED = ("repo_memberships", "repo_objects", "repo_links")
+"""The tables partitioned by cloud on PostgreSQL (migrations 0015, 0016)."""
 
 DETACH_LOCK_WAIT = "10s"
 
@@ -84,11 +85,18 @@ def create_loaded(
 
 
 def build_indexes(session: Session, table: Table, name: str) -> None:
-    """Build the parent ``table``'s primary key and indexes on table ``name`` (the indexes
-    named ``<name>_ix1``, ``_ix2``, ... in the order of the parent's index names)."""
+    """Build the parent ``table``'s primary key, unique constraints and indexes on table
+    ``name`` (named ``<name>_uq1``, ``_uq2``, ... and ``<name>_ix1``, ``_ix2``, ... in the
+    order of the parent's names)."""
     quoted = _quote(session, name)
     keys = ", ".join(c.name for c in table.primary_key.columns)
     session.execute(text(f"ALTER TABLE {quoted} ADD PRIMARY KEY ({keys})"))
+    for number, constraint in enumerate(_uniques(table), 1):
+        columns = ", ".join(c.name for c in constraint.columns)
+        unique_name = _quote(session, f"{name}_uq{number}")
+        session.execute(
+            text(f"ALTER TABLE {quoted} ADD CONSTRAINT {unique_name} UNIQUE ({columns})")
+        )
     for number, index in enumerate(_indexes(table), 1):
         columns = ", ".join(c.name for c in index.columns)
         unique = "UNIQUE " if index.unique else ""
@@ -98,6 +106,11 @@ def build_indexes(session: Session, table: Table, name: str) -> None:
 
 def _indexes(table: Table) -> list[Index]:
     return sorted(table.indexes, key=lambda i: str(i.name))
+
+
+def _uniques(table: Table) -> list[UniqueConstraint]:
+    found = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
+    return sorted(found, key=lambda c: str(c.name))
 
 
 def loading_name(table: str, ingestion_id: uuid.UUID) -> str:

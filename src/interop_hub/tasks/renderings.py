@@ -28,7 +28,7 @@ from interop_hub.clouds.models import Cloud
 from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import one_of, transaction, vacuum_analyze, write_transaction
 from interop_hub.repository import partitions
-from interop_hub.repository.models import RepoMembership, RepoObject
+from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.rostering import projections
 from interop_hub.rostering.queries import Refs
 from interop_hub.runtime import Hub
@@ -52,9 +52,10 @@ PAGED_TABLES = (
 def paged_tables(session: Session, cloud_id: uuid.UUID) -> list[str]:
     """:data:`PAGED_TABLES`, with the cloud's partition of a partitioned one instead of the
     whole table (``VACUUM`` would go through every cloud's)."""
-    members = cast(Table, RepoMembership.__table__)
+    split = [cast(Table, model.__table__) for model in (RepoMembership, RepoObject, RepoLink)]
+    by_name = {table.name: table for table in split}
     return [
-        partitions.table_of(session, members, cloud_id) if name == members.name else name
+        partitions.table_of(session, by_name[name], cloud_id) if name in by_name else name
         for name in PAGED_TABLES
     ]
 

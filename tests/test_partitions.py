@@ -1,8 +1,8 @@
-"""On PostgreSQL a cloud's memberships live in a partition of their own
-(:mod:`interop_hub.repository.partitions`): the cloud's first collection makes it, loads it,
-indexes it and attaches it; later collections write into it; the other clouds read and write
-meanwhile; once the cloud is deleted, the worker drops it. On SQLite the table stays plain and
-the same collections give the same rows."""
+"""On PostgreSQL a cloud's memberships, objects and links live in partitions of their own
+(:mod:`interop_hub.repository.partitions`): the cloud's first collection makes them, loads
+them, indexes them and attaches them; later collections write into them; the other clouds read
+and write meanwhile; once the cloud is deleted, the worker drops them. On SQLite the tables stay
+plain and the same collections give the same rows."""
 
 from __future__ import annotations
 
@@ -24,12 +24,13 @@ from interop_hub.kit.db import is_postgresql, transaction, write_transaction
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import AccountCreate
 from interop_hub.repository import partitions
-from interop_hub.repository.models import RepoMembership
+from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.runtime import Hub
 from interop_hub.worker import run_pending
 from tests.factories import collect
 
 MEMBERSHIPS = cast(Table, RepoMembership.__table__)
+TABLES = [cast(Table, model.__table__) for model in (RepoMembership, RepoObject, RepoLink)]
 OPERATOR = Principal(kind="account", account_type="operator", account_id=uuid.uuid4())
 
 
@@ -69,29 +70,33 @@ def _members(session: Session, cloud_id: uuid.UUID) -> int:
 
 
 def _partition_rows(session: Session, cloud_id: uuid.UUID) -> int:
-    name = partitions.partition_name("repo_memberships", cloud_id)
+    return _rows_of(session, "repo_memberships", cloud_id)
+
+
+def _rows_of(session: Session, table: str, cloud_id: uuid.UUID) -> int:
+    """The rows of the cloud's partition of ``table``."""
+    name = partitions.partition_name(table, cloud_id)
     return int(session.scalar(text(f'SELECT count(*) FROM "{name}"')) or 0)
 
 
-def _analyzed_columns(session: Session, cloud_id: uuid.UUID) -> int:
+def _analyzed_columns(
+    session: Session, cloud_id: uuid.UUID, table: str = "repo_memberships"
+) -> int:
     found = text("SELECT count(*) FROM pg_stats WHERE tablename = :part")
-    return int(
-        session.scalar(found, {"part": partitions.partition_name("repo_memberships", cloud_id)})
-        or 0
-    )
+    return int(session.scalar(found, {"part": partitions.partition_name(table, cloud_id)}) or 0)
 
 
-def _unattached_parent_indexes(session: Session, cloud_id: uuid.UUID) -> set[str]:
+def _unattached_parent_indexes(session: Session, table: str, cloud_id: uuid.UUID) -> set[str]:
     """The parent's indexes that have no index of the cloud's partition attached to them."""
     rows = session.execute(
         text(
             "SELECT p.relname FROM pg_index x JOIN pg_class p ON p.oid = x.indexrelid "
-            "WHERE x.indrelid = 'repo_memberships'::regclass AND NOT EXISTS ("
+            "WHERE x.indrelid = CAST(:parent AS regclass) AND NOT EXISTS ("
             " SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
             " JOIN pg_index ci ON ci.indexrelid = c.oid"
             " WHERE i.inhparent = p.oid AND ci.indrelid = CAST(:part AS regclass))"
         ),
-        {"part": partitions.partition_name("repo_memberships", cloud_id)},
+        {"parent": table, "part": partitions.partition_name(table, cloud_id)},
     )
     return set(rows.scalars())
 
@@ -103,22 +108,28 @@ def test_a_clouds_first_collection_makes_its_partition_and_the_next_writes_into_
     cloud_id = _new_cloud(hub, "Springfield")
     with transaction(hub.sessions) as session:
         postgres = is_postgresql(session)
-        assert partitions.has_partition(session, MEMBERSHIPS, cloud_id) == (not postgres)
+        for table in TABLES:
+            assert partitions.has_partition(session, table, cloud_id) == (not postgres)
     collect(hub, cloud_id, district)
     expected = len(_enrollments(district))
     with transaction(hub.sessions) as session:
         assert _members(session, cloud_id) == expected
-        assert partitions.has_partition(session, MEMBERSHIPS, cloud_id)
+        for table in TABLES:
+            assert partitions.has_partition(session, table, cloud_id)
+            if postgres:
+                assert _unattached_parent_indexes(session, table.name, cloud_id) == set()
+                # analyzed, however small: with no statistics the planner scans it for a few ids
+                assert _analyzed_columns(session, cloud_id, table.name) > 0
+                assert partitions.table_of(session, table, cloud_id) == (
+                    partitions.partition_name(table.name, cloud_id)
+                )
+            else:
+                assert partitions.table_of(session, table, cloud_id) == table.name
         if postgres:
             assert _partition_rows(session, cloud_id) == expected
-            assert _unattached_parent_indexes(session, cloud_id) == set()
-            # analyzed, however small: with no statistics the planner scans it for a few ids
-            assert _analyzed_columns(session, cloud_id) > 0
-            assert partitions.table_of(session, MEMBERSHIPS, cloud_id) == (
-                partitions.partition_name("repo_memberships", cloud_id)
-            )
-        else:
-            assert partitions.table_of(session, MEMBERSHIPS, cloud_id) == "repo_memberships"
+            objects = session.scalar(select(func.count()).where(RepoObject.cloud_id == cloud_id))
+            assert _rows_of(session, "repo_objects", cloud_id) == objects
+            assert objects
     collect(hub, cloud_id, _with_one_more_enrollment(district, tmp_path / "night"))
     with transaction(hub.sessions) as session:
         assert _members(session, cloud_id) == expected + 1
@@ -183,13 +194,17 @@ def test_a_deleted_clouds_partition_is_dropped_by_the_worker(own_hub: Hub, distr
             name = partitions.partition_name("repo_memberships", leftover)
             session.execute(text(f'CREATE TABLE "{name}" (LIKE repo_memberships)'))
     run_pending(hub)
-    expected = {partitions.partition_name("repo_memberships", c) for c in (gone, leftover)}
+    expected = {partitions.partition_name("repo_memberships", leftover)} | {
+        partitions.partition_name(table.name, gone) for table in TABLES
+    }
     with transaction(hub.sessions) as session:
         assert _members(session, gone) == 0
         assert _members(session, kept) == len(_enrollments(district))
-        assert partitions.has_partition(session, MEMBERSHIPS, gone) == (not postgres)
-        assert partitions.has_partition(session, MEMBERSHIPS, kept)
+        for table in TABLES:
+            assert partitions.has_partition(session, table, gone) == (not postgres)
+            assert partitions.has_partition(session, table, kept)
         if postgres:
             tables = text("SELECT relname FROM pg_class WHERE relname = ANY(:names)")
             assert list(session.scalars(tables, {"names": list(expected)})) == []
-    assert partitions.drop_orphans(hub.engine, MEMBERSHIPS) == []  # nothing left to drop
+    for table in TABLES:
+        assert partitions.drop_orphans(hub.engine, table) == []  # nothing left to drop
