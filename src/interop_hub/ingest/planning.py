@@ -214,7 +214,11 @@ def _patched_persons(
     for link in session.execute(
         select(RepoLink.from_id, RepoLink.rel, RepoLink.position, target.kind, target.source_id)
         .join(target, target.id == RepoLink.to_id)
-        .where(RepoLink.from_id.in_([o.id for o in found]))
+        .where(
+            RepoLink.cloud_id == cloud_id,
+            target.cloud_id == cloud_id,
+            RepoLink.from_id.in_([o.id for o in found]),
+        )
     ):
         ref = Ref(link.rel, cast(Kind, link.kind), link.source_id)
         refs.setdefault(link.from_id, []).append((link.rel, link.position, ref))
