@@ -19,9 +19,13 @@ do exist (:meth:`MembershipLoader.send_refs`) and one it wrote does not, it read
 with those ids, exactly as the collection would have read it, and deletes the rows that read
 rejects. Its row errors, rows read and remembered lines are the same as that read's.
 
-The conversation, over a pipe: the loader says whether the file's header is good
-(``header``), the collection sends the references (``refs``) or ``stop``, and the loader ends
-with ``done`` (a :class:`~interop_hub.ingest.records.LoadedMemberships`) or ``failed``.
+The conversation, over a socket pair (:mod:`interop_hub.kit.channel`; the loader runs as
+``python -m interop_hub.ingest.loader``): the collection sends the job, the loader says whether
+the file's header is good (``header``), the collection sends the references (``refs``) or
+``stop``, and the loader ends with ``done`` (a
+:class:`~interop_hub.ingest.records.LoadedMemberships`), ``bundle`` (the file could not be
+read to its end) or ``failed``. The end of the pair, once the collection's process is gone,
+stops the loading too (it rolls back).
 """
 
 from __future__ import annotations
@@ -29,12 +33,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import multiprocessing
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 
@@ -58,7 +62,9 @@ from interop_hub.ingest.records import (
     Mode,
     SourceMembership,
 )
+from interop_hub.kit import channel
 from interop_hub.kit.bulk import chunks, copy_binary
+from interop_hub.kit.channel import Channel
 from interop_hub.kit.db import analyze, create_db_engine, one_of
 from interop_hub.kit.gc import paused_gc
 from interop_hub.repository import partitions
@@ -96,13 +102,8 @@ class MembershipLoader:
     def __init__(self, job: LoadJob, engine: Engine) -> None:
         self.job = job
         self._engine = engine
-        context = multiprocessing.get_context("spawn")  # never fork a process with connections
-        self._conn, theirs = context.Pipe()
-        self._process = context.Process(
-            target=run_loader, args=(job, theirs), name="interop-hub-loader", daemon=True
-        )
-        self._process.start()
-        theirs.close()
+        self._process, self._channel = channel.start(__name__)
+        self._channel.send(job)
         self._header: str | None = None
         self._heard_header = False
         self._result: LoadedMemberships | None = None
@@ -139,33 +140,34 @@ class MembershipLoader:
             if kind != "done":
                 raise LoaderFailed(f"the memberships' loader failed: {value}")
             self._result = cast(LoadedMemberships, value)
-            self._process.join(timeout=10)
+            self._process.wait(timeout=10)
         return self._result
 
     def stop(self) -> None:
         """End the loader (if it still runs) and drop its table unless it was attached: the
         collection is over, applied or not. Safe to call more than once."""
-        if self._process.is_alive():
+        if self._process.poll() is None:
             with contextlib.suppress(LoaderFailed):
                 self._send(("stop", None))
-            self._process.join(timeout=5)
-            if self._process.is_alive():
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
                 self._process.kill()
-                self._process.join()
-        self._conn.close()
+                self._process.wait()
+        self._channel.close()
         partitions.drop_loading(self._engine, self.job.table)
 
-    def _send(self, message: tuple[str, Any]) -> None:
+    def _send(self, message: tuple[str, Any] | LoadJob) -> None:
         try:
-            self._conn.send(message)
-        except (OSError, ValueError) as exc:
+            self._channel.send(message)
+        except OSError as exc:
             raise LoaderFailed(f"the memberships' loader is gone ({exc})") from exc
 
     def _receive(self) -> tuple[str, Any]:
         try:
-            return cast(tuple[str, Any], self._conn.recv())
+            return cast(tuple[str, Any], self._channel.recv())
         except (EOFError, OSError) as exc:
-            code = self._process.exitcode
+            code = self._process.wait(timeout=10)
             raise LoaderFailed(f"the memberships' loader ended (exit code {code})") from exc
 
 
@@ -176,15 +178,15 @@ class _Stopped(Exception):
     """The collection said stop: the loading is rolled back."""
 
 
-def run_loader(job: LoadJob, conn: Connection) -> None:
+def run_loader(conn: Channel) -> None:
     """The loader process: see the module docstring."""
     try:
-        _load(job, conn)
-    except _Stopped:
+        _load(cast(LoadJob, conn.recv()), conn)
+    except (_Stopped, EOFError):  # told to stop, or the collection's process is gone
         pass
     except BaseException as exc:
         log.exception("the memberships' loader failed")
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError):
             conn.send(("failed", f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
@@ -211,7 +213,7 @@ class _Reading(Reader):
         return self.resolving is None or sid in self.resolving[kind]
 
 
-def _load(job: LoadJob, conn: Connection) -> None:
+def _load(job: LoadJob, conn: Channel) -> None:
     normalizer = Normalizer(job.cloud_id)
     first = _Reading(job, None)
     records = first.read()
@@ -243,7 +245,7 @@ def _write(
     first: _Reading,
     head: SourceMembership | None,
     records: Iterator[SourceMembership],
-    conn: Connection,
+    conn: Channel,
 ) -> tuple[_Reading, int]:
     """Load the rows of the first read, then keep those whose references resolve (reading
     again if one does not), then index them; the read that holds the outcome and the rows
@@ -293,18 +295,15 @@ def _keep_resolved(
 
 
 class _Mailbox:
-    """The loader's end of the pipe: the references once they come, and whether to stop (the
-    collection said so, or its process is gone)."""
+    """The loader's end of the channel: the references once they come, and whether to stop
+    (the collection said so, or its process is gone: the channel's end)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Channel) -> None:
         self.conn = conn
         self._refs: dict[Kind, frozenset[str]] | None = None
 
     def check(self) -> None:
         """Raise :class:`_Stopped` if the loading is to stop; take in what has come."""
-        parent = multiprocessing.parent_process()
-        if parent is not None and not parent.is_alive():
-            raise _Stopped
         while self.conn.poll():
             self._take()
 
@@ -348,3 +347,10 @@ class _Digested:
                 self.mailbox.check()
             yield record, membership_digest(record)
         self.count = count
+
+
+if __name__ == "__main__":  # started by MembershipLoader (kit.channel.start)
+    # by the module's own name: the job's and the outcome's classes are pickled by it
+    from interop_hub.ingest import loader
+
+    loader.run_loader(channel.child_channel(sys.argv))
