@@ -159,7 +159,7 @@ def test_a_loader_gives_the_outcome_of_a_collection_that_reads_every_file_itself
             ).all()
             assert names == [
                 f"{partitions.partition_name(MEMBERSHIPS.name, loaded)}_{suffix}"
-                for suffix in ("ix1", "ix2", "ix3", "ix4", "pkey")
+                for suffix in ("ix1", "ix2", "ix3", "pkey")
             ]
             assert _analyzed_columns(session, loaded) > 0  # by the loader
             assert _loadings(own_hub) == []

@@ -278,8 +278,10 @@ def apply_plan(
     log: ChangeLog,
     now: dt.datetime,
     progress: Callable[[str], None] = lambda _: None,
+    objects_written: Callable[[], None] = lambda: None,
 ) -> None:
-    """Apply ``plan`` and log every change with the prior values of what changed."""
+    """Apply ``plan`` and log every change with the prior values of what changed;
+    ``objects_written`` is called between the objects (and links) and the memberships."""
     order = [kind for kind in KINDS if kind in plan.objects]
     deleted: dict[str, dict[uuid.UUID, dict[str, Any]]] = {}
     # The cloud's first objects on PostgreSQL: its partitions of the objects and the links are
@@ -304,6 +306,7 @@ def apply_plan(
     if not first:
         _insert_links(session, cloud_id, [r for k in order for r in plan.objects[k].adds])
     _replace_links(session, cloud_id, [r for k in order for r in plan.objects[k].updates])
+    objects_written()
 
     progress("writing membership")
     members = plan.memberships

@@ -371,7 +371,17 @@ def _apply_planned(
     _forget_referrers(session, collection)
     members = cast(Table, RepoMembership.__table__)
     new_partition = not partitions.has_partition(session, members, cloud_id)  # apply_plan makes it
-    apply_plan(session, cloud_id, collection, ChangeLog(ingestion.id, cloud_id), now, say)
+    # Memberships a loader wrote, it analyzed: the objects are analyzed before they are waited
+    # for (this process would only wait meanwhile), and nothing after.
+    loaded = isinstance(collection.memberships.adds, WrittenElsewhere)
+
+    def objects_written() -> None:
+        if loaded:
+            say("analyzing")
+            refresh_statistics(session, cloud_id, memberships=False)
+
+    change_log = ChangeLog(ingestion.id, cloud_id)
+    apply_plan(session, cloud_id, collection, change_log, now, say, objects_written)
     added, updated, deleted = _record_outcome(session, hub, ingestion, bundle, collection)
     # The bundle and the plan stay alive to the end; a collector walking them again and again
     # would find nothing (measured: planning and applying a 20,000-student nightly took 2-3x
@@ -391,11 +401,11 @@ def _apply_planned(
         ingestion.details = {**ingestion.details, "tasks_queued": queued}
     # A new partition has no statistics at all: the planner would take a lookup of a few ids
     # for the whole of it (and compare every row with each id), however few rows it holds.
-    if new_partition or added + updated + deleted > max(ANALYZE_MIN_ROWS, base // 10):
+    if not loaded and (
+        new_partition or added + updated + deleted > max(ANALYZE_MIN_ROWS, base // 10)
+    ):
         say("analyzing")
-        # a loader analyzed the memberships it wrote
-        loaded = isinstance(collection.memberships.adds, WrittenElsewhere)
-        refresh_statistics(session, cloud_id, memberships=not loaded)
+        refresh_statistics(session, cloud_id)
     ingestion.state = "success"
     ingestion.mass_change_pending = False
     ingestion.finished_at = now

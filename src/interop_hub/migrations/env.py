@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from interop_hub.kit.db import create_db_engine
 from interop_hub.kit.settings import get_settings
 from interop_hub.models import metadata
+from interop_hub.repository.models import in_schema
 
 config = context.config
 
@@ -23,6 +24,9 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         transaction_per_migration=True,
+        include_object=lambda obj, name, type_, reflected, compare_to: (
+            type_ != "index" or in_schema(connection.dialect.name, str(name))
+        ),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -37,6 +37,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from interop_hub.kit.db import is_postgresql
+from interop_hub.repository.models import in_schema
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,9 @@ def build_indexes(session: Session, table: Table, name: str) -> None:
 
 
 def _indexes(table: Table) -> list[Index]:
-    return sorted(table.indexes, key=lambda i: str(i.name))
+    """The parent's indexes (PostgreSQL's), by name."""
+    found = [i for i in table.indexes if in_schema("postgresql", str(i.name))]
+    return sorted(found, key=lambda i: str(i.name))
 
 
 def _uniques(table: Table) -> list[UniqueConstraint]:

@@ -13,7 +13,9 @@ partitioned table's keys must include its partition key (the ids alone are still
 object's is derived from the cloud). SQLite gets the same keys and no partitions.
 
 The upgrade moves the existing rows, a partition per cloud that has any; the downgrade moves
-them back into plain tables.
+them back into plain tables. On PostgreSQL the links' and the memberships' indexes by cloud go
+(every row of a partition is of one cloud: they found whole partitions and cost their upkeep);
+the downgrade builds them again.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class _Layout(NamedTuple):
     indexes: tuple[tuple[str, str], ...]
     """(name, columns), in the order of their names (as partitions number them)."""
     uniques: tuple[tuple[str, str], ...] = ()
+    by_cloud: tuple[tuple[str, str], ...] = ()
+    """Indexes by cloud the plain table has and the partitioned one has not (every row of a
+    partition is of one cloud)."""
 
     @property
     def old(self) -> str:
@@ -55,25 +60,35 @@ TABLES = (
         "repo_links",
         "pk_repo_links",
         "from_id, rel, to_id",
-        (("ix_repo_links_cloud_id", "cloud_id"), ("ix_repo_links_to", "to_id, rel, from_id")),
+        (("ix_repo_links_to", "to_id, rel, from_id"),),
+        by_cloud=(("ix_repo_links_cloud_id", "cloud_id"),),
     ),
 )
+MEMBERSHIPS_BY_CLOUD = ("ix_repo_memberships_cloud", "repo_memberships", "cloud_id")
+"""The memberships' index by cloud (0015), useless in their partitions as well."""
 
 
 def upgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
     for layout in TABLES:
-        if op.get_bind().dialect.name == "postgresql":
+        if postgres:
             _partition(layout)
         else:
             _key(layout, f"{layout.key}, cloud_id")
+    if postgres:
+        op.execute(f"DROP INDEX {MEMBERSHIPS_BY_CLOUD[0]}")  # and its partitions'
 
 
 def downgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
     for layout in TABLES:
-        if op.get_bind().dialect.name == "postgresql":
+        if postgres:
             _unpartition(layout)
         else:
             _key(layout, layout.key)
+    if postgres:
+        name, table, columns = MEMBERSHIPS_BY_CLOUD
+        op.execute(f"CREATE INDEX {name} ON {table} ({columns})")
 
 
 def _key(layout: _Layout, columns: str) -> None:
@@ -84,7 +99,7 @@ def _key(layout: _Layout, columns: str) -> None:
 
 def _partition(layout: _Layout) -> None:
     table, old = layout.table, layout.old
-    _set_aside(layout)
+    _set_aside(layout, plain=True)
     op.execute(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS) PARTITION BY LIST (cloud_id)")
     op.execute(
         f"ALTER TABLE {table} ADD CONSTRAINT {layout.pk} PRIMARY KEY ({layout.key}, cloud_id)"
@@ -113,23 +128,24 @@ def _partition(layout: _Layout) -> None:
 
 def _unpartition(layout: _Layout) -> None:
     table, old = layout.table, layout.old
-    _set_aside(layout)
+    _set_aside(layout, plain=False)
     op.execute(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS)")
     op.execute(f"INSERT INTO {table} SELECT * FROM {old}")  # noqa: S608
     op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {layout.pk} PRIMARY KEY ({layout.key})")
     for name, columns in layout.uniques:
         op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE ({columns})")
-    for name, columns in layout.indexes:
+    for name, columns in (*layout.indexes, *layout.by_cloud):
         op.execute(f"CREATE INDEX {name} ON {table} ({columns})")
     op.execute(f"DROP TABLE {old}")  # and its partitions
     op.execute(f"ANALYZE {table}")
 
 
-def _set_aside(layout: _Layout) -> None:
-    """Rename the table out of the way, without its keys and indexes (their names are reused)."""
+def _set_aside(layout: _Layout, *, plain: bool) -> None:
+    """Rename the table out of the way, without its keys and indexes (their names are reused);
+    ``plain``: the table before the upgrade (it has the indexes by cloud)."""
     op.execute(f"ALTER TABLE {layout.table} DROP CONSTRAINT {layout.pk}")
     for name, _ in layout.uniques:
         op.execute(f"ALTER TABLE {layout.table} DROP CONSTRAINT {name}")
-    for name, _ in layout.indexes:
+    for name, _ in (*layout.indexes, *(layout.by_cloud if plain else ())):
         op.execute(f"DROP INDEX {name}")
     op.execute(f"ALTER TABLE {layout.table} RENAME TO {layout.old}")
