@@ -100,17 +100,7 @@ def test_killed_collection_changes_nothing_and_can_run_again(own_hub: Hub, tmp_p
     before = _counts(hub, cloud_id)
 
     nightly = _queue(hub, cloud_id, second)
-    marker = tmp_path / "writing"
-    child = multiprocessing.get_context("spawn").Process(
-        target=_collect_until_killed,
-        args=(hub.settings.database_url, str(hub.settings.data_dir), str(nightly), str(marker)),
-    )
-    child.start()
-    deadline = time.monotonic() + 120
-    while not marker.exists():
-        assert child.is_alive(), "the collecting process ended before it started writing"
-        assert time.monotonic() < deadline, "the collecting process never started writing"
-        time.sleep(0.05)
+    child = _writing(hub, nightly, tmp_path / "writing")
     assert child.pid is not None
     os.kill(child.pid, signal.SIGKILL)
     child.join(timeout=30)
@@ -134,6 +124,29 @@ def test_killed_collection_changes_nothing_and_can_run_again(own_hub: Hub, tmp_p
     assert done.objects_updated > 0
     assert done.objects_deleted > 0
     assert _counts(hub, cloud_id) != before
+
+
+def _writing(
+    hub: Hub, ingestion_id: uuid.UUID, marker: Path, loader_min: int | None = None
+) -> multiprocessing.process.BaseProcess:
+    """A child process running the collection, once it writes persons (it waits there)."""
+    child = multiprocessing.get_context("spawn").Process(
+        target=_collect_until_killed,
+        args=(
+            hub.settings.database_url,
+            str(hub.settings.data_dir),
+            str(ingestion_id),
+            str(marker),
+            loader_min,
+        ),
+    )
+    child.start()
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert child.is_alive(), "the collecting process ended before it started writing"
+        assert time.monotonic() < deadline, "the collecting process never started writing"
+        time.sleep(0.05)
+    return child
 
 
 def _children(pid: int) -> list[int]:
@@ -169,17 +182,7 @@ def test_killed_first_collection_with_a_loader_leaves_nothing(own_hub: Hub, tmp_
         )
         cloud_id = platform.create_cloud(session, account.id, CloudCreate(name="Crash")).id
     initial = _queue(hub, cloud_id, bundle)
-    marker = tmp_path / "writing"
-    child = multiprocessing.get_context("spawn").Process(
-        target=_collect_until_killed,
-        args=(hub.settings.database_url, str(hub.settings.data_dir), str(initial), str(marker), 0),
-    )
-    child.start()
-    deadline = time.monotonic() + 120
-    while not marker.exists():
-        assert child.is_alive(), "the collecting process ended before it started writing"
-        assert time.monotonic() < deadline, "the collecting process never started writing"
-        time.sleep(0.05)
+    child = _writing(hub, initial, tmp_path / "writing", loader_min=0)
     assert child.pid is not None
     postgresql = hub.engine.dialect.name == "postgresql"
     loaders = _children(child.pid)

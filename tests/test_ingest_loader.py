@@ -19,7 +19,7 @@ from sqlalchemy import Table, func, select, text
 
 from interop_hub.ingest import service as ingest
 from interop_hub.ingest.changes import change_set
-from interop_hub.ingest.models import Ingestion, IngestionError, RememberedLines
+from interop_hub.ingest.models import Ingestion, RememberedLines
 from interop_hub.ingest.oneroster import read_bundle
 from interop_hub.ingest.records import WrittenElsewhere
 from interop_hub.kit.db import transaction
@@ -27,6 +27,7 @@ from interop_hub.repository import partitions
 from interop_hub.repository.models import RepoMembership
 from interop_hub.runtime import Hub
 from tests.test_ingest_deferred import _spoil, delta_bundle, rewrite
+from tests.test_ingest_deferred import outcome as deferred_outcome
 from tests.test_partitions import _analyzed_columns, _new_cloud
 
 MEMBERSHIPS = cast(Table, RepoMembership.__table__)
@@ -78,23 +79,16 @@ def loaders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def outcome(hub: Hub, done: Ingestion) -> dict[str, Any]:
-    """What a collection recorded and what the cloud holds after it."""
+    """What a collection recorded and what the cloud holds after it (``test_ingest_deferred``'s
+    outcome), with the memberships' role and data, the remembered lines and the change set."""
     with transaction(hub.sessions) as session:
         ingestion = session.get(Ingestion, done.id)
         assert ingestion is not None
         cloud = ingestion.cloud_id
-        errors = session.execute(
-            select(IngestionError.file, IngestionError.line, IngestionError.reason)
-            .where(IngestionError.ingestion_id == done.id)
-            .order_by(IngestionError.id)
-        ).all()
         members = session.execute(
-            select(
-                RepoMembership.source_id,
-                RepoMembership.digest,
-                RepoMembership.role,
-                RepoMembership.data,
-            ).where(RepoMembership.cloud_id == cloud)
+            select(RepoMembership.source_id, RepoMembership.role, RepoMembership.data).where(
+                RepoMembership.cloud_id == cloud
+            )
         ).all()
         lines = session.execute(
             select(RememberedLines.file, RememberedLines.keys, RememberedLines.source_ids)
@@ -104,21 +98,12 @@ def outcome(hub: Hub, done: Ingestion) -> dict[str, Any]:
         changes = Counter(
             (c.entity, c.kind, c.subtype, c.action) for c in change_set(session, done.id)
         )
-        return {
-            "state": ingestion.state,
-            "counts": (
-                ingestion.rows_read,
-                ingestion.rows_rejected,
-                ingestion.objects_added,
-                ingestion.objects_updated,
-                ingestion.objects_deleted,
-            ),
-            "skipped": ingestion.details.get("lines_skipped"),
-            "errors": [tuple(e) for e in errors],
-            "memberships": sorted(tuple(m) for m in members),
-            "lines": [tuple(line) for line in lines],
-            "changes": changes,
-        }
+    return {
+        **deferred_outcome(hub, done),
+        "members": sorted((m.source_id, m.role, repr(m.data)) for m in members),
+        "lines": [tuple(line) for line in lines],
+        "changes": changes,
+    }
 
 
 def test_a_loader_gives_the_outcome_of_a_collection_that_reads_every_file_itself(
