@@ -22,6 +22,7 @@ from interop_hub.ingest.changes import change_set
 from interop_hub.ingest.models import Ingestion, RememberedLines
 from interop_hub.ingest.oneroster import read_bundle
 from interop_hub.ingest.records import WrittenElsewhere
+from interop_hub.kit import channel
 from interop_hub.kit.db import transaction
 from interop_hub.repository import partitions
 from interop_hub.repository.models import RepoMembership
@@ -278,3 +279,27 @@ def test_the_worker_drops_the_loadings_of_collections_that_ended(own_hub: Hub) -
     assert _loadings(own_hub) == [names[1]]  # its collection still runs
     partitions.drop_loading(own_hub.engine, names[1])
     assert _loadings(own_hub) == []
+
+
+def test_a_loader_that_fails_leaves_the_collection_to_this_process(
+    own_hub: Hub,
+    district: Path,
+    loaders: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not the bundle's fault: a loader process that does not say what a loader says (here an
+    echo) fails; the collection runs again, reading every file itself."""
+    postgresql = own_hub.engine.dialect.name == "postgresql"
+    monkeypatch.setattr(own_hub.settings, "loader_min_enrollments_bytes", 0)
+    real_start = channel.start
+    monkeypatch.setattr(channel, "start", lambda _module: real_start("tests.unit.channel_echo"))
+    cloud = _new_cloud(own_hub, "Echo")
+    done = collect(own_hub, cloud, district)
+    assert done.state == "success", done.message
+    assert done.objects_added == outcome(own_hub, done)["counts"][2] > 0
+    assert len(read_bundle(district).memberships) == len(outcome(own_hub, done)["members"])
+    assert len(loaders) == (1 if postgresql else 0)
+    assert ("collecting without a loader" in caplog.text) == postgresql
+    if postgresql:
+        assert _loadings(own_hub) == []

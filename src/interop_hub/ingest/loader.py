@@ -102,8 +102,11 @@ class MembershipLoader:
     def __init__(self, job: LoadJob, engine: Engine) -> None:
         self.job = job
         self._engine = engine
-        self._process, self._channel = channel.start(__name__)
-        self._channel.send(job)
+        try:
+            self._process, self._channel = channel.start(__name__)
+        except OSError as exc:
+            raise LoaderFailed(f"the memberships' loader could not start ({exc})") from exc
+        self._send(job)
         self._header: str | None = None
         self._heard_header = False
         self._result: LoadedMemberships | None = None

@@ -28,7 +28,7 @@ from interop_hub.clouds.models import Actor, Cloud
 from interop_hub.ingest import planning, remembered
 from interop_hub.ingest.apply import ChangeLog, CollectionPlan, apply_plan, nothing_of
 from interop_hub.ingest.liveness import Heartbeat, this_runner
-from interop_hub.ingest.loader import LoadJob, MembershipLoader
+from interop_hub.ingest.loader import LoaderFailed, LoadJob, MembershipLoader
 from interop_hub.ingest.models import Ingestion, IngestionError
 from interop_hub.ingest.oneroster import StartElsewhere, read_bundle
 from interop_hub.ingest.oneroster.bundle import Source
@@ -147,8 +147,11 @@ class _Loaders:
     """The memberships' loader a read may start (:mod:`interop_hub.ingest.loader`), stopped
     when the collection ends whatever the outcome (its table is dropped unless attached)."""
 
-    def __init__(self, hub: Hub, ingestion_id: uuid.UUID, cloud_id: uuid.UUID) -> None:
+    def __init__(
+        self, hub: Hub, ingestion_id: uuid.UUID, cloud_id: uuid.UUID, *, enabled: bool = True
+    ) -> None:
         self.hub, self.ingestion_id, self.cloud_id = hub, ingestion_id, cloud_id
+        self.enabled = enabled
         self.started: list[MembershipLoader] = []
 
     def starter(self, source: str, stamp: dt.datetime) -> StartElsewhere:
@@ -157,7 +160,7 @@ class _Loaders:
 
         def start(found: Source, version: str, modes: dict[str, Mode]) -> MembershipLoader | None:
             stored = found.find("enrollments.csv")
-            if modes.get("enrollments") != "bulk" or stored is None:
+            if not self.enabled or modes.get("enrollments") != "bulk" or stored is None:
                 return None
             if found.size(stored) < self.hub.settings.loader_min_enrollments_bytes:
                 return None
@@ -248,42 +251,56 @@ def _read_and_apply(
     force: bool,
     say: Progress,
 ) -> Ingestion:
-    # Reading and planning build millions of acyclic objects: the collector stays off until
-    # the plan is made (a failure ends the pause as it leaves the block).
+    """Read and apply, with a loader process if the collection is one for it; should the
+    loader fail (not the bundle: the loader raises those as the collection would), the
+    collection runs again without one."""
     loaders = _Loaders(hub, ingestion_id, cloud_id)
     try:
-        with BulkHeap() as heap:
-            try:
-                say("reading")
-                read = _read(hub, cloud_id, source, remembering=True, loaders=loaders)
-            except BundleError as exc:
-                return _finish_failed(hub, ingestion_id, str(exc))
-            except Exception as exc:  # an unreadable bundle must never leave an ingestion running
-                log.exception("ingestion %s: reading failed", ingestion_id)
-                return _finish_failed(hub, ingestion_id, f"the bundle could not be read: {exc}")
-            say("applying")
-            try:
-                with write_transaction(hub.sessions) as session:
-                    return _apply(
-                        session,
-                        hub,
-                        ingestion_id,
-                        cloud_id,
-                        read,
-                        heap,
-                        loaders,
-                        force=force,
-                        say=say,
-                    )
-            except BundleError as exc:  # from rows read while applying (deferred memberships)
-                return _finish_failed(hub, ingestion_id, str(exc))
-            except Exception as exc:
-                log.exception("ingestion %s: applying failed", ingestion_id)
-                return _finish_failed(
-                    hub, ingestion_id, f"the collection could not be applied: {exc}"
-                )
+        return _read_and_apply_with(hub, ingestion_id, cloud_id, source, force, say, loaders)
+    except LoaderFailed as exc:
+        log.warning("ingestion %s: %s; collecting without a loader", ingestion_id, exc)
+        loaders.stop()
+        alone = _Loaders(hub, ingestion_id, cloud_id, enabled=False)
+        return _read_and_apply_with(hub, ingestion_id, cloud_id, source, force, say, alone)
     finally:
         loaders.stop()  # its table is dropped unless attached
+
+
+def _read_and_apply_with(
+    hub: Hub,
+    ingestion_id: uuid.UUID,
+    cloud_id: uuid.UUID,
+    source: str,
+    force: bool,
+    say: Progress,
+    loaders: _Loaders,
+) -> Ingestion:
+    # Reading and planning build millions of acyclic objects: the collector stays off until
+    # the plan is made (a failure ends the pause as it leaves the block).
+    with BulkHeap() as heap:
+        try:
+            say("reading")
+            read = _read(hub, cloud_id, source, remembering=True, loaders=loaders)
+        except BundleError as exc:
+            return _finish_failed(hub, ingestion_id, str(exc))
+        except LoaderFailed:
+            raise
+        except Exception as exc:  # an unreadable bundle must never leave an ingestion running
+            log.exception("ingestion %s: reading failed", ingestion_id)
+            return _finish_failed(hub, ingestion_id, f"the bundle could not be read: {exc}")
+        say("applying")
+        try:
+            with write_transaction(hub.sessions) as session:
+                return _apply(
+                    session, hub, ingestion_id, cloud_id, read, heap, loaders, force=force, say=say
+                )
+        except BundleError as exc:  # from rows read while applying (deferred memberships)
+            return _finish_failed(hub, ingestion_id, str(exc))
+        except LoaderFailed:
+            raise
+        except Exception as exc:
+            log.exception("ingestion %s: applying failed", ingestion_id)
+            return _finish_failed(hub, ingestion_id, f"the collection could not be applied: {exc}")
 
 
 def _apply(
