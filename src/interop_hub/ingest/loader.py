@@ -206,6 +206,7 @@ class _Reading(Reader):
     def read(self) -> Iterator[SourceMembership]:
         with open_source(Path(self.job.path), self.job.max_bytes) as source:
             super().__init__(source, self.job.version, self.job.modes, {}, None)
+            self.checks_references = self.resolving is not None
             opened = self.open("enrollments")
             if opened is None:
                 raise BundleError("enrollments.csv is not read: its manifest says absent")

@@ -158,6 +158,10 @@ def enrollments(reader: Reader, opened: Opened) -> Iterator[SourceMembership]:
     primary_at, begin_at, end_at = (at.get(c, width) for c in ("primary", "beginDate", "endDate"))
     persons, sections, orgs = (reader.accepted[k] for k in ("person", "section", "org"))
     exists, error, unknown = reader.exists, reader.error, reader.unknown
+    checking = reader.checks_references
+    u: str | None
+    c: str | None
+    s: str | None
     make = _make_membership
     deleted, known = reader.bundle.deleted_memberships, reader.existing_memberships
     shared: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -170,19 +174,20 @@ def enrollments(reader: Reader, opened: Opened) -> Iterator[SourceMembership]:
                 if known is None or sid in known:
                     deleted.append(sid)
                 continue
-            user, klass, school = f[user_at], f[class_at], f[school_at]
-            u = persons.get(user) or (user if exists("person", user) else None)
-            if u is None:
-                error(spec, line, "userSourcedId", unknown("person", user), sid)
-                continue
-            c = sections.get(klass) or (klass if exists("section", klass) else None)
-            if c is None:
-                error(spec, line, "classSourcedId", unknown("section", klass), sid)
-                continue
-            s = orgs.get(school) or (school if exists("org", school) else None)
-            if s is None:
-                error(spec, line, "schoolSourcedId", unknown("org", school), sid)
-                continue
+            u, c, s = user, klass, school = f[user_at], f[class_at], f[school_at]
+            if checking:
+                u = persons.get(user) or (user if exists("person", user) else None)
+                if u is None:
+                    error(spec, line, "userSourcedId", unknown("person", user), sid)
+                    continue
+                c = sections.get(klass) or (klass if exists("section", klass) else None)
+                if c is None:
+                    error(spec, line, "classSourcedId", unknown("section", klass), sid)
+                    continue
+                s = orgs.get(school) or (school if exists("org", school) else None)
+                if s is None:
+                    error(spec, line, "schoolSourcedId", unknown("org", school), sid)
+                    continue
             more = ext(extras, f, {}) if extras else None
             if more:
                 data = _membership_data(f[primary_at], f[begin_at], f[end_at], more)

@@ -115,6 +115,9 @@ class Reader:
         self.term_years: dict[str, int] = {}
         self.course_years: dict[str, int | None] = {}
         self.skipping = Skipping(self, remembered, referrers)
+        self.checks_references = True
+        """False: enrollments are read as if every user, class and school existed (a loader
+        checks them later: :mod:`interop_hub.ingest.loader`)."""
 
     def run(
         self, *, defer_memberships: bool = False, elsewhere: MembershipsElsewhere | None = None
