@@ -178,7 +178,7 @@ class MembershipLoader:
 
 
 class _Stopped(Exception):
-    """The collection said stop: the loading is rolled back."""
+    """The collection said stop, or its process is gone: the loading is rolled back."""
 
 
 def run_loader(conn: Channel) -> None:

@@ -140,7 +140,8 @@ def create_loading(session: Session, table: Table, name: str, cloud_id: uuid.UUI
 def attach_loading(session: Session, table: Table, cloud_id: uuid.UUID, loaded: str) -> None:
     """Make table ``loaded`` (:func:`create_loading`, rows loaded and indexed by
     :func:`build_indexes`, committed) the cloud's partition of ``table``, in the caller's
-    transaction: renamed (with its indexes) as :func:`create_loaded` names them, then attached.
+    transaction: renamed (with its keys and indexes) as :func:`create_loaded` names them, then
+    attached.
     The caller checked :func:`has_partition` first."""
     name = partition_name(table.name, cloud_id)
     quoted = _quote(session, name)
@@ -151,6 +152,13 @@ def attach_loading(session: Session, table: Table, cloud_id: uuid.UUID, loaded: 
             f"TO {_quote(session, name + '_pkey')}"
         )
     )
+    for number in range(1, len(_uniques(table)) + 1):
+        session.execute(
+            text(
+                f"ALTER TABLE {quoted} RENAME CONSTRAINT {_quote(session, f'{loaded}_uq{number}')} "
+                f"TO {_quote(session, f'{name}_uq{number}')}"
+            )
+        )
     for number in range(1, len(_indexes(table)) + 1):
         session.execute(
             text(
