@@ -24,6 +24,14 @@ from tests.conftest import Database, DatabaseFactory
 MEMBERSHIPS = cast(Table, RepoMembership.__table__)
 
 
+def _downgrade(engine: Engine, revision: str) -> None:
+    """Downgrade the database of ``engine`` to ``revision``, in one transaction."""
+    config = migrate.alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def test_models_match_migrations(database: Database) -> None:
     with database.engine.connect() as connection:
         context = MigrationContext.configure(
@@ -132,10 +140,7 @@ def test_bulk_tables_have_no_foreign_keys_and_the_downgrade_restores_them(
     assert _membership_keys(engine) == []
     with engine.begin() as connection:
         _orphans(connection)
-    config = migrate.alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0008")
+    _downgrade(engine, "0008")
     assert _foreign_keys(engine) == BULK_KEYS
     assert _membership_keys(engine) == [["cloud_id", "source_id"]]
     with engine.connect() as connection:
@@ -194,10 +199,7 @@ def test_the_downgrade_spells_implied_adds_out_one_row_each(
                 | {"rows": None, "created_at": None},
             ],
         )
-    config = migrate.alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0012")
+    _downgrade(engine, "0012")
     with engine.connect() as connection:
         rows = connection.execute(
             text("SELECT seq, object_id, subtype, action FROM repo_changes ORDER BY seq")
@@ -239,10 +241,7 @@ def test_objects_have_no_key_to_their_cloud_and_the_downgrade_restores_it(
                 "digest": "x",
             },
         )
-    config = migrate.alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0013")
+    _downgrade(engine, "0013")
     assert cloud_keys() == [["cloud_id"]]
     with engine.connect() as connection:
         assert _count(connection, "repo_objects") == 0
@@ -274,10 +273,7 @@ def test_memberships_move_into_a_partition_per_cloud_and_back(
     database: Database, databases: DatabaseFactory
 ) -> None:
     engine = databases.create(database.backend).engine
-    config = migrate.alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0014")
+    _downgrade(engine, "0014")
     clouds = [uuid.uuid4(), uuid.uuid4()]
     rows = [
         {
@@ -323,9 +319,7 @@ def test_memberships_move_into_a_partition_per_cloud_and_back(
         assert [(s, d if isinstance(d, dict) else orjson.loads(d)) for s, d in stored] == [
             (f"m{n}", {"n": n}) for n in range(4)
         ]
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0014")
+    _downgrade(engine, "0014")
     with engine.connect() as connection:
         assert not _partitioned(connection)
         assert _memberships_by_partition(connection) == {"repo_memberships": 4}
@@ -346,10 +340,7 @@ def test_objects_and_links_move_into_a_partition_per_cloud_and_back(
     database: Database, databases: DatabaseFactory
 ) -> None:
     engine = databases.create(database.backend).engine
-    config = migrate.alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0015")
+    _downgrade(engine, "0015")
     clouds = [uuid.uuid4(), uuid.uuid4()]
     objects = [
         {
@@ -399,9 +390,7 @@ def test_objects_and_links_move_into_a_partition_per_cloud_and_back(
         assert list(labels) == [f"Org {n}" for n in range(4)]
         # the indexes by cloud are SQLite's alone now
         assert (_by_cloud_indexes(connection) == set()) == postgres
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0015")
+    _downgrade(engine, "0015")
     with engine.connect() as connection:
         for table, per_cloud in counts.items():
             assert _rows_by_table(connection, table) == {table: sum(per_cloud)}

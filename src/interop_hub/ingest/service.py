@@ -256,25 +256,19 @@ def _read_and_apply(
     collection runs again without one."""
     loaders = _Loaders(hub, ingestion_id, cloud_id)
     try:
-        return _read_and_apply_with(hub, ingestion_id, cloud_id, source, force, say, loaders)
+        return _read_and_apply_with(loaders, source, force, say)
     except LoaderFailed as exc:
         log.warning("ingestion %s: %s; collecting without a loader", ingestion_id, exc)
         loaders.stop()
         alone = _Loaders(hub, ingestion_id, cloud_id, enabled=False)
-        return _read_and_apply_with(hub, ingestion_id, cloud_id, source, force, say, alone)
+        return _read_and_apply_with(alone, source, force, say)
     finally:
         loaders.stop()  # its table is dropped unless attached
 
 
-def _read_and_apply_with(
-    hub: Hub,
-    ingestion_id: uuid.UUID,
-    cloud_id: uuid.UUID,
-    source: str,
-    force: bool,
-    say: Progress,
-    loaders: _Loaders,
-) -> Ingestion:
+def _read_and_apply_with(loaders: _Loaders, source: str, force: bool, say: Progress) -> Ingestion:
+    """One attempt of :func:`_read_and_apply`, for the ingestion and cloud of ``loaders``."""
+    hub, ingestion_id, cloud_id = loaders.hub, loaders.ingestion_id, loaders.cloud_id
     # Reading and planning build millions of acyclic objects: the collector stays off until
     # the plan is made (a failure ends the pause as it leaves the block).
     with BulkHeap() as heap:
