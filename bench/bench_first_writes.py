@@ -60,7 +60,8 @@ from interop_hub.ingest.copy_rows import (
 )
 from interop_hub.ingest.normalize import Normalizer, membership_digest, object_digest
 from interop_hub.ingest.oneroster import read_bundle
-from interop_hub.kit.bulk import BINARY_HEADER, BINARY_TRAILER, LINES, chunks
+from interop_hub.kit.bulk import chunks
+from interop_hub.kit.pgcopy import BINARY_HEADER, BINARY_TRAILER, LINES
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""``kit.bulk.copy_binary``: what its field makers write is what PostgreSQL reads back."""
+"""``kit.bulk.copy_binary``: what the field makers of ``kit.pgcopy`` write is what PostgreSQL
+reads back."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from sqlalchemy import (
     select,
 )
 
-from interop_hub.kit.bulk import (
-    copy_binary,
+from interop_hub.kit.bulk import copy_binary
+from interop_hub.kit.db import is_postgresql, write_transaction
+from interop_hub.kit.pgcopy import (
     field_count,
     int2_binary,
     int4_binary,
@@ -31,7 +33,6 @@ from interop_hub.kit.bulk import (
     timestamptz_binary,
     uuid_binary,
 )
-from interop_hub.kit.db import is_postgresql, write_transaction
 from interop_hub.runtime import Hub
 
 metadata = MetaData()

@@ -20,7 +20,7 @@ from typing import Any
 
 from interop_hub.ingest.normalize import MembershipRow, Normalizer, ObjectRow
 from interop_hub.ingest.records import SourceMembership
-from interop_hub.kit.bulk import (
+from interop_hub.kit.pgcopy import (
     NULL_BINARY,
     field_count,
     int2_binary,

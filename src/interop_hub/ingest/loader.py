@@ -33,18 +33,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import Table, delete
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+import psycopg
+from psycopg import sql
 
 from interop_hub.ingest.copy_rows import (
     MEMBERSHIP_COLUMNS,
@@ -63,12 +61,9 @@ from interop_hub.ingest.records import (
     SourceMembership,
 )
 from interop_hub.kit import channel
-from interop_hub.kit.bulk import chunks, copy_binary
 from interop_hub.kit.channel import Channel
-from interop_hub.kit.db import analyze, create_db_engine, one_of
 from interop_hub.kit.gc import paused_gc
-from interop_hub.repository import partitions
-from interop_hub.repository.models import RepoMembership
+from interop_hub.kit.pgcopy import copy_statement, write_binary
 
 log = logging.getLogger("interop_hub.ingest")
 
@@ -76,15 +71,14 @@ REFERENCES: tuple[Kind, ...] = ("person", "section", "org")
 """What an enrollment refers to: its user, class and school."""
 
 
-class LoaderFailed(Exception):
-    """The loader process failed or ended without a result (not a problem of the bundle)."""
-
-
 @dataclass(frozen=True)
 class LoadJob:
-    """What a loader process needs (it is sent there: plain values only)."""
+    """What a loader process needs (it is sent there: plain values only). The statements are
+    made by the collection (:mod:`interop_hub.repository.partitions`), so that this process
+    needs no SQLAlchemy (:mod:`interop_hub.kit.pgcopy`)."""
 
     database_url: str
+    """A libpq URL (:func:`~interop_hub.kit.db.libpq_url`)."""
     path: str
     max_bytes: int
     version: str
@@ -94,84 +88,12 @@ class LoadJob:
     """The table to load (:func:`~interop_hub.repository.partitions.loading_name`)."""
     stamp: dt.datetime
     """The rows' ``created_at`` and ``updated_at``."""
-
-
-class MembershipLoader:
-    """The collection's side of one loader process (started at once)."""
-
-    def __init__(self, job: LoadJob, engine: Engine) -> None:
-        self.job = job
-        self._engine = engine
-        try:
-            self._process, self._channel = channel.start(__name__)
-        except OSError as exc:
-            raise LoaderFailed(f"the memberships' loader could not start ({exc})") from exc
-        self._send(job)
-        self._header: str | None = None
-        self._heard_header = False
-        self._result: LoadedMemberships | None = None
-
-    @property
-    def table(self) -> str:
-        return self.job.table
-
-    @property
-    def stamp(self) -> dt.datetime:
-        return self.job.stamp
-
-    def check_header(self) -> None:
-        """Raise the :class:`BundleError` the loader found opening enrollments.csv, if any."""
-        if not self._heard_header:
-            kind, value = self._receive()
-            if kind != "header":
-                raise LoaderFailed(f"the memberships' loader said {kind!r} first: {value}")
-            self._header, self._heard_header = value, True
-        if self._header is not None:
-            raise BundleError(self._header)
-
-    def send_refs(self, resolvable: Mapping[Kind, AbstractSet[str]]) -> None:
-        """The source ids a user, class and school reference resolves to."""
-        self._send(("refs", {kind: frozenset(resolvable[kind]) for kind in REFERENCES}))
-
-    def result(self) -> LoadedMemberships:
-        """Wait for the loader's end: what it loaded (committed), or :class:`LoaderFailed`."""
-        if self._result is None:
-            self.check_header()
-            kind, value = self._receive()
-            if kind == "bundle":
-                raise BundleError(value)
-            if kind != "done":
-                raise LoaderFailed(f"the memberships' loader failed: {value}")
-            self._result = cast(LoadedMemberships, value)
-            self._process.wait(timeout=10)
-        return self._result
-
-    def stop(self) -> None:
-        """End the loader (if it still runs) and drop its table unless it was attached: the
-        collection is over, applied or not. Safe to call more than once."""
-        if self._process.poll() is None:
-            with contextlib.suppress(LoaderFailed):
-                self._send(("stop", None))
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._channel.close()
-        partitions.drop_loading(self._engine, self.job.table)
-
-    def _send(self, message: tuple[str, Any] | LoadJob) -> None:
-        try:
-            self._channel.send(message)
-        except OSError as exc:
-            raise LoaderFailed(f"the memberships' loader is gone ({exc})") from exc
-
-    def _receive(self) -> tuple[str, Any]:
-        try:
-            return cast(tuple[str, Any], self._channel.recv())
-        except (EOFError, OSError) as exc:
-            code = self._process.wait(timeout=10)
-            raise LoaderFailed(f"the memberships' loader ended (exit code {code})") from exc
+    create: str
+    """The statement that creates :attr:`table`
+    (:func:`~interop_hub.repository.partitions.loading_statement`)."""
+    indexes: tuple[str, ...]
+    """The statements that index it
+    (:func:`~interop_hub.repository.partitions.index_statements`)."""
 
 
 # -- the loader process ----------------------------------------------------------------------
@@ -228,22 +150,19 @@ def _load(job: LoadJob, conn: Channel) -> None:
             conn.send(("header", str(exc)))
             return
         conn.send(("header", None))
-        engine = create_db_engine(job.database_url)
         try:
-            with Session(engine) as session, session.begin():
-                final, count = _write(session, job, normalizer, first, head, records, conn)
+            with psycopg.connect(job.database_url) as db, db.transaction():
+                final, count = _write(db, job, normalizer, first, head, records, conn)
         except BundleError as exc:  # the file could not be read to its end
             conn.send(("bundle", str(exc)))
             return
-        finally:
-            engine.dispose()
     bundle = final.bundle
     remember = bundle.remember.get("enrollments")
     conn.send(("done", LoadedMemberships(count, bundle.rows_read, bundle.errors, remember)))
 
 
 def _write(
-    session: Session,
+    db: psycopg.Connection,
     job: LoadJob,
     normalizer: Normalizer,
     first: _Reading,
@@ -254,31 +173,36 @@ def _write(
     """Load the rows of the first read, then keep those whose references resolve (reading
     again if one does not), then index them; the read that holds the outcome and the rows
     kept."""
-    members = cast(Table, RepoMembership.__table__)
-    table = partitions.create_loading(session, members, job.table, job.cloud_id)
+    db.execute(job.create)
     mailbox = _Mailbox(conn)
     written = _Digested(head, records, mailbox)
     fields = ReferenceFields()
     encoded = first_membership_rows(normalizer, written, job.stamp, fields)
-    copy_binary(session, table, MEMBERSHIP_COLUMNS, encoded)
+    statement = copy_statement(job.table, MEMBERSHIP_COLUMNS, binary=True)
+    with db.cursor() as cursor, cursor.copy(statement) as copy:
+        write_binary(copy, encoded)
     refs = mailbox.refs()
     mailbox.check()
-    partitions.build_indexes(session, members, job.table)
+    for index in job.indexes:
+        db.execute(index)
     referred = {"person": fields.persons, "section": fields.sections, "org": fields.schools}
     unknown = {k: set(referred[k]).difference(refs[k], ("",)) for k in REFERENCES}
     final, count = first, written.count
     if any(unknown.values()):
-        final, count = _keep_resolved(session, job, normalizer, table, refs, unknown, count)
+        final, count = _keep_resolved(db, job, normalizer, refs, unknown, count)
     # the collection need not: the statistics stay the table's as it becomes the partition
-    analyze(session, job.table)
+    db.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(job.table)))
     return final, count
 
 
+_REFERRING = {"person": "person_id", "section": "section_id", "org": "school_id"}
+"""The column of each reference in the memberships' table."""
+
+
 def _keep_resolved(
-    session: Session,
+    db: psycopg.Connection,
     job: LoadJob,
     normalizer: Normalizer,
-    table: Table,
     refs: Mapping[Kind, AbstractSet[str]],
     unknown: Mapping[Kind, set[str]],
     written: int,
@@ -287,12 +211,14 @@ def _keep_resolved(
     make one that does not; that read, and how many rows stay."""
     final = _Reading(job, refs)
     count = sum(1 for _ in final.read())
-    columns = {"person": table.c.person_id, "section": table.c.section_id, "org": table.c.school_id}
     deleted = 0
     for k, sids in unknown.items():
-        for batch in chunks([normalizer.ids.get(k, s) for s in sids]):
-            result = session.execute(delete(table).where(one_of(session, columns[k], batch)))
-            deleted += result.rowcount  # type: ignore[attr-defined]
+        if not sids:
+            continue
+        statement = sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+            sql.Identifier(job.table), sql.Identifier(_REFERRING[k])
+        )
+        deleted += db.execute(statement, ([normalizer.ids.get(k, s) for s in sids],)).rowcount
     if written - deleted != count:  # the second read rejects these rows, no other
         raise RuntimeError(f"{written} rows written, {deleted} deleted, {count} accepted")
     return final, count

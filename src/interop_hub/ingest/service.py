@@ -28,13 +28,21 @@ from interop_hub.clouds.models import Actor, Cloud
 from interop_hub.ingest import planning, remembered
 from interop_hub.ingest.apply import ChangeLog, CollectionPlan, apply_plan, nothing_of
 from interop_hub.ingest.liveness import Heartbeat, this_runner
-from interop_hub.ingest.loader import LoaderFailed, LoadJob, MembershipLoader
+from interop_hub.ingest.loader import LoadJob
+from interop_hub.ingest.loading import LoaderFailed, MembershipLoader
 from interop_hub.ingest.models import Ingestion, IngestionError
 from interop_hub.ingest.oneroster import StartElsewhere, read_bundle
 from interop_hub.ingest.oneroster.bundle import Source
 from interop_hub.ingest.records import Bundle, BundleError, Mode, WrittenElsewhere
 from interop_hub.kit import metrics
-from interop_hub.kit.db import analyze, is_postgresql, one_of, transaction, write_transaction
+from interop_hub.kit.db import (
+    analyze,
+    is_postgresql,
+    libpq_url,
+    one_of,
+    transaction,
+    write_transaction,
+)
 from interop_hub.kit.errors import BadRequest, Conflict, NotFound
 from interop_hub.kit.gc import BulkHeap
 from interop_hub.repository import partitions
@@ -165,15 +173,18 @@ class _Loaders:
             if found.size(stored) < self.hub.settings.loader_min_enrollments_bytes:
                 return None
             members = cast(Table, RepoMembership.__table__)
+            table = partitions.loading_name(members.name, self.ingestion_id)
             job = LoadJob(
-                database_url=self.hub.engine.url.render_as_string(hide_password=False),
+                database_url=libpq_url(self.hub.engine),
                 path=source,
                 max_bytes=self.hub.settings.max_bundle_bytes,
                 version=version,
                 modes=modes,
                 cloud_id=self.cloud_id,
-                table=partitions.loading_name(members.name, self.ingestion_id),
+                table=table,
                 stamp=stamp,
+                create=partitions.loading_statement(members, table, self.cloud_id),
+                indexes=tuple(partitions.index_statements(members, table)),
             )
             loader = MembershipLoader(job, self.hub.engine)
             self.started.append(loader)

@@ -84,6 +84,12 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def libpq_url(engine: Engine) -> str:
+    """The engine's PostgreSQL URL as psycopg and libpq take it (``postgresql://``, password
+    included): for a process of ours that connects without SQLAlchemy."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     url = normalize_url(url)
     parsed = make_url(url)

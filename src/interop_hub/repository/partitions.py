@@ -76,7 +76,7 @@ def create_loaded(
     (into a :class:`Table` of its name, for ``COPY``), build the parent's indexes on it, then
     attach it. PostgreSQL only; the caller checked :func:`has_partition` first."""
     name = partition_name(table.name, cloud_id)
-    quoted = _quote(session, name)
+    quoted = _quote(name)
     session.execute(text(f"CREATE TABLE {quoted} (LIKE {table.name} INCLUDING DEFAULTS)"))
     load(table.to_metadata(MetaData(), name=name))
     build_indexes(session, table, name)
@@ -87,22 +87,28 @@ def create_loaded(
 
 def build_indexes(session: Session, table: Table, name: str) -> None:
     """Build the parent ``table``'s primary key, unique constraints and indexes on table
-    ``name`` (named ``<name>_uq1``, ``_uq2``, ... and ``<name>_ix1``, ``_ix2``, ... in the
-    order of the parent's names)."""
-    quoted = _quote(session, name)
+    ``name`` (:func:`index_statements`)."""
+    for statement in index_statements(table, name):
+        session.execute(text(statement))
+
+
+def index_statements(table: Table, name: str) -> list[str]:
+    """The statements that build the parent ``table``'s primary key, unique constraints and
+    indexes on table ``name`` (named ``<name>_uq1``, ``_uq2``, ... and ``<name>_ix1``, ``_ix2``,
+    ... in the order of the parent's names)."""
+    quoted = _quote(name)
     keys = ", ".join(c.name for c in table.primary_key.columns)
-    session.execute(text(f"ALTER TABLE {quoted} ADD PRIMARY KEY ({keys})"))
+    statements = [f"ALTER TABLE {quoted} ADD PRIMARY KEY ({keys})"]
     for number, constraint in enumerate(_uniques(table), 1):
         columns = ", ".join(c.name for c in constraint.columns)
-        unique_name = _quote(session, f"{name}_uq{number}")
-        session.execute(
-            text(f"ALTER TABLE {quoted} ADD CONSTRAINT {unique_name} UNIQUE ({columns})")
-        )
+        unique_name = _quote(f"{name}_uq{number}")
+        statements.append(f"ALTER TABLE {quoted} ADD CONSTRAINT {unique_name} UNIQUE ({columns})")
     for number, index in enumerate(_indexes(table), 1):
         columns = ", ".join(c.name for c in index.columns)
         unique = "UNIQUE " if index.unique else ""
-        index_name = _quote(session, f"{name}_ix{number}")
-        session.execute(text(f"CREATE {unique}INDEX {index_name} ON {quoted} ({columns})"))
+        index_name = _quote(f"{name}_ix{number}")
+        statements.append(f"CREATE {unique}INDEX {index_name} ON {quoted} ({columns})")
+    return statements
 
 
 def _indexes(table: Table) -> list[Index]:
@@ -124,17 +130,21 @@ def loading_name(table: str, ingestion_id: uuid.UUID) -> str:
 
 
 def create_loading(session: Session, table: Table, name: str, cloud_id: uuid.UUID) -> Table:
-    """Create table ``name`` to load the cloud's rows of ``table`` into: the parent's columns,
-    and a check that every row is the cloud's (so that :func:`attach_loading` need not scan the
-    rows for it). Committed by its own transaction; nobody reads it until it is attached."""
-    quoted = _quote(session, name)
-    session.execute(
-        text(
-            f"CREATE TABLE {quoted} (LIKE {table.name} INCLUDING DEFAULTS, "
-            f"CONSTRAINT {_quote(session, name + '_cloud')} CHECK (cloud_id = '{cloud_id}'))"
-        )
-    )
+    """Create table ``name`` to load the cloud's rows of ``table`` into
+    (:func:`loading_statement`)."""
+    session.execute(text(loading_statement(table, name, cloud_id)))
     return table.to_metadata(MetaData(), name=name)
+
+
+def loading_statement(table: Table, name: str, cloud_id: uuid.UUID) -> str:
+    """The statement that creates table ``name`` to load the cloud's rows of ``table`` into:
+    the parent's columns, and a check that every row is the cloud's (so that
+    :func:`attach_loading` need not scan the rows for it). Committed by its own transaction;
+    nobody reads it until it is attached."""
+    return (
+        f"CREATE TABLE {_quote(name)} (LIKE {table.name} INCLUDING DEFAULTS, "
+        f"CONSTRAINT {_quote(name + '_cloud')} CHECK (cloud_id = '{cloud_id}'))"
+    )
 
 
 def attach_loading(session: Session, table: Table, cloud_id: uuid.UUID, loaded: str) -> None:
@@ -144,35 +154,33 @@ def attach_loading(session: Session, table: Table, cloud_id: uuid.UUID, loaded: 
     attached.
     The caller checked :func:`has_partition` first."""
     name = partition_name(table.name, cloud_id)
-    quoted = _quote(session, name)
-    session.execute(text(f"ALTER TABLE {_quote(session, loaded)} RENAME TO {quoted}"))
+    quoted = _quote(name)
+    session.execute(text(f"ALTER TABLE {_quote(loaded)} RENAME TO {quoted}"))
     session.execute(
         text(
-            f"ALTER TABLE {quoted} RENAME CONSTRAINT {_quote(session, loaded + '_pkey')} "
-            f"TO {_quote(session, name + '_pkey')}"
+            f"ALTER TABLE {quoted} RENAME CONSTRAINT {_quote(loaded + '_pkey')} "
+            f"TO {_quote(name + '_pkey')}"
         )
     )
     for number in range(1, len(_uniques(table)) + 1):
         session.execute(
             text(
-                f"ALTER TABLE {quoted} RENAME CONSTRAINT {_quote(session, f'{loaded}_uq{number}')} "
-                f"TO {_quote(session, f'{name}_uq{number}')}"
+                f"ALTER TABLE {quoted} RENAME CONSTRAINT {_quote(f'{loaded}_uq{number}')} "
+                f"TO {_quote(f'{name}_uq{number}')}"
             )
         )
     for number in range(1, len(_indexes(table)) + 1):
         session.execute(
             text(
-                f"ALTER INDEX {_quote(session, f'{loaded}_ix{number}')} "
-                f"RENAME TO {_quote(session, f'{name}_ix{number}')}"
+                f"ALTER INDEX {_quote(f'{loaded}_ix{number}')} "
+                f"RENAME TO {_quote(f'{name}_ix{number}')}"
             )
         )
     session.execute(
         text(f"ALTER TABLE {table.name} ATTACH PARTITION {quoted} FOR VALUES IN ('{cloud_id}')")
     )
     # the partition's bound says it now; a check of its own would be one more to evaluate
-    session.execute(
-        text(f"ALTER TABLE {quoted} DROP CONSTRAINT {_quote(session, loaded + '_cloud')}")
-    )
+    session.execute(text(f"ALTER TABLE {quoted} DROP CONSTRAINT {_quote(loaded + '_cloud')}"))
 
 
 def drop_loading(engine: Engine, name: str) -> None:
@@ -263,5 +271,7 @@ def drop_orphans(engine: Engine, table: Table) -> list[str]:
     return dropped
 
 
-def _quote(session: Session, name: str) -> str:
-    return session.get_bind().dialect.identifier_preparer.quote(name)
+def _quote(name: str) -> str:
+    """``name`` as a quoted identifier (the statements are also run without SQLAlchemy, by the
+    loader process)."""
+    return '"' + name.replace('"', '""') + '"'

@@ -63,7 +63,7 @@ _SELF_REFERRING: frozenset[Kind] = frozenset({"org", "term", "person"})
 
 class MembershipsElsewhere(Protocol):
     """A process of its own that reads enrollments.csv and writes its memberships
-    (:class:`interop_hub.ingest.loader.MembershipLoader`): it checks references against the
+    (:class:`interop_hub.ingest.loading.MembershipLoader`): it checks references against the
     ids this read sends it once users are read."""
 
     @property
