@@ -6,15 +6,16 @@ of an initial collection at 100,000 students, profiled), and the text format had
 parse every UUID and timestamp again.
 
 Each function yields the rows of one table in the order of its ``*_COLUMNS``.
-:func:`first_membership_rows` makes the same bytes as :func:`membership_rows` straight from the
-records, without the rows in between (see there).
+:func:`membership_encoder` makes the same bytes as :func:`membership_rows` straight from the
+records' values, without the rows in between (see there).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import struct
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ MEMBERSHIP_COLUMNS = (
 
 _UUID_FIELD = b"\x00\x00\x00\x10"
 """The length word of a UUID field (16 bytes)."""
+_LENGTH = struct.Struct("!i").pack
+"""A field's length word."""
 _SHARED_DATA = 10_000
 """At most this many ``data`` dicts' encodings are kept (a row with ``$ext`` has its own)."""
 
@@ -123,6 +126,11 @@ class ReferenceFields:
     schools: dict[str, bytes] = field(default_factory=lambda: {"": NULL_BINARY})
 
 
+MembershipEncoder = Callable[[str, str, str, str | None, str, dict[str, Any], str], bytes]
+"""``encode(source_id, person, section, school, role, data, digest)``: a membership's row for
+``COPY``, from its record's values (references by source id) and its digest."""
+
+
 def first_membership_rows(
     normalizer: Normalizer,
     records: Iterable[tuple[SourceMembership, str]],
@@ -130,63 +138,94 @@ def first_membership_rows(
     fields: ReferenceFields | None = None,
 ) -> Iterator[bytes]:
     """The bytes :func:`membership_rows` makes of ``normalizer.membership_row(record, digest)``
-    for each of ``records`` (record, digest), made without those rows.
+    for each of ``records`` (record, digest), made without those rows
+    (:func:`membership_encoder`)."""
+    encode = membership_encoder(normalizer, now, fields)
+    for r, digest in records:
+        yield encode(
+            r.source_id,
+            r.person_source_id,
+            r.section_source_id,
+            r.school_source_id,
+            r.role,
+            r.data,
+            digest,
+        )
+
+
+def membership_encoder(
+    normalizer: Normalizer, now: dt.datetime, fields: ReferenceFields | None = None
+) -> MembershipEncoder:
+    """What encodes the rows of a cloud's first memberships from their records' values, as
+    :func:`membership_rows` would encode ``normalizer.membership_row(record, digest)``.
 
     For a cloud's first collection, whose memberships are only written (nothing compares or logs
     them one by one): no :class:`MembershipRow` and no UUID object per row — the id's bytes come
     from the hash, a person's, section's and school's field bytes are made once per source id (in
     ``fields``, if given), and equal ``data`` dicts (the reader shares them) are encoded once. Half
     the Python time of :func:`membership_rows` with the rows built first (731,314 memberships: 1.7 s
-    against 3.3 s, BENCHMARKS session 11).
+    against 3.3 s, BENCHMARKS session 11). The memberships' loader calls it for each row as it is
+    read, without a record in between (:mod:`interop_hub.ingest.loader`).
     """
-    start = field_count(len(MEMBERSHIP_COLUMNS))
+    start = field_count(len(MEMBERSHIP_COLUMNS)) + _UUID_FIELD
     head = uuid_binary(normalizer.cloud_id)
     stamps = timestamptz_binary(now) * 2
     make_id = normalizer.membership_id.bytes_of
-    get = normalizer.ids.get
+    person_id, section_id, org_id = (
+        normalizer.ids.maker(kind).bytes_of for kind in ("person", "section", "org")
+    )
     known = fields if fields is not None else ReferenceFields()
     persons, sections, schools = known.persons, known.sections, known.schools
     roles: dict[str, bytes] = {}
     # id(data) → (data, its field): the dict is kept alongside, so its id cannot be reused
     datas: dict[int, tuple[dict[str, Any], bytes]] = {}
     join = b"".join
-    for record, digest in records:
-        person = persons.get(record.person_source_id)
+    length = _LENGTH
+
+    def encode(
+        source_id: str,
+        person_sid: str,
+        section_sid: str,
+        school_sid: str | None,
+        role_name: str,
+        data: dict[str, Any],
+        digest: str,
+    ) -> bytes:
+        person = persons.get(person_sid)
         if person is None:
-            person = persons[record.person_source_id] = (
-                _UUID_FIELD + get("person", record.person_source_id).bytes
-            )
-        section = sections.get(record.section_source_id)
+            person = persons[person_sid] = _UUID_FIELD + person_id(person_sid)
+        section = sections.get(section_sid)
         if section is None:
-            section = sections[record.section_source_id] = (
-                _UUID_FIELD + get("section", record.section_source_id).bytes
-            )
-        school_sid = record.school_source_id or ""
-        school = schools.get(school_sid)
+            section = sections[section_sid] = _UUID_FIELD + section_id(section_sid)
+        school_key = school_sid or ""
+        school = schools.get(school_key)
         if school is None:
-            school = schools[school_sid] = _UUID_FIELD + get("org", school_sid).bytes
-        role = roles.get(record.role)
+            school = schools[school_key] = _UUID_FIELD + org_id(school_key)
+        role = roles.get(role_name)
         if role is None:
-            role = roles[record.role] = text_binary(record.role)
-        data = record.data
+            role = roles[role_name] = text_binary(role_name)
         encoded = datas.get(id(data))
         if encoded is None or encoded[0] is not data:
             encoded = (data, json_binary(data))
             if len(datas) < _SHARED_DATA:
                 datas[id(data)] = encoded
-        yield join(
+        sid, digested = source_id.encode(), digest.encode()
+        return join(
             (
                 start,
-                _UUID_FIELD,
-                make_id(record.source_id),
+                make_id(source_id),
                 head,
-                text_binary(record.source_id),
+                length(len(sid)),
+                sid,
                 stamps,
                 person,
                 section,
                 school,
                 role,
                 encoded[1],
-                text_binary(digest),
+                length(len(digested)),
+                digested,
             )
         )
+
+    return encode

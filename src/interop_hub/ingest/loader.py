@@ -32,14 +32,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import logging
 import sys
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, TypeVar, cast
 
 import psycopg
 from psycopg import sql
@@ -47,9 +48,9 @@ from psycopg import sql
 from interop_hub.ingest.copy_rows import (
     MEMBERSHIP_COLUMNS,
     ReferenceFields,
-    first_membership_rows,
+    membership_encoder,
 )
-from interop_hub.ingest.normalize import Normalizer, membership_digest
+from interop_hub.ingest.normalize import Normalizer, membership_values_digest
 from interop_hub.ingest.oneroster import people
 from interop_hub.ingest.oneroster.bundle import open_source
 from interop_hub.ingest.oneroster.validate import Reader
@@ -58,7 +59,6 @@ from interop_hub.ingest.records import (
     Kind,
     LoadedMemberships,
     Mode,
-    SourceMembership,
 )
 from interop_hub.kit import channel
 from interop_hub.kit.channel import Channel
@@ -66,6 +66,7 @@ from interop_hub.kit.gc import paused_gc
 from interop_hub.kit.pgcopy import copy_statement, write_binary
 
 log = logging.getLogger("interop_hub.ingest")
+T = TypeVar("T")
 
 REFERENCES: tuple[Kind, ...] = ("person", "section", "org")
 """What an enrollment refers to: its user, class and school."""
@@ -125,14 +126,17 @@ class _Reading(Reader):
         self.job = job
         self.resolving = resolvable
 
-    def read(self) -> Iterator[SourceMembership]:
+    def read(
+        self, make: Callable[[str, str, str, str | None, str, dict[str, Any]], T]
+    ) -> Iterator[T]:
+        """``make(...)`` of each membership read (:func:`~.people.read_enrollments`)."""
         with open_source(Path(self.job.path), self.job.max_bytes) as source:
             super().__init__(source, self.job.version, self.job.modes, {}, None)
             self.checks_references = self.resolving is not None
             opened = self.open("enrollments")
             if opened is None:
                 raise BundleError("enrollments.csv is not read: its manifest says absent")
-            yield from people.enrollments(self, opened)
+            yield from people.read_enrollments(self, opened, make)
         self._finish()
 
     def exists(self, kind: Kind, sid: str) -> bool:
@@ -141,18 +145,31 @@ class _Reading(Reader):
 
 def _load(job: LoadJob, conn: Channel) -> None:
     normalizer = Normalizer(job.cloud_id)
+    fields = ReferenceFields()
+    encode = membership_encoder(normalizer, job.stamp, fields)
+    digest = membership_values_digest
+
+    def row(
+        sid: str, person: str, section: str, school: str | None, role: str, data: dict[str, Any]
+    ) -> bytes:
+        return encode(
+            sid, person, section, school, role, data, digest(person, section, school, role, data)
+        )
+
     first = _Reading(job, None)
-    records = first.read()
+    rows = first.read(row)
     with paused_gc():
         try:
-            head = next(records, None)
+            head = next(rows, None)
         except BundleError as exc:
             conn.send(("header", str(exc)))
             return
         conn.send(("header", None))
+        if head is not None:
+            rows = itertools.chain((head,), rows)
         try:
             with psycopg.connect(job.database_url) as db, db.transaction():
-                final, count = _write(db, job, normalizer, first, head, records, conn)
+                final, count = _write(db, job, normalizer, first, rows, fields, conn)
         except BundleError as exc:  # the file could not be read to its end
             conn.send(("bundle", str(exc)))
             return
@@ -166,8 +183,8 @@ def _write(
     job: LoadJob,
     normalizer: Normalizer,
     first: _Reading,
-    head: SourceMembership | None,
-    records: Iterator[SourceMembership],
+    rows: Iterator[bytes],
+    fields: ReferenceFields,
     conn: Channel,
 ) -> tuple[_Reading, int]:
     """Load the rows of the first read, then keep those whose references resolve (reading
@@ -175,19 +192,16 @@ def _write(
     kept."""
     db.execute(job.create)
     mailbox = _Mailbox(conn)
-    written = _Digested(head, records, mailbox)
-    fields = ReferenceFields()
-    encoded = first_membership_rows(normalizer, written, job.stamp, fields)
     statement = copy_statement(job.table, MEMBERSHIP_COLUMNS, binary=True)
     with db.cursor() as cursor, cursor.copy(statement) as copy:
-        write_binary(copy, encoded)
+        written = write_binary(copy, rows, mailbox.sent)
     refs = mailbox.refs()
     mailbox.check()
     for index in job.indexes:
         db.execute(index)
     referred = {"person": fields.persons, "section": fields.sections, "org": fields.schools}
     unknown = {k: set(referred[k]).difference(refs[k], ("",)) for k in REFERENCES}
-    final, count = first, written.count
+    final, count = first, written
     if any(unknown.values()):
         final, count = _keep_resolved(db, job, normalizer, refs, unknown, count)
     # the collection need not: the statistics stay the table's as it becomes the partition
@@ -210,7 +224,7 @@ def _keep_resolved(
     """Read the file again with the references that resolve, and delete the rows written that
     make one that does not; that read, and how many rows stay."""
     final = _Reading(job, refs)
-    count = sum(1 for _ in final.read())
+    count = sum(1 for _ in final.read(_nothing))
     deleted = 0
     for k, sids in unknown.items():
         if not sids:
@@ -228,9 +242,20 @@ class _Mailbox:
     """The loader's end of the channel: the references once they come, and whether to stop
     (the collection said so, or its process is gone: the channel's end)."""
 
+    CHECK_EVERY = 20_000
+    """Rows sent between two checks (:meth:`sent`)."""
+
     def __init__(self, conn: Channel) -> None:
         self.conn = conn
         self._refs: dict[Kind, frozenset[str]] | None = None
+        self._check_at = self.CHECK_EVERY
+
+    def sent(self, count: int) -> None:
+        """``count`` rows are sent: :meth:`check` every :attr:`CHECK_EVERY` (a collection that
+        stopped or died stops the loading, which rolls back)."""
+        if count >= self._check_at:
+            self._check_at = count + self.CHECK_EVERY
+            self.check()
 
     def check(self) -> None:
         """Raise :class:`_Stopped` if the loading is to stop; take in what has come."""
@@ -253,30 +278,8 @@ class _Mailbox:
         self._refs = value
 
 
-class _Digested:
-    """The records of the first read with their digests, counted; the mailbox is checked
-    every :attr:`CHECK_EVERY` records (a collection that stopped or died stops the loading,
-    which rolls back)."""
-
-    CHECK_EVERY = 20_000
-
-    def __init__(
-        self, head: SourceMembership | None, rest: Iterator[SourceMembership], mailbox: _Mailbox
-    ) -> None:
-        self.head, self.rest, self.mailbox, self.count = head, rest, mailbox, 0
-
-    def __iter__(self) -> Iterator[tuple[SourceMembership, str]]:
-        if self.head is None:
-            return
-        yield self.head, membership_digest(self.head)
-        count, check = 1, self.CHECK_EVERY
-        for record in self.rest:
-            count += 1
-            if count == check:
-                check += self.CHECK_EVERY
-                self.mailbox.check()
-            yield record, membership_digest(record)
-        self.count = count
+def _nothing(*values: object) -> None:
+    """A read's ``make`` when only its outcome counts (not its rows)."""
 
 
 if __name__ == "__main__":  # started by MembershipLoader (kit.channel.start)

@@ -155,14 +155,24 @@ def object_digest(record: SourceObject) -> str:
 
 def membership_digest(record: SourceMembership) -> str:
     """The digest of what ``record`` states (its references by source id)."""
-    return _record_digest(
-        [
-            record.person_source_id,
-            record.section_source_id,
-            record.school_source_id,
-            record.role,
-            record.data,
-        ]
+    return membership_values_digest(
+        record.person_source_id,
+        record.section_source_id,
+        record.school_source_id,
+        record.role,
+        record.data,
+    )
+
+
+def membership_values_digest(
+    person: str, section: str, school: str | None, role: str, data: dict[str, Any]
+) -> str:
+    """:func:`membership_digest` of a record of these values (for a loop without records)."""
+    return (
+        DIGEST_PREFIX
+        + _blake2b(
+            _dumps([person, section, school, role, data], option=_OPTIONS), digest_size=15
+        ).hexdigest()
     )
 
 

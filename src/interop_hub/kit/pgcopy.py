@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import struct
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from typing import Any
 
@@ -32,14 +32,21 @@ def copy_statement(table: str, columns: Sequence[str], *, binary: bool = False) 
     )
 
 
-def write_binary(copy: Copy, rows: Iterable[bytes]) -> None:
+def write_binary(
+    copy: Copy, rows: Iterable[bytes], sent: Callable[[int], None] | None = None
+) -> int:
     """Write ``rows`` (each :func:`field_count` and its fields) as a whole binary ``COPY``
-    stream: the header, the rows in pieces of :data:`LINES`, the trailer."""
+    stream: the header, the rows in pieces of :data:`LINES`, the trailer; how many rows.
+    ``sent(count)`` is called after each piece with the rows sent so far."""
     copy.write(BINARY_HEADER)
-    iterator = iter(rows)
+    iterator, count = iter(rows), 0
     while batch := list(islice(iterator, LINES)):
         copy.write(b"".join(batch))
+        count += len(batch)
+        if sent is not None:
+            sent(count)
     copy.write(BINARY_TRAILER)
+    return count
 
 
 BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)  # no flags, no extension

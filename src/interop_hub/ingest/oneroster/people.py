@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from interop_hub.ingest.oneroster import mapping
 from interop_hub.ingest.oneroster.csvrows import Table
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 
 MakeMembership = Callable[[str, str, str, str | None, str, dict[str, Any]], SourceMembership]
+T = TypeVar("T")
 
 
 def _membership_maker() -> MakeMembership:
@@ -142,7 +143,19 @@ Opened = tuple[FileSpec, Table, AbstractContextManager[IO[bytes] | None]]
 
 def enrollments(reader: Reader, opened: Opened) -> Iterator[SourceMembership]:
     """The memberships of enrollments.csv, ``opened`` by the reader (its header checked); its
-    rejected rows become errors as they are read. The hot path of a large bundle, so kept lean.
+    rejected rows become errors as they are read (:func:`read_enrollments`)."""
+    return read_enrollments(reader, opened, _make_membership)
+
+
+def read_enrollments(
+    reader: Reader,
+    opened: Opened,
+    make: Callable[[str, str, str, str | None, str, dict[str, Any]], T],
+) -> Iterator[T]:
+    """``make(source_id, person, section, school, role, data)`` of each membership of
+    enrollments.csv, ``opened`` by the reader (its header checked); its rejected rows become
+    errors as they are read. The hot path of a large bundle, so kept lean: the memberships'
+    loader makes each row it writes here, without a record (:mod:`interop_hub.ingest.loader`).
 
     Ids that resolve to this bundle's objects are replaced by the objects' own strings, and
     memberships whose data are equal (same primary and dates, no ``$ext``: most of a school's
@@ -162,7 +175,6 @@ def enrollments(reader: Reader, opened: Opened) -> Iterator[SourceMembership]:
     u: str | None
     c: str | None
     s: str | None
-    make = _make_membership
     deleted, known = reader.bundle.deleted_memberships, reader.existing_memberships
     shared: dict[tuple[str, str, str], dict[str, Any]] = {}
     taken = reader.skipping.taken.get("enrollments")
