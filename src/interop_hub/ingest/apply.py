@@ -8,6 +8,7 @@ sections, grading categories, then memberships); deletes in the reverse order.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from interop_hub.ingest.copy_rows import (
     MEMBERSHIP_COLUMNS,
     OBJECT_COLUMNS,
     first_membership_rows,
+    first_object_rows,
     link_rows,
     membership_rows,
     object_rows,
@@ -347,19 +349,32 @@ def _load_first_objects(
 ) -> None:
     """Make the cloud's partitions of the objects and of the links, each loaded with the
     plan's adds before it is indexed and attached
-    (:func:`~interop_hub.repository.partitions.create_loaded`)."""
+    (:func:`~interop_hub.repository.partitions.create_loaded`).
+
+    Adds whose rows nothing has built yet (:class:`FirstAdds`) are encoded straight from their
+    records, their links in the same pass (:func:`~.copy_rows.first_object_rows`)."""
+    links: list[bytes] = []  # of the adds encoded from their records
+    built: list[ObjectRow] = []  # the adds whose rows were built
 
     def objects(into: Table) -> None:
         for kind in order:
             progress(f"writing {kind}")
-            _insert_objects(session, cloud_id, plan.objects[kind].adds, now, into)
+            adds = plan.objects[kind].adds
+            records = adds.take_records() if isinstance(adds, FirstAdds) else None
+            if records is not None and plan.normalizer is not None:
+                encoded = first_object_rows(plan.normalizer, records, now, links)
+                copy_binary(session, into, OBJECT_COLUMNS, encoded)
+            else:
+                _insert_objects(session, cloud_id, adds, now, into)
+                built.extend(adds)
 
-    def links(into: Table) -> None:
-        _insert_links(session, cloud_id, [r for k in order for r in plan.objects[k].adds], into)
+    def load_links(into: Table) -> None:
+        rows = itertools.chain(links, link_rows(cloud_id, built))
+        copy_binary(session, into, LINK_COLUMNS, rows)
 
     partitions.create_loaded(session, objects_t, cloud_id, objects)
     progress("writing links")
-    partitions.create_loaded(session, links_t, cloud_id, links)
+    partitions.create_loaded(session, links_t, cloud_id, load_links)
 
 
 def purge_cloud(session: Session, cloud_id: uuid.UUID) -> None:

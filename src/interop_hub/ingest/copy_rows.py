@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from interop_hub.ingest.normalize import MembershipRow, Normalizer, ObjectRow
-from interop_hub.ingest.records import SourceMembership
+from interop_hub.ingest.records import SourceMembership, SourceObject
 from interop_hub.kit.pgcopy import (
     NULL_BINARY,
     field_count,
@@ -85,6 +85,75 @@ def link_rows(cloud_id: uuid.UUID, rows: list[ObjectRow]) -> Iterator[bytes]:
             if named is None:
                 named = rels[rel] = text_binary(rel)
             yield b"".join((head, named, uuid_binary(to_id), cloud, int2_binary(position)))
+
+
+def first_object_rows(
+    normalizer: Normalizer,
+    records: Iterable[tuple[SourceObject, str]],
+    now: dt.datetime,
+    links: list[bytes],
+) -> Iterator[bytes]:
+    """The bytes :func:`object_rows` makes of ``normalizer.object_row(record, digest)`` for each
+    of ``records`` (record, digest), made without those rows; the rows :func:`link_rows` would
+    make of their links are appended to ``links`` meanwhile (in another order: by object, then
+    reference).
+
+    For a cloud's first collection, as :func:`membership_encoder` for its memberships: no
+    :class:`ObjectRow`, no UUID object, and its links' rows made in the same pass.
+    """
+    start = field_count(len(OBJECT_COLUMNS)) + _UUID_FIELD
+    link_start = field_count(len(LINK_COLUMNS)) + _UUID_FIELD
+    cloud = uuid_binary(normalizer.cloud_id)
+    stamps = timestamptz_binary(now) * 2
+    maker = normalizer.ids.maker
+    fields: dict[str, bytes] = {}  # the fields of kinds, relationships and subtypes, by name
+    targets: dict[tuple[str, str], bytes] = {}  # (kind, source id) → its id's field
+    join, append = b"".join, links.append
+    for record, digest in records:
+        kind, subtype = record.kind, record.subtype
+        own = maker(kind).bytes_of(record.source_id)
+        kind_field = fields.get(kind)
+        if kind_field is None:
+            kind_field = fields[kind] = text_binary(kind)
+        if subtype is None:
+            subtype_field = NULL_BINARY
+        else:
+            found = fields.get(subtype)
+            subtype_field = (
+                found if found is not None else fields.setdefault(subtype, text_binary(subtype))
+            )
+        yield join(
+            (
+                start,
+                own,
+                cloud,
+                kind_field,
+                text_binary(record.source_id),
+                stamps,
+                subtype_field,
+                text_binary(record.label[:400]),
+                int4_binary(record.school_year),
+                json_binary(record.data),
+                text_binary(digest),
+            )
+        )
+        if not record.refs:
+            continue
+        head = link_start + own
+        positions: dict[str, int] = {}
+        # one link per distinct reference, numbered within its relationship (ObjectRow.links)
+        for ref in dict.fromkeys(record.refs) if len(record.refs) > 1 else record.refs:
+            rel = ref.rel
+            position = positions.get(rel, 0)
+            positions[rel] = position + 1
+            target = targets.get((ref.kind, ref.source_id))
+            if target is None:
+                to_id = maker(ref.kind).bytes_of(ref.source_id)
+                target = targets[ref.kind, ref.source_id] = _UUID_FIELD + to_id
+            rel_field = fields.get(rel)
+            if rel_field is None:
+                rel_field = fields[rel] = text_binary(rel)
+            append(join((head, rel_field, target, cloud, int2_binary(position))))
 
 
 def membership_rows(
