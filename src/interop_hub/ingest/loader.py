@@ -6,8 +6,9 @@ microseconds. In one process that work waits for the other files to be read firs
 runs on one core while the other idles. Into a cloud that has nothing yet, it need not wait:
 a **loader** process, started as the collection starts reading, reads enrollments.csv on the
 second core, streams its rows into a table of their own (``COPY``, on a connection of its own,
-so the server stores them while both processes work), indexes it and commits it. The
-collection's transaction then makes that table the cloud's partition of ``repo_memberships``
+so the server stores them while both processes work) and commits them, then indexes the table
+on two connections at once. The collection's transaction then makes that table the cloud's
+partition of ``repo_memberships``
 (:func:`~interop_hub.repository.partitions.attach_loading`): until then nobody reads it, and a
 collection that fails or dies leaves a table that is dropped (by the collection, else by the
 worker: :func:`~interop_hub.repository.partitions.drop_orphans`).
@@ -15,7 +16,7 @@ worker: :func:`~interop_hub.repository.partitions.drop_orphans`).
 Whether a row's user, class and school exist is only known once the other process has read orgs,
 classes and users. The loader checks and writes every row meanwhile as if they all existed (the
 references made are those its rows' fields were made for); when the other process sends the ids that
-do exist (:meth:`MembershipLoader.send_refs`) and one it wrote does not, it reads the file again
+do exist (:meth:`~.loading.MembershipLoader.send_refs`) and one it wrote does not, it reads the file again
 with those ids, exactly as the collection would have read it, and deletes the rows that read
 rejects. Its row errors, rows read and remembered lines are the same as that read's.
 
@@ -25,19 +26,23 @@ the file's header is good (``header``), the collection sends the references (``r
 ``stop``, and the loader ends with ``done`` (a
 :class:`~interop_hub.ingest.records.LoadedMemberships`), ``bundle`` (the file could not be
 read to its end) or ``failed``. The end of the pair, once the collection's process is gone,
-stops the loading too (it rolls back).
+stops the loading too (a ``COPY`` under way rolls back; a table already committed is dropped
+as above). The collection's side is :mod:`interop_hub.ingest.loading`; this process imports no
+SQLAlchemy (its statements come with the job).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import itertools
 import logging
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -92,9 +97,11 @@ class LoadJob:
     create: str
     """The statement that creates :attr:`table`
     (:func:`~interop_hub.repository.partitions.loading_statement`)."""
-    indexes: tuple[str, ...]
-    """The statements that index it
+    builds: tuple[str, ...]
+    """The statements that index it, run two at a time
     (:func:`~interop_hub.repository.partitions.index_statements`)."""
+    constraints: tuple[str, ...]
+    """Then those that make the primary key and the unique constraints of its unique indexes."""
 
 
 # -- the loader process ----------------------------------------------------------------------
@@ -168,7 +175,7 @@ def _load(job: LoadJob, conn: Channel) -> None:
         if head is not None:
             rows = itertools.chain((head,), rows)
         try:
-            with psycopg.connect(job.database_url) as db, db.transaction():
+            with psycopg.connect(job.database_url, autocommit=True) as db:
                 final, count = _write(db, job, normalizer, first, rows, fields, conn)
         except BundleError as exc:  # the file could not be read to its end
             conn.send(("bundle", str(exc)))
@@ -190,15 +197,19 @@ def _write(
     """Load the rows of the first read, then keep those whose references resolve (reading
     again if one does not), then index them; the read that holds the outcome and the rows
     kept."""
-    db.execute(job.create)
     mailbox = _Mailbox(conn)
     statement = copy_statement(job.table, MEMBERSHIP_COLUMNS, binary=True)
-    with db.cursor() as cursor, cursor.copy(statement) as copy:
-        written = write_binary(copy, rows, mailbox.sent)
+    # committed with its rows (or not at all, should the loading stop), so that another
+    # connection can index it too; until it is attached nobody else reads it
+    with db.transaction():
+        db.execute(job.create)
+        with db.cursor() as cursor, cursor.copy(statement) as copy:
+            written = write_binary(copy, rows, mailbox.sent)
     refs = mailbox.refs()
     mailbox.check()
-    for index in job.indexes:
-        db.execute(index)
+    _two_at_a_time(db, job.database_url, job.builds)
+    for constraint in job.constraints:
+        db.execute(constraint)
     referred = {"person": fields.persons, "section": fields.sections, "org": fields.schools}
     unknown = {k: set(referred[k]).difference(refs[k], ("",)) for k in REFERENCES}
     final, count = first, written
@@ -207,6 +218,29 @@ def _write(
     # the collection need not: the statistics stay the table's as it becomes the partition
     db.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(job.table)))
     return final, count
+
+
+def _two_at_a_time(db: psycopg.Connection, url: str, statements: Sequence[str]) -> None:
+    """Run ``statements`` (index builds) on ``db`` and on a second connection at once, each
+    taking the next one left. The server sorts for both while the collection waits for this
+    process's end (731,314 memberships: four builds, ~1.3 s one after the other)."""
+    left = collections.deque(statements)
+
+    def run(connection: psycopg.Connection) -> None:
+        while left:
+            try:
+                statement = left.popleft()
+            except IndexError:  # the other took the last one
+                return
+            connection.execute(statement)
+
+    with psycopg.connect(url, autocommit=True) as other, ThreadPoolExecutor(1) as pool:
+        elsewhere = pool.submit(run, other)
+        try:
+            run(db)
+        finally:
+            left.clear()
+            elsewhere.result()
 
 
 _REFERRING = {"person": "person_id", "section": "section_id", "org": "school_id"}

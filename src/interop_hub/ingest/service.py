@@ -174,6 +174,7 @@ class _Loaders:
                 return None
             members = cast(Table, RepoMembership.__table__)
             table = partitions.loading_name(members.name, self.ingestion_id)
+            builds, constraints = partitions.index_statements(members, table)
             job = LoadJob(
                 database_url=libpq_url(self.hub.engine),
                 path=source,
@@ -184,7 +185,8 @@ class _Loaders:
                 table=table,
                 stamp=stamp,
                 create=partitions.loading_statement(members, table, self.cloud_id),
-                indexes=tuple(partitions.index_statements(members, table)),
+                builds=tuple(builds),
+                constraints=tuple(constraints),
             )
             loader = MembershipLoader(job, self.hub.engine)
             self.started.append(loader)

@@ -88,27 +88,36 @@ def create_loaded(
 def build_indexes(session: Session, table: Table, name: str) -> None:
     """Build the parent ``table``'s primary key, unique constraints and indexes on table
     ``name`` (:func:`index_statements`)."""
-    for statement in index_statements(table, name):
+    builds, constraints = index_statements(table, name)
+    for statement in (*builds, *constraints):
         session.execute(text(statement))
 
 
-def index_statements(table: Table, name: str) -> list[str]:
+def index_statements(table: Table, name: str) -> tuple[list[str], list[str]]:
     """The statements that build the parent ``table``'s primary key, unique constraints and
-    indexes on table ``name`` (named ``<name>_uq1``, ``_uq2``, ... and ``<name>_ix1``, ``_ix2``,
-    ... in the order of the parent's names)."""
+    indexes on table ``name`` (named ``<name>_pkey``, ``<name>_uq1``, ``_uq2``, ... and
+    ``<name>_ix1``, ``_ix2``, ... in the order of the parent's names): ``(builds,
+    constraints)``. The builds are ``CREATE INDEX`` statements, which can run at the same time
+    on connections of their own (each locks out writes, not the others); the constraints then
+    take the unique indexes built for them (``USING INDEX``: no second build)."""
     quoted = _quote(name)
     keys = ", ".join(c.name for c in table.primary_key.columns)
-    statements = [f"ALTER TABLE {quoted} ADD PRIMARY KEY ({keys})"]
+    pkey = _quote(f"{name}_pkey")
+    builds = [f"CREATE UNIQUE INDEX {pkey} ON {quoted} ({keys})"]
+    constraints = [f"ALTER TABLE {quoted} ADD CONSTRAINT {pkey} PRIMARY KEY USING INDEX {pkey}"]
     for number, constraint in enumerate(_uniques(table), 1):
         columns = ", ".join(c.name for c in constraint.columns)
         unique_name = _quote(f"{name}_uq{number}")
-        statements.append(f"ALTER TABLE {quoted} ADD CONSTRAINT {unique_name} UNIQUE ({columns})")
+        builds.append(f"CREATE UNIQUE INDEX {unique_name} ON {quoted} ({columns})")
+        constraints.append(
+            f"ALTER TABLE {quoted} ADD CONSTRAINT {unique_name} UNIQUE USING INDEX {unique_name}"
+        )
     for number, index in enumerate(_indexes(table), 1):
         columns = ", ".join(c.name for c in index.columns)
         unique = "UNIQUE " if index.unique else ""
         index_name = _quote(f"{name}_ix{number}")
-        statements.append(f"CREATE {unique}INDEX {index_name} ON {quoted} ({columns})")
-    return statements
+        builds.append(f"CREATE {unique}INDEX {index_name} ON {quoted} ({columns})")
+    return builds, constraints
 
 
 def _indexes(table: Table) -> list[Index]:
