@@ -240,7 +240,8 @@ def tombstone(
 
 _TOMBSTONE = text(
     "INSERT INTO task_payloads (id, cloud_id, object_id, epoch, body) "
-    "SELECT nextval(pg_get_serial_sequence('task_payloads', 'id')), :cloud, o.id, :epoch, NULL "
+    "SELECT nextval((SELECT pg_get_serial_sequence('task_payloads', 'id'))), :cloud, o.id, "
+    ":epoch, NULL "
     "FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS o(id, n) "
     "WHERE (SELECT p.body IS NOT NULL FROM task_payloads AS p "
     "       WHERE p.cloud_id = :cloud AND p.epoch = :epoch AND p.object_id = o.id "
@@ -248,7 +249,9 @@ _TOMBSTONE = text(
     "ORDER BY o.n"
 )
 """A tombstone for each of ``ids`` whose newest payload of the epoch has a body: one backward
-probe of ``ix_task_payloads_current`` per id, all in the server (a nightly touches ~11,000)."""
+probe of ``ix_task_payloads_current`` per id, all in the server (a nightly touches ~11,000).
+The sequence is looked up once, as in :func:`reserve_ids` (as ``nextval``'s argument, it was
+looked up for every row: 0.29 s of a nightly's 0.36 s here)."""
 
 
 def _tombstone_in_place(
