@@ -21,11 +21,14 @@ from sqlalchemy import delete, func, select, update
 from interop_hub.ingest.models import Ingestion, RememberedLines
 from interop_hub.ingest.normalize import (
     Normalizer,
+    is_previous_digest,
     is_record_digest,
     legacy_membership_digest,
     legacy_object_digest,
     membership_digest,
     object_digest,
+    previous_membership_digest,
+    previous_object_digest,
 )
 from interop_hub.ingest.oneroster import read_bundle
 from interop_hub.kit.db import is_postgresql, transaction, write_transaction
@@ -232,6 +235,45 @@ def test_digests_of_earlier_versions_are_compared_the_old_way(
     night = collect(hub, cloud, rewrite(district, tmp_path / "night", "demographics", edit))
     assert changes(night) == (0, 1, 0)
     assert built == target
+
+
+def test_digests_of_the_version_before_are_compared_on_the_record_and_kept(
+    hub: Hub, cloud: uuid.UUID, district: Path, built: list[str], tmp_path: Path
+) -> None:
+    collect(hub, cloud, district)
+    read = read_bundle(district)
+    before_digests: dict[Any, dict[str, str]] = {
+        RepoObject: {r.source_id: previous_object_digest(r) for r in read.objects},
+        RepoMembership: {m.source_id: previous_membership_digest(m) for m in read.memberships},
+    }
+    with write_transaction(hub.sessions) as session:
+        # as the version before left it: its digests, and no remembered lines (every line read)
+        session.execute(delete(RememberedLines).where(RememberedLines.cloud_id == cloud))
+        for table, digests in before_digests.items():
+            for source_id, digest in digests.items():
+                session.execute(
+                    update(table)
+                    .where(table.cloud_id == cloud, table.source_id == source_id)
+                    .values(digest=digest)
+                )
+    stored = stored_digests(hub, cloud)
+    assert all(is_previous_digest(d) for d in stored.values())
+    built.clear()
+    assert changes(collect(hub, cloud, district)) == (0, 0, 0)
+    assert built == []  # compared on the records: nothing built, nothing written
+    assert stored_digests(hub, cloud) == stored
+
+    target: list[str] = []
+
+    def edit(row: dict[str, str]) -> None:
+        if not target:
+            target.append(row["sourcedId"])
+            row["sex"] = "other" if row["sex"] != "other" else "male"
+
+    night = collect(hub, cloud, rewrite(district, tmp_path / "night", "demographics", edit))
+    assert changes(night) == (0, 1, 0)
+    assert built == target
+    assert is_record_digest(stored_digests(hub, cloud)[target[0]])
 
 
 def all_objects(hub: Hub, cloud_id: uuid.UUID) -> list[RepoObject]:

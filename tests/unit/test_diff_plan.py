@@ -32,7 +32,12 @@ class Counting:
         return FakeRow(uuid.uuid5(uuid.NAMESPACE_OID, record), digest, record)
 
     def builder(self) -> Builder[str, FakeRow]:
-        return Builder(self.row, lambda row: "legacy", lambda s: uuid.uuid5(uuid.NAMESPACE_OID, s))
+        return Builder(
+            self.row,
+            lambda record: f"r1{record}",  # the version before's digest of each record
+            lambda row: "legacy",
+            lambda s: uuid.uuid5(uuid.NAMESPACE_OID, s),
+        )
 
 
 def incoming(count: int) -> Iterator[tuple[str, str, str]]:
@@ -147,3 +152,20 @@ def test_a_later_collection_builds_only_new_and_changed_rows_at_once() -> None:
     assert [row.source_id for row in found.updates] == ["s1"]
     assert found.deletes == [uuid.uuid5(uuid.NAMESPACE_OID, "gone")]
     assert lazy.built == ["s1", "s2"]
+
+
+def test_a_digest_of_the_version_before_is_compared_on_the_record_and_left_as_it_is() -> None:
+    counting = Counting()
+    current = {"same": "r1same", "changed": "r1changed-before", "mine": "r2old", "legacy": "ab"}
+    incoming = [
+        ("same", "r2same", "same"),  # the version before's digest of it: unchanged
+        ("changed", "r2changed", "changed"),
+        ("mine", "r2new", "mine"),
+        ("legacy", "r2legacy", "legacy"),  # the legacy digest of its row is "legacy", not "ab"
+    ]
+    result = plan(current, iter(incoming), counting.builder(), count=4, full_state=True)
+    assert [row.source_id for row in result.updates] == ["changed", "mine", "legacy"]
+    assert counting.built == ["changed", "mine", "legacy"]  # "same" was never built
+    assert result.unchanged_legacy == []  # nor is its digest replaced
+    assert list(result.adds) == []
+    assert result.deletes == []

@@ -3,9 +3,10 @@ delete.
 
 Pure logic (no database): the caller loads ``{source id: digest}`` for the kinds the bundle
 states, and applies the plan it gets back. A record whose digest equals the stored one is
-unchanged and never built into a row (see :mod:`interop_hub.ingest.normalize`); a stored
-legacy digest (one that :func:`~interop_hub.ingest.normalize.is_record_digest` refuses) is
-compared the old way, on the built row, so an upgrade does not turn every row into an update.
+unchanged and never built into a row (see :mod:`interop_hub.ingest.normalize`). A digest
+stored by an earlier version is compared its way, so an upgrade does not turn every row into an
+update: the version before's (:func:`~interop_hub.ingest.normalize.is_previous_digest`) on the
+record, and is left in place; a legacy one (neither) on the built row, and is replaced.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar, overload
 
-from interop_hub.ingest.normalize import is_record_digest
+from interop_hub.ingest.normalize import is_previous_digest, is_record_digest
 from interop_hub.kit.ondemand import OnDemand
 
 
@@ -118,6 +119,8 @@ class Builder(Generic[S, R]):
 
     row: Callable[[S, str], R]
     """The row of a record, given its digest."""
+    previous_digest: Callable[[S], str]
+    """The digest the version before stored for a record (:data:`~.normalize.PREVIOUS_PREFIX`)."""
     legacy_digest: Callable[[R], str]
     """The digest earlier versions stored for a row."""
     row_id: Callable[[str], uuid.UUID]
@@ -152,7 +155,7 @@ def plan(
     ``count``: how many records ``incoming`` holds, if known (None: as many as it yields).
     """
     result: Plan[R] = Plan()
-    make, legacy = build.row, build.legacy_digest
+    make, previous, legacy = build.row, build.previous_digest, build.legacy_digest
     if not current:
         result.adds = FirstAdds(incoming, make, count)
         return result
@@ -165,6 +168,11 @@ def plan(
         see(source_id)
         old = stored(source_id)
         if old == digest:
+            continue
+        if old is not None and is_previous_digest(old):
+            if previous(record) == old:
+                continue  # unchanged: its digest stays as it is
+            updates(make(record, digest))
             continue
         row = make(record, digest)
         if old is None:

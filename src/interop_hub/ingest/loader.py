@@ -15,10 +15,10 @@ worker: :func:`~interop_hub.repository.partitions.drop_orphans`).
 
 Whether a row's user, class and school exist is only known once the other process has read orgs,
 classes and users. The loader checks and writes every row meanwhile as if they all existed (the
-references made are those its rows' fields were made for); when the other process sends the ids that
-do exist (:meth:`~.loading.MembershipLoader.send_refs`) and one it wrote does not, it reads the file again
-with those ids, exactly as the collection would have read it, and deletes the rows that read
-rejects. Its row errors, rows read and remembered lines are the same as that read's.
+references made are those its rows' fields were made for); when the other process sends the ids
+that do exist (:meth:`~.loading.MembershipLoader.send_refs`) and one it wrote does not, it reads
+the file again with those ids, exactly as the collection would have read it, and deletes the
+rows that read rejects. Its row errors, rows read and remembered lines are the same as that read's.
 
 The conversation, over a socket pair (:mod:`interop_hub.kit.channel`; the loader runs as
 ``python -m interop_hub.ingest.loader``): the collection sends the job, the loader says whether

@@ -25,6 +25,8 @@ from interop_hub.ingest.normalize import (
     legacy_object_digest,
     membership_digest,
     object_digest,
+    previous_membership_digest,
+    previous_object_digest,
 )
 from interop_hub.ingest.records import (
     FILE_KINDS,
@@ -80,6 +82,7 @@ def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> Co
             ((r.source_id, object_digest(r), r) for r in records),
             Builder(
                 normalizer.object_row,
+                previous_object_digest,
                 legacy_object_digest,
                 functools.partial(normalizer.object_id, kind),
             ),
@@ -101,7 +104,12 @@ def plan_collection(session: Session, cloud_id: uuid.UUID, bundle: Bundle) -> Co
         result.memberships = plan(
             current,
             ((m.source_id, membership_digest(m), m) for m in members),
-            Builder(normalizer.membership_row, legacy_membership_digest, normalizer.membership_id),
+            Builder(
+                normalizer.membership_row,
+                previous_membership_digest,
+                legacy_membership_digest,
+                normalizer.membership_id,
+            ),
             count=None if deferred else len(members),
             full_state=mode == "bulk",
             deleted=bundle.deleted_memberships,
