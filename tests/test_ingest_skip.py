@@ -205,16 +205,7 @@ def test_digests_of_earlier_versions_are_compared_the_old_way(
 ) -> None:
     collect(hub, cloud, district)
     legacy = legacy_digests(cloud, district)
-    with write_transaction(hub.sessions) as session:
-        # as an earlier release left it: those digests and no remembered lines
-        session.execute(delete(RememberedLines).where(RememberedLines.cloud_id == cloud))
-        for table, digests in legacy.items():
-            for source_id, digest in digests.items():
-                session.execute(
-                    update(table)
-                    .where(table.cloud_id == cloud, table.source_id == source_id)
-                    .values(digest=digest)
-                )
+    store_as_earlier(hub, cloud, legacy)
     assert not any(is_record_digest(d) for d in stored_digests(hub, cloud).values())
     before = {row.source_id: row.updated_at for row in all_objects(hub, cloud)}
     built.clear()
@@ -224,17 +215,10 @@ def test_digests_of_earlier_versions_are_compared_the_old_way(
     assert all(is_record_digest(d) for d in stored_digests(hub, cloud).values())
     assert {row.source_id: row.updated_at for row in all_objects(hub, cloud)} == before
 
-    target: list[str] = []
-
-    def edit(row: dict[str, str]) -> None:
-        if not target:
-            target.append(row["sourcedId"])
-            row["sex"] = "other" if row["sex"] != "other" else "male"
-
     built.clear()
-    night = collect(hub, cloud, rewrite(district, tmp_path / "night", "demographics", edit))
-    assert changes(night) == (0, 1, 0)
-    assert built == target
+    changed, target = one_sex_changed(district, tmp_path / "night")
+    assert changes(collect(hub, cloud, changed)) == (0, 1, 0)
+    assert built == [target]
 
 
 def test_digests_of_the_version_before_are_compared_on_the_record_and_kept(
@@ -246,16 +230,7 @@ def test_digests_of_the_version_before_are_compared_on_the_record_and_kept(
         RepoObject: {r.source_id: previous_object_digest(r) for r in read.objects},
         RepoMembership: {m.source_id: previous_membership_digest(m) for m in read.memberships},
     }
-    with write_transaction(hub.sessions) as session:
-        # as the version before left it: its digests, and no remembered lines (every line read)
-        session.execute(delete(RememberedLines).where(RememberedLines.cloud_id == cloud))
-        for table, digests in before_digests.items():
-            for source_id, digest in digests.items():
-                session.execute(
-                    update(table)
-                    .where(table.cloud_id == cloud, table.source_id == source_id)
-                    .values(digest=digest)
-                )
+    store_as_earlier(hub, cloud, before_digests)
     stored = stored_digests(hub, cloud)
     assert all(is_previous_digest(d) for d in stored.values())
     built.clear()
@@ -263,6 +238,28 @@ def test_digests_of_the_version_before_are_compared_on_the_record_and_kept(
     assert built == []  # compared on the records: nothing built, nothing written
     assert stored_digests(hub, cloud) == stored
 
+    changed, target = one_sex_changed(district, tmp_path / "night")
+    assert changes(collect(hub, cloud, changed)) == (0, 1, 0)
+    assert built == [target]
+    assert is_record_digest(stored_digests(hub, cloud)[target])
+
+
+def store_as_earlier(hub: Hub, cloud_id: uuid.UUID, digests: dict[Any, dict[str, str]]) -> None:
+    """Leave the cloud's rows as an earlier release did: with ``digests`` (by table, then
+    source id), and no remembered lines, so that the next collection reads every line."""
+    with write_transaction(hub.sessions) as session:
+        session.execute(delete(RememberedLines).where(RememberedLines.cloud_id == cloud_id))
+        for table, by_source in digests.items():
+            for source_id, digest in by_source.items():
+                session.execute(
+                    update(table)
+                    .where(table.cloud_id == cloud_id, table.source_id == source_id)
+                    .values(digest=digest)
+                )
+
+
+def one_sex_changed(district: Path, out: Path) -> tuple[Path, str]:
+    """``district`` with its first demographics row's sex changed, and that row's person."""
     target: list[str] = []
 
     def edit(row: dict[str, str]) -> None:
@@ -270,10 +267,8 @@ def test_digests_of_the_version_before_are_compared_on_the_record_and_kept(
             target.append(row["sourcedId"])
             row["sex"] = "other" if row["sex"] != "other" else "male"
 
-    night = collect(hub, cloud, rewrite(district, tmp_path / "night", "demographics", edit))
-    assert changes(night) == (0, 1, 0)
-    assert built == target
-    assert is_record_digest(stored_digests(hub, cloud)[target[0]])
+    changed = rewrite(district, out, "demographics", edit)
+    return changed, target[0]
 
 
 def all_objects(hub: Hub, cloud_id: uuid.UUID) -> list[RepoObject]:
