@@ -355,14 +355,17 @@ def _load_first_objects(
     records, their links in the same pass (:func:`~.copy_rows.first_object_rows`)."""
     links: list[bytes] = []  # of the adds encoded from their records
     built: list[ObjectRow] = []  # the adds whose rows were built
+    normalizer = plan.normalizer
 
     def objects(into: Table) -> None:
         for kind in order:
             progress(f"writing {kind}")
             adds = plan.objects[kind].adds
-            records = adds.take_records() if isinstance(adds, FirstAdds) else None
-            if records is not None and plan.normalizer is not None:
-                encoded = first_object_rows(plan.normalizer, records, now, links)
+            records = None
+            if normalizer is not None and isinstance(adds, FirstAdds):
+                records = adds.take_records()
+            if records is not None and normalizer is not None:
+                encoded = first_object_rows(normalizer, records, now, links)
                 copy_binary(session, into, OBJECT_COLUMNS, encoded)
             else:
                 _insert_objects(session, cloud_id, adds, now, into)
