@@ -13,17 +13,19 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, cast
 
+import psycopg
 import pytest
 from bench.generate_district import generate_district, generate_nightly
 from sqlalchemy import Table, func, select, text
 
 from interop_hub.ingest import service as ingest
 from interop_hub.ingest.changes import change_set
+from interop_hub.ingest.loader import _two_at_a_time
 from interop_hub.ingest.models import Ingestion, RememberedLines
 from interop_hub.ingest.oneroster import read_bundle
 from interop_hub.ingest.records import WrittenElsewhere
 from interop_hub.kit import channel
-from interop_hub.kit.db import transaction
+from interop_hub.kit.db import libpq_url, transaction
 from interop_hub.repository import partitions
 from interop_hub.repository.models import RepoMembership
 from interop_hub.runtime import Hub
@@ -303,3 +305,29 @@ def test_a_loader_that_fails_leaves_the_collection_to_this_process(
     assert ("collecting without a loader" in caplog.text) == postgresql
     if postgresql:
         assert _loadings(own_hub) == []
+
+
+def test_the_loaders_index_builds_run_on_two_connections_and_fail_as_one(own_hub: Hub) -> None:
+    """Every build runs, each on one of two connections; a build that fails on either fails
+    the loading (its collection then drops the table and reads in one process)."""
+    if own_hub.engine.dialect.name != "postgresql":
+        return  # a loader runs on PostgreSQL only
+    url = libpq_url(own_hub.engine)
+    table = f"two_at_a_time_{uuid.uuid4().hex}"
+    builds = [f"CREATE INDEX {table}_ix{n} ON {table} (a, b)" for n in range(1, 4)]
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(f"CREATE TABLE {table} (a int, b int)")
+        db.execute(f"INSERT INTO {table} SELECT n % 2, n FROM generate_series(1, 1000) AS n")
+        try:
+            _two_at_a_time(db, url, builds)
+            found = db.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = %s ORDER BY 1", (table,)
+            ).fetchall()
+            assert [name for (name,) in found] == [f"{table}_ix{n}" for n in range(1, 4)]
+            unique = f"CREATE UNIQUE INDEX {table}_uq ON {table} (a)"  # a repeats
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                _two_at_a_time(db, url, [f"CREATE INDEX {table}_ix9 ON {table} (b)", unique])
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                _two_at_a_time(db, url, [unique, f"CREATE INDEX {table}_ix8 ON {table} (b)"])
+        finally:
+            db.execute(f"DROP TABLE {table}")
