@@ -31,8 +31,10 @@ from interop_hub.ingest.liveness import Heartbeat, this_runner
 from interop_hub.ingest.loader import LoadJob
 from interop_hub.ingest.loading import LoaderFailed, MembershipLoader
 from interop_hub.ingest.models import Ingestion, IngestionError
-from interop_hub.ingest.oneroster import StartElsewhere, read_bundle
+from interop_hub.ingest.oneroster import StartElsewhere, StartSplitters, read_bundle
 from interop_hub.ingest.oneroster.bundle import Source
+from interop_hub.ingest.oneroster.skipping import REMEMBERED_FILE_BYTES
+from interop_hub.ingest.oneroster.splitter import SplitElsewhere, SplitJob
 from interop_hub.ingest.records import Bundle, BundleError, Mode, WrittenElsewhere
 from interop_hub.kit import metrics
 from interop_hub.kit.db import (
@@ -238,8 +240,37 @@ def _read(
         referrers=remembered.RepositoryReferrers(hub.sessions, cloud_id),
         defer_memberships=defer,
         elsewhere=elsewhere,
+        splitters=_splitters(hub, source) if lines is not None else None,
     )
     return _Read(bundle, source, lines.writer if lines is not None and bundle.skipped else None)
+
+
+def _splitters(hub: Hub, source: str) -> StartSplitters:
+    """What starts a process that splits a nightly's enrollments.csv into lines while this
+    one reads the other files (:mod:`~interop_hub.ingest.oneroster.splitter`), if it is bulk
+    and at least as large as a loader's (``LOADER_MIN_ENROLLMENTS_BYTES``)."""
+
+    def start(found: Source, version: str, modes: dict[str, Mode]) -> dict[str, SplitElsewhere]:
+        stored = found.find("enrollments.csv")
+        if modes.get("enrollments") != "bulk" or stored is None:
+            return {}
+        if found.size(stored) < hub.settings.loader_min_enrollments_bytes:
+            return {}
+        job = SplitJob(
+            path=source,
+            max_bytes=hub.settings.max_bundle_bytes,
+            file="enrollments.csv",
+            limit=REMEMBERED_FILE_BYTES,
+            version=version,
+            modes=dict(modes),
+        )
+        try:
+            return {"enrollments": SplitElsewhere(job)}
+        except OSError as exc:  # no process: the file is split here
+            log.warning("the splitter of enrollments.csv could not start (%s)", exc)
+            return {}
+
+    return start
 
 
 def _empty_and_unwatched(session: Session, cloud_id: uuid.UUID) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from interop_hub.ingest.oneroster.bundle import Source, open_source, read_manifest
 from interop_hub.ingest.oneroster.lines import Remembered
@@ -21,12 +22,16 @@ from interop_hub.ingest.oneroster.validate import MembershipsElsewhere, Reader
 from interop_hub.ingest.records import Bundle, BundleError, Kind, Mode
 from interop_hub.kit.gc import paused_gc
 
+if TYPE_CHECKING:  # the splitter runs as `python -m`: not imported with the package
+    from interop_hub.ingest.oneroster.splitter import SplitElsewhere
+
 __all__ = [
     "BundleError",
     "MembershipsElsewhere",
     "Referrers",
     "Remembered",
     "StartElsewhere",
+    "StartSplitters",
     "read_bundle",
 ]
 
@@ -41,6 +46,7 @@ def read_bundle(
     referrers: Referrers | None = None,
     defer_memberships: bool = False,
     elsewhere: StartElsewhere | None = None,
+    splitters: StartSplitters | None = None,
 ) -> Bundle:
     """Read the OneRoster CSV bundle at ``path`` (a folder, or a zip file).
 
@@ -70,6 +76,10 @@ def read_bundle(
     :class:`~interop_hub.ingest.records.WrittenElsewhere` and this process never reads the
     file (its header's problem is raised here all the same).
 
+    ``splitters``: called once the manifest is read, like ``elsewhere``; the files it returns
+    processes for are split into lines by them (:mod:`.splitter`) while this one reads the
+    others. Those still running when the read ends are stopped.
+
     The records share strings and, for memberships, equal ``data`` dicts: treat them as
     read-only.
     """
@@ -78,11 +88,27 @@ def read_bundle(
     # (about 40 % of the time of a 1M-row read).
     with paused_gc(), open_source(Path(path), max_uncompressed_bytes) as source:
         version, modes = read_manifest(source)
-        other = elsewhere(source, version, modes) if elsewhere is not None else None
-        return Reader(
-            source, version, modes, existing or {}, existing_memberships, remembered, referrers
-        ).run(defer_memberships=defer_memberships, elsewhere=other)
+        split = splitters(source, version, modes) if splitters is not None else {}
+        reader = Reader(
+            source,
+            version,
+            modes,
+            existing or {},
+            existing_memberships,
+            remembered,
+            referrers,
+            split,
+        )
+        try:
+            other = elsewhere(source, version, modes) if elsewhere is not None else None
+            return reader.run(defer_memberships=defer_memberships, elsewhere=other)
+        finally:
+            reader.skipping.stop_splitters()
 
+
+StartSplitters = Callable[[Source, str, dict[str, Mode]], Mapping[str, "SplitElsewhere"]]
+"""Given a bundle's source, version and modes: the processes that split files of it into
+lines, by file name (``"enrollments"``)."""
 
 StartElsewhere = Callable[[Source, str, dict[str, Mode]], MembershipsElsewhere | None]
 """Given a bundle's source, version and modes: the process that will read its enrollments

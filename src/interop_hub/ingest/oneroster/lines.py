@@ -252,6 +252,36 @@ class FileLines:
         return [i for i in range(self.header_at + 1, len(lines)) if lines[i]]
 
 
+@dataclass(frozen=True, slots=True)
+class LineIndex:
+    """A file split into lines (:func:`split_file`) without its bytes: what another process
+    that split it sends (:mod:`.splitter`), with the size and hash of the bytes it split."""
+
+    size: int
+    digest: int
+    """``xxh3_64`` of the bytes split."""
+    found: FileLines | None
+    """Their lines, the bytes left out (None: the file is not line-safe)."""
+
+    @classmethod
+    def of(cls, data: bytes, found: FileLines | None) -> LineIndex:
+        if found is not None:
+            lines = found.lines
+            found = replace(found, lines=Lines(b"", lines._bounds, lines._crlf))
+        return cls(len(data), xxhash.xxh3_64_intdigest(data), found)
+
+    def matches(self, data: bytes) -> bool:
+        """Whether these are the lines of ``data``."""
+        return self.size == len(data) and self.digest == xxhash.xxh3_64_intdigest(data)
+
+    def lines_of(self, data: bytes) -> FileLines | None:
+        """The lines of ``data`` (which :meth:`matches`), or None if it is not line-safe."""
+        if self.found is None:
+            return None
+        lines = self.found.lines
+        return replace(self.found, lines=Lines(data, lines._bounds, lines._crlf))
+
+
 _BOM: Final = codecs.BOM_UTF8
 _OTHER_BYTES: Final = bytes(b for b in range(256) if b not in b'"\r\n')
 _ODD_QUOTES: Final = re.compile(rb'(?m)^(?:"")*"\r?$')

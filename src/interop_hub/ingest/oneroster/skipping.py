@@ -42,6 +42,7 @@ from interop_hub.ingest.oneroster.lines import (
 from interop_hub.ingest.records import BundleError, Kind, Skipped
 
 if TYPE_CHECKING:
+    from interop_hub.ingest.oneroster.splitter import SplitElsewhere
     from interop_hub.ingest.oneroster.validate import Reader
 
 
@@ -97,8 +98,11 @@ class Skipping:
         reader: Reader,
         remembered: Mapping[str, Remembered] | None,
         referrers: Referrers | None,
+        splitters: Mapping[str, SplitElsewhere] | None = None,
     ) -> None:
         self.reader = reader
+        self.splitters = dict(splitters or {})
+        """Files split by a process of their own (:mod:`.splitter`), until taken."""
         self.remembered: Mapping[str, Remembered] = {} if remembered is None else remembered
         self.ahead = remembered is not None
         """Whether every file of :data:`LINE_FILES` is split before the first one is compared:
@@ -166,7 +170,13 @@ class Skipping:
             with self.reader.source.open(stored) as stream:
                 data = stream.read(REMEMBERED_FILE_BYTES + 1)
             lines = None
-            if len(data) <= REMEMBERED_FILE_BYTES:
+            splitter = self.splitters.pop(name, None)
+            if len(data) > REMEMBERED_FILE_BYTES:
+                if splitter is not None:
+                    splitter.stop()
+            elif splitter is not None:
+                lines = splitter.lines(data)
+            else:
                 lines = split_file(data, self.reader.bundle.version, self.reader.bundle.modes)
             self.split[name] = lines
             if lines is not None:
@@ -178,9 +188,16 @@ class Skipping:
         report when it gets to it)."""
         modes = self.reader.bundle.modes
         for name in LINE_FILES:
-            if modes.get(name) == "bulk":
+            # a file split elsewhere is taken when it is read (the process has time meanwhile)
+            if modes.get(name) == "bulk" and name not in self.splitters:
                 with contextlib.suppress(BundleError):
                     self._lines(name)
+
+    def stop_splitters(self) -> None:
+        """End the splitter processes whose files were not read (the read ended early)."""
+        for splitter in self.splitters.values():
+            splitter.stop()
+        self.splitters.clear()
 
     def _compare(self, name: str, lines: FileLines) -> Comparison | None:
         """The lines of file ``name`` to parse and those to skip (see the module docstring),

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from interop_hub.ingest.oneroster import mapping, people
 from interop_hub.ingest.oneroster.bundle import DATA_FILES, Source
@@ -41,6 +41,9 @@ from interop_hub.ingest.records import (
     SourceObject,
     WrittenElsewhere,
 )
+
+if TYPE_CHECKING:  # the splitter runs as `python -m`: not imported with the reader
+    from interop_hub.ingest.oneroster.splitter import SplitElsewhere
 from interop_hub.kit.ondemand import OnDemand
 
 NOUNS: dict[Kind, str] = {
@@ -100,6 +103,7 @@ class Reader:
         existing_memberships: AbstractSet[str] | None,
         remembered: Mapping[str, Remembered] | None = None,
         referrers: Referrers | None = None,
+        splitters: Mapping[str, SplitElsewhere] | None = None,
     ) -> None:
         self.source = source
         self.specs = SPECS[version]
@@ -114,7 +118,7 @@ class Reader:
         self.persons: dict[str, SourceObject] = {}
         self.term_years: dict[str, int] = {}
         self.course_years: dict[str, int | None] = {}
-        self.skipping = Skipping(self, remembered, referrers)
+        self.skipping = Skipping(self, remembered, referrers, splitters)
         self.checks_references = True
         """False: enrollments are read as if every user, class and school existed (a loader
         checks them later: :mod:`interop_hub.ingest.loader`)."""
