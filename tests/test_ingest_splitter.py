@@ -15,8 +15,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from interop_hub.ingest.models import RememberedLines
+from interop_hub.ingest.oneroster import read_bundle
+from interop_hub.ingest.oneroster.bundle import Source
 from interop_hub.ingest.oneroster.lines import FileLines, split_file
 from interop_hub.ingest.oneroster.splitter import SplitElsewhere, SplitJob
+from interop_hub.ingest.records import BundleError, Mode
 from interop_hub.kit.db import transaction
 from interop_hub.runtime import Hub
 from tests.factories import collect, make_world
@@ -113,3 +116,22 @@ def test_a_nightly_with_a_splitter_is_the_nightly_without(
         assert len(split) == (1 if threshold == 0 else 0)
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][1]["lines_skipped"] > 0  # a nightly that skipped lines
+
+
+def test_a_read_that_ends_before_the_file_stops_its_splitter(
+    district: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(district, broken)
+    (broken / "users.csv").write_bytes(b"nothing,useful\r\n1,2\r\n")  # no required column
+    started: list[SplitElsewhere] = []
+
+    def start(source: Source, version: str, modes: dict[str, Mode]) -> dict[str, SplitElsewhere]:
+        job = SplitJob(str(broken), 1 << 30, "enrollments.csv", 1 << 28, version, dict(modes))
+        started.append(SplitElsewhere(job))
+        return {"enrollments": started[-1]}
+
+    with pytest.raises(BundleError, match=r"users\.csv"):
+        read_bundle(broken, remembered={}, splitters=start)
+    assert len(started) == 1
+    assert not started[0].running

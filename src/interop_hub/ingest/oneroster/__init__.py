@@ -89,21 +89,22 @@ def read_bundle(
     with paused_gc(), open_source(Path(path), max_uncompressed_bytes) as source:
         version, modes = read_manifest(source)
         split = splitters(source, version, modes) if splitters is not None else {}
-        reader = Reader(
-            source,
-            version,
-            modes,
-            existing or {},
-            existing_memberships,
-            remembered,
-            referrers,
-            split,
-        )
         try:
+            reader = Reader(
+                source,
+                version,
+                modes,
+                existing or {},
+                existing_memberships,
+                remembered,
+                referrers,
+                split,
+            )
             other = elsewhere(source, version, modes) if elsewhere is not None else None
             return reader.run(defer_memberships=defer_memberships, elsewhere=other)
         finally:
-            reader.skipping.stop_splitters()
+            for splitter in split.values():  # ended already, unless its file was not read
+                splitter.stop()
 
 
 StartSplitters = Callable[[Source, str, dict[str, Mode]], Mapping[str, "SplitElsewhere"]]

@@ -193,12 +193,6 @@ class Skipping:
                 with contextlib.suppress(BundleError):
                     self._lines(name)
 
-    def stop_splitters(self) -> None:
-        """End the splitter processes whose files were not read (the read ended early)."""
-        for splitter in self.splitters.values():
-            splitter.stop()
-        self.splitters.clear()
-
     def _compare(self, name: str, lines: FileLines) -> Comparison | None:
         """The lines of file ``name`` to parse and those to skip (see the module docstring),
         or None to parse them all."""

@@ -72,9 +72,13 @@ class SplitElsewhere:
             return index.lines_of(data)
         return split_file(data, self.job.version, self.job.modes)
 
+    @property
+    def running(self) -> bool:
+        return self._process.poll() is None
+
     def stop(self) -> None:
         """End the process if it still runs. Safe to call more than once."""
-        if self._process.poll() is None:
+        if self.running:
             self._process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._process.wait(timeout=5)
