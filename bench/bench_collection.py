@@ -187,12 +187,14 @@ class CollectionResult:
     deleted: int
     rendered: int = 0  # objects whose renderings the pass after the collection stored
     render_seconds: float = 0.0  # that pass (tasks.renderings.refresh), not in ``seconds``
-    loader_peak_rss_bytes: int = 0  # the child's children's largest ru_maxrss (the loader)
-    loader_cpu_seconds: float = 0.0  # their user + system CPU time (ingest.loader)
+    # the child's children's largest ru_maxrss and their CPU time: a first collection's loader
+    # (ingest.loader) or a nightly's splitter (ingest.oneroster.splitter)
+    loader_peak_rss_bytes: int = 0
+    loader_cpu_seconds: float = 0.0
 
     @property
     def total_peak_rss_bytes(self) -> int:
-        """The collection's and its loader's peaks added (they run at the same time)."""
+        """The collection's and its helper process's peaks added (they run at the same time)."""
         return self.peak_rss_bytes + self.loader_peak_rss_bytes
 
 
@@ -1220,7 +1222,7 @@ def _collection_line(result: CollectionResult) -> str:
         f"{result.seconds:.2f} s (read {result.read_seconds:.2f}, apply {result.apply_seconds:.2f}"
         f"), peak RSS {result.peak_rss_bytes / 1e6:,.0f} MB"
         + (
-            f" + loader {result.loader_peak_rss_bytes / 1e6:,.0f} MB"
+            f" + helper {result.loader_peak_rss_bytes / 1e6:,.0f} MB"
             if result.loader_peak_rss_bytes
             else ""
         )
@@ -1286,7 +1288,7 @@ def figures(report: Report) -> list[Figure]:
         on_pg = result.backend == "postgresql"
         out.append(
             Figure(
-                f"{result.backend} {result.label} peak RSS (with its loader's)",
+                f"{result.backend} {result.label} peak RSS (with its helper's)",
                 result.total_peak_rss_bytes / GB,
                 "GB",
                 None,
@@ -1417,7 +1419,7 @@ def render_table(report: Report) -> str:
         notes.append(
             f"{result.backend} {result.label}: setup {result.setup_seconds:.2f} s, read "
             f"{result.read_seconds:.2f} s, apply {result.apply_seconds:.2f} s, collector CPU "
-            f"{result.cpu_seconds:.2f} s (its loader's {result.loader_cpu_seconds:.2f} s); "
+            f"{result.cpu_seconds:.2f} s (its helper's {result.loader_cpu_seconds:.2f} s); "
             f"rows read {result.rows_read:,}, rejected {result.rows_rejected:,}; added "
             f"{result.added:,}, updated {result.updated:,}, deleted {result.deleted:,}; RSS before "
             f"{result.baseline_rss_bytes / 1e6:,.0f} MB"
