@@ -274,7 +274,7 @@ def test_the_worker_drops_the_loadings_of_collections_that_ended(own_hub: Hub) -
     names = [partitions.loading_name(MEMBERSHIPS.name, i) for i in ids]
     with transaction(own_hub.sessions, write=True) as session:
         for name in names:
-            partitions.create_loading(session, MEMBERSHIPS, name, cloud)
+            session.execute(text(partitions.loading_statement(MEMBERSHIPS, name, cloud)))
     assert sorted(partitions.drop_orphans(own_hub.engine, MEMBERSHIPS)) == sorted(
         [names[0], names[2]]
     )

@@ -169,10 +169,7 @@ class _Loaders:
         its enrollments.csv is bulk and large enough to be worth a process."""
 
         def start(found: Source, version: str, modes: dict[str, Mode]) -> MembershipLoader | None:
-            stored = found.find("enrollments.csv")
-            if not self.enabled or modes.get("enrollments") != "bulk" or stored is None:
-                return None
-            if found.size(stored) < self.hub.settings.loader_min_enrollments_bytes:
+            if not self.enabled or not _large_bulk_enrollments(self.hub, found, modes):
                 return None
             members = cast(Table, RepoMembership.__table__)
             table = partitions.loading_name(members.name, self.ingestion_id)
@@ -245,16 +242,22 @@ def _read(
     return _Read(bundle, source, lines.writer if lines is not None and bundle.skipped else None)
 
 
+def _large_bulk_enrollments(hub: Hub, found: Source, modes: dict[str, Mode]) -> bool:
+    """Whether the bundle's enrollments.csv is bulk and large enough to be worth a process of
+    its own (``LOADER_MIN_ENROLLMENTS_BYTES``): a loader's, or a splitter's."""
+    stored = found.find("enrollments.csv")
+    if modes.get("enrollments") != "bulk" or stored is None:
+        return False
+    return found.size(stored) >= hub.settings.loader_min_enrollments_bytes
+
+
 def _splitters(hub: Hub, source: str) -> StartSplitters:
     """What starts a process that splits a nightly's enrollments.csv into lines while this
     one reads the other files (:mod:`~interop_hub.ingest.oneroster.splitter`), if it is bulk
     and at least as large as a loader's (``LOADER_MIN_ENROLLMENTS_BYTES``)."""
 
     def start(found: Source, version: str, modes: dict[str, Mode]) -> dict[str, SplitElsewhere]:
-        stored = found.find("enrollments.csv")
-        if modes.get("enrollments") != "bulk" or stored is None:
-            return {}
-        if found.size(stored) < hub.settings.loader_min_enrollments_bytes:
+        if not _large_bulk_enrollments(hub, found, modes):
             return {}
         job = SplitJob(
             path=source,

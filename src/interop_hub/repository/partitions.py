@@ -138,13 +138,6 @@ def loading_name(table: str, ingestion_id: uuid.UUID) -> str:
     return f"{table}_load_{ingestion_id.hex}"
 
 
-def create_loading(session: Session, table: Table, name: str, cloud_id: uuid.UUID) -> Table:
-    """Create table ``name`` to load the cloud's rows of ``table`` into
-    (:func:`loading_statement`)."""
-    session.execute(text(loading_statement(table, name, cloud_id)))
-    return table.to_metadata(MetaData(), name=name)
-
-
 def loading_statement(table: Table, name: str, cloud_id: uuid.UUID) -> str:
     """The statement that creates table ``name`` to load the cloud's rows of ``table`` into:
     the parent's columns, and a check that every row is the cloud's (so that
@@ -157,8 +150,8 @@ def loading_statement(table: Table, name: str, cloud_id: uuid.UUID) -> str:
 
 
 def attach_loading(session: Session, table: Table, cloud_id: uuid.UUID, loaded: str) -> None:
-    """Make table ``loaded`` (:func:`create_loading`, rows loaded and indexed by
-    :func:`build_indexes`, committed) the cloud's partition of ``table``, in the caller's
+    """Make table ``loaded`` (:func:`loading_statement`, rows loaded and indexed by
+    :func:`index_statements`, committed) the cloud's partition of ``table``, in the caller's
     transaction: renamed (with its keys and indexes) as :func:`create_loaded` names them, then
     attached.
     The caller checked :func:`has_partition` first."""
