@@ -18,22 +18,25 @@ import pytest
 from bench.generate_district import generate_district, generate_nightly
 from sqlalchemy import Table, func, select, text
 
+from interop_hub.ingest import remembered
 from interop_hub.ingest import service as ingest
 from interop_hub.ingest.changes import change_set
-from interop_hub.ingest.loader import _two_at_a_time
 from interop_hub.ingest.models import Ingestion, RememberedLines
 from interop_hub.ingest.oneroster import read_bundle
 from interop_hub.ingest.records import WrittenElsewhere
 from interop_hub.kit import channel
 from interop_hub.kit.db import libpq_url, transaction
+from interop_hub.kit.pgbuild import two_at_a_time
 from interop_hub.repository import partitions
-from interop_hub.repository.models import RepoMembership
+from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 from interop_hub.runtime import Hub
 from tests.test_ingest_deferred import _spoil, delta_bundle, rewrite
 from tests.test_ingest_deferred import outcome as deferred_outcome
 from tests.test_partitions import _analyzed_columns, _new_cloud
 
 MEMBERSHIPS = cast(Table, RepoMembership.__table__)
+OBJECTS = cast(Table, RepoObject.__table__)
+LINKS = cast(Table, RepoLink.__table__)
 
 
 @pytest.fixture(scope="module")
@@ -150,14 +153,30 @@ def test_a_loader_gives_the_outcome_of_a_collection_that_reads_every_file_itself
                 for suffix in ("ix1", "ix2", "ix3", "pkey")
             ]
             assert _analyzed_columns(session, loaded) > 0  # by the loader
+            # the objects and links were loaded beside the collection's transaction too
+            for table, suffixes in (
+                (OBJECTS.name, ("ix1", "pkey", "uq1")),
+                (LINKS.name, ("ix1", "pkey")),
+            ):
+                part = partitions.partition_name(table, loaded)
+                names = session.scalars(
+                    text("SELECT indexname FROM pg_indexes WHERE tablename = :t ORDER BY 1"),
+                    {"t": part},
+                ).all()
+                assert names == [f"{part}_{suffix}" for suffix in suffixes]
+                assert _analyzed_columns(session, loaded, table) > 0
             assert _loadings(own_hub) == []
 
 
 def _loadings(hub: Hub) -> list[str]:
+    """The loadings of the three tables (memberships, objects, links) that exist."""
     with transaction(hub.sessions) as session:
         return list(
             session.scalars(
-                text("SELECT relname FROM pg_class WHERE relname LIKE 'repo_memberships_load_%'")
+                text(
+                    "SELECT relname FROM pg_class "
+                    "WHERE relname ~ '^repo_(memberships|objects|links)_load_' ORDER BY 1"
+                )
             ).all()
         )
 
@@ -208,6 +227,45 @@ def test_an_unreadable_bundle_stops_the_loader_and_leaves_nothing(
         assert partitions.has_partition(session, MEMBERSHIPS, cloud) is not postgresql
     if postgresql:
         assert _loadings(own_hub) == []
+
+
+def test_a_collection_that_fails_after_loading_its_objects_beside_leaves_nothing(
+    own_hub: Hub, district: Path, loaders: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The objects and links of a collection with a loader are committed in tables of their own
+    before its transaction attaches them: should that transaction fail later, the cloud has
+    no partition and no table is left; collected again, it succeeds."""
+    postgresql = own_hub.engine.dialect.name == "postgresql"
+    monkeypatch.setattr(own_hub.settings, "loader_min_enrollments_bytes", 0)
+    cloud = _new_cloud(own_hub, "Failing")
+    attached: list[str] = []
+    real_attach = partitions.attach_loading
+
+    def attach(session: Any, table: Table, cloud_id: uuid.UUID, loaded: str) -> None:
+        attached.append(table.name)
+        real_attach(session, table, cloud_id, loaded)
+
+    def fail(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(partitions, "attach_loading", attach)
+    monkeypatch.setattr(remembered, "replace", fail)
+    failed = collect(own_hub, cloud, district)
+    assert failed.state == "failed"
+    assert failed.message == "the collection could not be applied: the disk is full"
+    assert attached == ([OBJECTS.name, LINKS.name, MEMBERSHIPS.name] if postgresql else [])
+    with transaction(own_hub.sessions) as session:
+        assert session.scalar(select(RepoObject.id).limit(1)) is None
+        for table in (OBJECTS, LINKS, MEMBERSHIPS):
+            assert partitions.has_partition(session, table, cloud) is not postgresql
+    if postgresql:
+        assert _loadings(own_hub) == []
+
+    monkeypatch.undo()
+    monkeypatch.setattr(own_hub.settings, "loader_min_enrollments_bytes", 0)
+    done = collect(own_hub, cloud, district)
+    assert done.state == "success", done.message
+    assert done.objects_added == outcome(own_hub, done)["counts"][2] > 0
 
 
 def test_a_loading_that_no_longer_fits_is_dropped_and_the_bundle_read_again(
@@ -268,19 +326,20 @@ def test_the_worker_drops_the_loadings_of_collections_that_ended(own_hub: Hub) -
         )
         ended.state, running.state = "failed", "executing"
         ids = [ended.id, running.id, uuid.uuid4()]  # the last: no such ingestion
-    if own_hub.engine.dialect.name != "postgresql":
-        assert partitions.drop_orphans(own_hub.engine, MEMBERSHIPS) == []
-        return
-    names = [partitions.loading_name(MEMBERSHIPS.name, i) for i in ids]
-    with transaction(own_hub.sessions, write=True) as session:
-        for name in names:
-            session.execute(text(partitions.loading_statement(MEMBERSHIPS, name, cloud)))
-    assert sorted(partitions.drop_orphans(own_hub.engine, MEMBERSHIPS)) == sorted(
-        [names[0], names[2]]
-    )
-    assert _loadings(own_hub) == [names[1]]  # its collection still runs
-    partitions.drop_loading(own_hub.engine, names[1])
-    assert _loadings(own_hub) == []
+    for table in (MEMBERSHIPS, OBJECTS, LINKS):
+        if own_hub.engine.dialect.name != "postgresql":
+            assert partitions.drop_orphans(own_hub.engine, table) == []
+            continue
+        names = [partitions.loading_name(table.name, i) for i in ids]
+        with transaction(own_hub.sessions, write=True) as session:
+            for name in names:
+                session.execute(text(partitions.loading_statement(table, name, cloud)))
+        assert sorted(partitions.drop_orphans(own_hub.engine, table)) == sorted(
+            [names[0], names[2]]
+        )
+        assert _loadings(own_hub) == [names[1]]  # its collection still runs
+        partitions.drop_loading(own_hub.engine, names[1])
+        assert _loadings(own_hub) == []
 
 
 def test_a_loader_that_fails_leaves_the_collection_to_this_process(
@@ -319,15 +378,15 @@ def test_the_loaders_index_builds_run_on_two_connections_and_fail_as_one(own_hub
         db.execute(f"CREATE TABLE {table} (a int, b int)")
         db.execute(f"INSERT INTO {table} SELECT n % 2, n FROM generate_series(1, 1000) AS n")
         try:
-            _two_at_a_time(db, url, builds)
+            two_at_a_time(db, url, builds)
             found = db.execute(
                 "SELECT indexname FROM pg_indexes WHERE tablename = %s ORDER BY 1", (table,)
             ).fetchall()
             assert [name for (name,) in found] == [f"{table}_ix{n}" for n in range(1, 4)]
             unique = f"CREATE UNIQUE INDEX {table}_uq ON {table} (a)"  # a repeats
             with pytest.raises(psycopg.errors.UniqueViolation):
-                _two_at_a_time(db, url, [f"CREATE INDEX {table}_ix9 ON {table} (b)", unique])
+                two_at_a_time(db, url, [f"CREATE INDEX {table}_ix9 ON {table} (b)", unique])
             with pytest.raises(psycopg.errors.UniqueViolation):
-                _two_at_a_time(db, url, [unique, f"CREATE INDEX {table}_ix8 ON {table} (b)"])
+                two_at_a_time(db, url, [unique, f"CREATE INDEX {table}_ix8 ON {table} (b)"])
         finally:
             db.execute(f"DROP TABLE {table}")

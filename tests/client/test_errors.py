@@ -17,7 +17,9 @@ from interop_hub.client import (
     NotFound,
     PermissionDenied,
     ServerError,
+    UnexpectedResponse,
 )
+from interop_hub.client.answers import decoded
 from interop_hub.client.errors import error_from_response
 from interop_hub.runtime import Hub
 from tests.client.conftest import Accounts, Connect, install
@@ -87,3 +89,13 @@ def test_an_answer_without_the_envelope() -> None:
     other = error_from_response(httpx.Response(418, request=request))
     assert type(other) is APIError
     assert other.message == "I'm a teapot"
+
+
+def test_a_success_whose_body_is_not_json_is_an_unexpected_response() -> None:
+    request = httpx.Request("GET", "http://hub.test/v2/interop/clouds")
+    for body in (b"<html>Moved</html>", b'{"data": [1, 2', b'{"data": "\xff"}'):
+        with pytest.raises(UnexpectedResponse, match="answered 200 with a body that is not JSON"):
+            decoded(httpx.Response(200, content=body, request=request))
+    answer = httpx.Response(200, content='{"data": ["é", 1.5, null]}'.encode(), request=request)
+    assert decoded(answer) == {"data": ["é", 1.5, None]}
+    assert decoded(httpx.Response(204, request=request)) is None

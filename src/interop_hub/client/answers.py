@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import httpx
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from interop_hub.client.errors import UnexpectedResponse, error_from_response
@@ -41,8 +42,10 @@ def decoded(response: httpx.Response) -> Any:
     if response.status_code == 204 or not response.content:
         return None
     try:
-        return response.json()
-    except ValueError as exc:
+        # orjson, not httpx's json(): a page of 1,000 students (~350 KB) parses in a
+        # fraction of the standard library's time; the hub's answers are UTF-8, as JSON must be
+        return orjson.loads(response.content)
+    except ValueError as exc:  # orjson.JSONDecodeError is one
         raise UnexpectedResponse(
             f"{response.request.method} {response.request.url} answered "
             f"{response.status_code} with a body that is not JSON"

@@ -8,14 +8,14 @@ sections, grading categories, then memberships); deletes in the reverse order.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Engine,
     Insert,
     Integer,
     Table,
@@ -280,17 +280,18 @@ def apply_plan(
     log: ChangeLog,
     now: dt.datetime,
     progress: Callable[[str], None] = lambda _: None,
-    objects_written: Callable[[], None] = lambda: None,
-) -> None:
-    """Apply ``plan`` and log every change with the prior values of what changed;
-    ``objects_written`` is called between the objects (and links) and the memberships."""
+) -> bool:
+    """Apply ``plan`` and log every change with the prior values of what changed; whether the
+    statistics of the cloud's objects and links were made meanwhile (a first collection's, in
+    :func:`_load_first_objects`)."""
     order = [kind for kind in KINDS if kind in plan.objects]
     deleted: dict[str, dict[uuid.UUID, dict[str, Any]]] = {}
     # The cloud's first objects on PostgreSQL: its partitions of the objects and the links are
     # made, loaded bare and then indexed (there is nothing to update or delete).
     first = not partitions.has_partition(session, objects_t, cloud_id)
-    if first:
-        _load_first_objects(session, cloud_id, plan, order, now, progress)
+    analyzed = first and _load_first_objects(
+        session, cloud_id, plan, order, now, progress, log.ingestion_id
+    )
     for kind in order:
         if not first:
             progress(f"writing {kind}")
@@ -308,7 +309,6 @@ def apply_plan(
     if not first:
         _insert_links(session, cloud_id, [r for k in order for r in plan.objects[k].adds])
     _replace_links(session, cloud_id, [r for k in order for r in plan.objects[k].updates])
-    objects_written()
 
     progress("writing membership")
     members = plan.memberships
@@ -337,6 +337,7 @@ def apply_plan(
             log.add("object", object_id, kind, view.get("$subtype"), "DELETE", view)
         _delete_objects(session, cloud_id, list(deleted[kind]))
     log.write(session)
+    return analyzed
 
 
 def _load_first_objects(
@@ -346,18 +347,25 @@ def _load_first_objects(
     order: Sequence[str],
     now: dt.datetime,
     progress: Callable[[str], None],
-) -> None:
+    ingestion_id: uuid.UUID,
+) -> bool:
     """Make the cloud's partitions of the objects and of the links, each loaded with the
-    plan's adds before it is indexed and attached
-    (:func:`~interop_hub.repository.partitions.create_loaded`).
+    plan's adds before it is indexed and attached; whether their statistics are made too.
 
     Adds whose rows nothing has built yet (:class:`FirstAdds`) are encoded straight from their
-    records, their links in the same pass (:func:`~.copy_rows.first_object_rows`)."""
+    records, their links in the same pass (:func:`~.copy_rows.first_object_rows`).
+
+    When a loader process writes the memberships (:class:`WrittenElsewhere`: a large first
+    collection into a cloud that has nothing), the objects and links are loaded beside this
+    transaction too, indexed and analyzed on two connections at once
+    (:func:`~interop_hub.repository.partitions.load_beside`), and attached here. Otherwise
+    they are loaded in this transaction (:func:`~interop_hub.repository.partitions.create_loaded`),
+    and analyzed by the caller."""
     links: list[bytes] = []  # of the adds encoded from their records
     built: list[ObjectRow] = []  # the adds whose rows were built
     normalizer = plan.normalizer
 
-    def objects(into: Table) -> None:
+    def object_rows_of_kinds() -> Iterator[bytes]:
         for kind in order:
             progress(f"writing {kind}")
             adds = plan.objects[kind].adds
@@ -365,19 +373,39 @@ def _load_first_objects(
             if normalizer is not None and isinstance(adds, FirstAdds):
                 records = adds.take_records()
             if records is not None and normalizer is not None:
-                encoded = first_object_rows(normalizer, records, now, links)
-                copy_binary(session, into, OBJECT_COLUMNS, encoded)
+                yield from first_object_rows(normalizer, records, now, links)
             else:
-                _insert_objects(session, cloud_id, adds, now, into)
+                yield from object_rows(cloud_id, adds, now)
                 built.extend(adds)
 
-    def load_links(into: Table) -> None:
-        rows = itertools.chain(links, link_rows(cloud_id, built))
-        copy_binary(session, into, LINK_COLUMNS, rows)
+    def link_rows_of_kinds() -> Iterator[bytes]:
+        progress("writing links")
+        yield from links
+        yield from link_rows(cloud_id, built)
 
-    partitions.create_loaded(session, objects_t, cloud_id, objects)
-    progress("writing links")
-    partitions.create_loaded(session, links_t, cloud_id, load_links)
+    engine = session.get_bind()
+    if isinstance(plan.memberships.adds, WrittenElsewhere) and isinstance(engine, Engine):
+        loads = [
+            partitions.Loading(objects_t, OBJECT_COLUMNS, object_rows_of_kinds()),
+            partitions.Loading(links_t, LINK_COLUMNS, link_rows_of_kinds()),
+        ]
+        names = partitions.load_beside(engine, cloud_id, ingestion_id, loads)
+        for load, name in zip(loads, names, strict=True):
+            partitions.attach_loading(session, load.table, cloud_id, name)
+        return True
+    partitions.create_loaded(
+        session,
+        objects_t,
+        cloud_id,
+        lambda into: copy_binary(session, into, OBJECT_COLUMNS, object_rows_of_kinds()),
+    )
+    partitions.create_loaded(
+        session,
+        links_t,
+        cloud_id,
+        lambda into: copy_binary(session, into, LINK_COLUMNS, link_rows_of_kinds()),
+    )
+    return False
 
 
 def purge_cloud(session: Session, cloud_id: uuid.UUID) -> None:

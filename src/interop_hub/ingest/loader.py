@@ -33,16 +33,14 @@ SQLAlchemy (its statements come with the job).
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import datetime as dt
 import itertools
 import logging
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -68,6 +66,7 @@ from interop_hub.ingest.records import (
 from interop_hub.kit import channel
 from interop_hub.kit.channel import Channel
 from interop_hub.kit.gc import paused_gc
+from interop_hub.kit.pgbuild import two_at_a_time
 from interop_hub.kit.pgcopy import copy_statement, write_binary
 
 log = logging.getLogger("interop_hub.ingest")
@@ -207,7 +206,7 @@ def _write(
             written = write_binary(copy, rows, mailbox.sent)
     refs = mailbox.refs()
     mailbox.check()
-    _two_at_a_time(db, job.database_url, job.builds)
+    two_at_a_time(db, job.database_url, job.builds)
     for constraint in job.constraints:
         db.execute(constraint)
     referred = {"person": fields.persons, "section": fields.sections, "org": fields.schools}
@@ -218,29 +217,6 @@ def _write(
     # the collection need not: the statistics stay the table's as it becomes the partition
     db.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(job.table)))
     return final, count
-
-
-def _two_at_a_time(db: psycopg.Connection, url: str, statements: Sequence[str]) -> None:
-    """Run ``statements`` (index builds) on ``db`` and on a second connection at once, each
-    taking the next one left. The server sorts for both while the collection waits for this
-    process's end (731,314 memberships: four builds, ~1.3 s one after the other)."""
-    left = collections.deque(statements)
-
-    def run(connection: psycopg.Connection) -> None:
-        while left:
-            try:
-                statement = left.popleft()
-            except IndexError:  # the other took the last one
-                return
-            connection.execute(statement)
-
-    with psycopg.connect(url, autocommit=True) as other, ThreadPoolExecutor(1) as pool:
-        elsewhere = pool.submit(run, other)
-        try:
-            run(db)
-        finally:
-            left.clear()
-            elsewhere.result()
 
 
 _REFERRING = {"person": "person_id", "section": "section_id", "org": "school_id"}

@@ -155,7 +155,8 @@ class _Read:
 
 class _Loaders:
     """The memberships' loader a read may start (:mod:`interop_hub.ingest.loader`), stopped
-    when the collection ends whatever the outcome (its table is dropped unless attached)."""
+    when the collection ends whatever the outcome (its table is dropped unless attached, and so
+    are the tables of the objects and links loaded beside the collection's transaction)."""
 
     def __init__(
         self, hub: Hub, ingestion_id: uuid.UUID, cloud_id: uuid.UUID, *, enabled: bool = True
@@ -194,8 +195,15 @@ class _Loaders:
         return start
 
     def stop(self) -> None:
+        """Stop the loaders; drop the tables they loaded, and those the collection loaded its
+        first objects and links into beside its transaction (``apply._load_first_objects``),
+        unless attached (then they are gone by these names)."""
         for loader in self.started:
             loader.stop()
+        if self.started:
+            for table in (RepoObject.__table__, RepoLink.__table__):
+                name = partitions.loading_name(cast(Table, table).name, self.ingestion_id)
+                partitions.drop_loading(self.hub.engine, name)
         self.started.clear()
 
 
@@ -429,17 +437,14 @@ def _apply_planned(
     _forget_referrers(session, collection)
     members = cast(Table, RepoMembership.__table__)
     new_partition = not partitions.has_partition(session, members, cloud_id)  # apply_plan makes it
-    # Memberships a loader wrote, it analyzed: the objects are analyzed before they are waited
-    # for (this process would only wait meanwhile), and nothing after.
+    # Memberships a loader wrote, it analyzed; the objects and links of such a collection are
+    # loaded and analyzed beside this transaction (apply_plan), and nothing after.
     loaded = isinstance(collection.memberships.adds, WrittenElsewhere)
-
-    def objects_written() -> None:
-        if loaded:
-            say("analyzing")
-            refresh_statistics(session, cloud_id, memberships=False)
-
     change_log = ChangeLog(ingestion.id, cloud_id)
-    apply_plan(session, cloud_id, collection, change_log, now, say, objects_written)
+    objects_analyzed = apply_plan(session, cloud_id, collection, change_log, now, say)
+    if loaded and not objects_analyzed:
+        say("analyzing")
+        refresh_statistics(session, cloud_id, memberships=False)
     added, updated, deleted = _record_outcome(session, hub, ingestion, bundle, collection)
     # The bundle and the plan stay alive to the end; a collector walking them again and again
     # would find nothing (measured: planning and applying a 20,000-student nightly took 2-3x
