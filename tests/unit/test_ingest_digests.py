@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import orjson
+import xxhash
 
 from interop_hub.ingest.normalize import (
     Normalizer,
@@ -120,3 +121,23 @@ def test_record_digests_see_every_field_and_reference_but_not_dict_order() -> No
 
 def _fields(record: SourceObject) -> dict[str, Any]:
     return {name: getattr(record, name) for name in SourceObject.__dataclass_fields__}
+
+
+def test_record_digests_are_the_formula_with_any_keys_and_take_keys_that_are_not_strings() -> None:
+    """Digests hash the sorted JSON of the statement: the same bytes as the ``OPT_NON_STR_KEYS``
+    encoding they were first made with (dropped for speed), even for a key that is not one."""
+
+    def formula(value: Any) -> str:
+        encoded = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+        return "r2" + xxhash.xxh3_128_hexdigest(encoded)[:30]
+
+    record = section()
+    expected = formula(["", "Algebra", 2025, record.data, []])
+    plain = SourceObject("section", "sec-1", "", "Algebra", 2025, record.data, ())
+    assert object_digest(plain) == expected
+    odd = {"title": "Algebra", 7: "seven", "$ext": {}}  # a key no reader makes
+    assert object_digest(SourceObject(**{**_fields(plain), "data": odd})) == formula(
+        ["", "Algebra", 2025, odd, []]
+    )
+    member = SourceMembership("e1", "p1", "s1", None, "student", {"primary": False, 1: 2})
+    assert membership_digest(member) == formula(["p1", "s1", None, "student", member.data])

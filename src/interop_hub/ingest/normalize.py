@@ -44,11 +44,25 @@ they never start with ``r``. The column holds 32 characters: the prefix and 120 
 PREVIOUS_PREFIX: Final = "r1"
 """Marks a digest of the source record by the version before (BLAKE2b, 15 bytes)."""
 
-_OPTIONS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+_OPTIONS: Final = orjson.OPT_SORT_KEYS
+_ANY_KEYS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 _dumps = orjson.dumps
 _blake2b = hashlib.blake2b
 _xxh3_128 = xxhash.xxh3_128_hexdigest
 _by_rel_position = itemgetter(0, 3)
+
+
+def _encoded(value: Any) -> bytes:
+    """``value`` as the digests hash it: JSON with sorted keys.
+
+    Digests were first made with ``OPT_NON_STR_KEYS`` too, which gives the same bytes while
+    every key is a string (as every key of a record's values is) but made each call ~70 %
+    slower (a user's record: 1.4 against 0.8 µs). A key that is not a string is still encoded
+    as it was. The two hot digests inline this."""
+    try:
+        return _dumps(value, option=_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError: a key that is not a string, none expected
+        return _dumps(value, option=_ANY_KEYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +160,15 @@ def is_previous_digest(digest: str) -> bool:
 
 
 def _record_digest(value: Any) -> str:
-    return DIGEST_PREFIX + _xxh3_128(_dumps(value, option=_OPTIONS))[:30]
+    try:
+        encoded = _dumps(value, option=_OPTIONS)
+    except TypeError:  # see _encoded
+        encoded = _dumps(value, option=_ANY_KEYS)
+    return DIGEST_PREFIX + _xxh3_128(encoded)[:30]
 
 
 def _previous_digest(value: Any) -> str:
-    return PREVIOUS_PREFIX + _blake2b(_dumps(value, option=_OPTIONS), digest_size=15).hexdigest()
+    return PREVIOUS_PREFIX + _blake2b(_encoded(value), digest_size=15).hexdigest()
 
 
 def object_digest(record: SourceObject) -> str:
@@ -198,10 +216,12 @@ def membership_values_digest(
     person: str, section: str, school: str | None, role: str, data: dict[str, Any]
 ) -> str:
     """:func:`membership_digest` of a record of these values (for a loop without records)."""
-    return (
-        DIGEST_PREFIX
-        + _xxh3_128(_dumps([person, section, school, role, data], option=_OPTIONS))[:30]
-    )
+    values = [person, section, school, role, data]
+    try:
+        encoded = _dumps(values, option=_OPTIONS)
+    except TypeError:  # see _encoded
+        encoded = _dumps(values, option=_ANY_KEYS)
+    return DIGEST_PREFIX + _xxh3_128(encoded)[:30]
 
 
 def previous_membership_digest(record: SourceMembership) -> str:
@@ -218,7 +238,7 @@ def previous_membership_digest(record: SourceMembership) -> str:
 
 
 def _legacy_digest(value: Any) -> str:
-    return _blake2b(_dumps(value, option=_OPTIONS), digest_size=16).hexdigest()
+    return _blake2b(_encoded(value), digest_size=16).hexdigest()
 
 
 def legacy_object_digest(row: ObjectRow) -> str:
