@@ -37,6 +37,7 @@ from tests.test_partitions import _analyzed_columns, _new_cloud
 MEMBERSHIPS = cast(Table, RepoMembership.__table__)
 OBJECTS = cast(Table, RepoObject.__table__)
 LINKS = cast(Table, RepoLink.__table__)
+LINES = cast(Table, RememberedLines.__table__)
 
 
 @pytest.fixture(scope="module")
@@ -169,13 +170,14 @@ def test_a_loader_gives_the_outcome_of_a_collection_that_reads_every_file_itself
 
 
 def _loadings(hub: Hub) -> list[str]:
-    """The loadings of the three tables (memberships, objects, links) that exist."""
+    """The loadings that exist: of the memberships, objects and links, and lines to remember."""
     with transaction(hub.sessions) as session:
         return list(
             session.scalars(
                 text(
                     "SELECT relname FROM pg_class "
-                    "WHERE relname ~ '^repo_(memberships|objects|links)_load_' ORDER BY 1"
+                    "WHERE relname ~ '^(repo_(memberships|objects|links)|ingest_remembered_lines)"
+                    "_load_' ORDER BY 1"
                 )
             ).all()
         )
@@ -326,14 +328,18 @@ def test_the_worker_drops_the_loadings_of_collections_that_ended(own_hub: Hub) -
         )
         ended.state, running.state = "failed", "executing"
         ids = [ended.id, running.id, uuid.uuid4()]  # the last: no such ingestion
-    for table in (MEMBERSHIPS, OBJECTS, LINKS):
+    for table in (MEMBERSHIPS, OBJECTS, LINKS, LINES):
         if own_hub.engine.dialect.name != "postgresql":
             assert partitions.drop_orphans(own_hub.engine, table) == []
             continue
         names = [partitions.loading_name(table.name, i) for i in ids]
         with transaction(own_hub.sessions, write=True) as session:
             for name in names:
-                session.execute(text(partitions.loading_statement(table, name, cloud)))
+                if table is LINES:
+                    for statement in remembered.loading_statements(name):
+                        session.execute(text(statement))
+                else:
+                    session.execute(text(partitions.loading_statement(table, name, cloud)))
         assert sorted(partitions.drop_orphans(own_hub.engine, table)) == sorted(
             [names[0], names[2]]
         )

@@ -16,6 +16,7 @@ from sqlalchemy import Table
 
 from interop_hub.ingest import service as ingest
 from interop_hub.ingest.liveness import fail_dead_runs
+from interop_hub.ingest.models import RememberedLines
 from interop_hub.kit.db import write_transaction
 from interop_hub.repository import partitions
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
@@ -46,7 +47,7 @@ def run_pending(hub: Hub) -> int:
         dropped = payloads.prune(session)
     if dropped:
         log.info("dropped %d task payload(s) nothing refers to", dropped)
-    for table in (RepoMembership, RepoObject, RepoLink):
+    for table in (RepoMembership, RepoObject, RepoLink, RememberedLines):
         for name in partitions.drop_orphans(hub.engine, cast(Table, table.__table__)):
             log.info(
                 "dropped %s (a deleted cloud's partition, or an ended collection's loading)", name

@@ -135,9 +135,10 @@ def test_record_digests_are_the_formula_with_any_keys_and_take_keys_that_are_not
     expected = formula(["", "Algebra", 2025, record.data, []])
     plain = SourceObject("section", "sec-1", "", "Algebra", 2025, record.data, ())
     assert object_digest(plain) == expected
-    odd = {"title": "Algebra", 7: "seven", "$ext": {}}  # a key no reader makes
+    odd: dict[Any, Any] = {"title": "Algebra", 7: "seven", "$ext": {}}  # a key no reader makes
     assert object_digest(SourceObject(**{**_fields(plain), "data": odd})) == formula(
         ["", "Algebra", 2025, odd, []]
     )
-    member = SourceMembership("e1", "p1", "s1", None, "student", {"primary": False, 1: 2})
+    data: dict[Any, Any] = {"primary": False, 1: 2}
+    member = SourceMembership("e1", "p1", "s1", None, "student", data)
     assert membership_digest(member) == formula(["p1", "s1", None, "student", member.data])

@@ -107,6 +107,10 @@ class Bundle:
     remember: dict[str, Remembered] = field(default_factory=dict)
     """By file: what the next collection may skip (a
     :class:`~interop_hub.ingest.oneroster.lines.Remembered`), to store if this one applies."""
+    remembered_elsewhere: dict[str, str] = field(default_factory=dict)
+    """By file (none of :attr:`remember`'s): the table in which the process that read it stored
+    what the next collection may skip, as a row of ``ingest_remembered_lines`` without its
+    cloud, file, order and collection (:mod:`interop_hub.ingest.loader`)."""
 
     @property
     def reading(self) -> bool:
@@ -168,7 +172,8 @@ class LoadedMemberships:
     count: int
     rows_read: int
     errors: list[RowError]
-    remember: Remembered | None
+    lines_table: str | None
+    """The table it stored the file's lines to remember in (None: it remembers none)."""
 
 
 class WrittenElsewhere(Sequence[Never]):

@@ -16,7 +16,7 @@ from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import cast
 
-from sqlalchemy import Engine, Table, delete, insert, select
+from sqlalchemy import Engine, Table, delete, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from interop_hub.ingest.models import RememberedLines
@@ -126,15 +126,34 @@ def writer(session: Session, cloud_id: uuid.UUID) -> uuid.UUID | None:
     )
 
 
+def loading_statements(name: str) -> tuple[str, str]:
+    """The statements that create table ``name``, where a process that read a file for a
+    collection stores its lines to remember (:attr:`.records.Bundle.remembered_elsewhere`): a
+    row's context, keys and source ids, stored as ``ingest_remembered_lines`` stores them
+    (uncompressed, migration 0011). Committed by that process; :func:`replace` takes the row
+    and drops the table."""
+    quoted = '"' + name.replace('"', '""') + '"'
+    return (
+        f"CREATE TABLE {quoted} (context text NOT NULL, keys bytea NOT NULL, "
+        "source_ids text NOT NULL)",
+        f"ALTER TABLE {quoted} ALTER COLUMN keys SET STORAGE EXTERNAL, "
+        "ALTER COLUMN source_ids SET STORAGE EXTERNAL",
+    )
+
+
 def replace(
     session: Session,
     cloud_id: uuid.UUID,
     ingestion_id: uuid.UUID,
     remember: Mapping[str, Remembered],
+    elsewhere: Mapping[str, str] | None = None,
 ) -> None:
-    """Make ``remember`` the cloud's remembered lines (none: forget them all), in the
-    transaction that applies the collection ``ingestion_id`` read them from; a file compared
-    with the lines stored now gets only its change, unless it is time to store it whole."""
+    """Make ``remember`` and the lines stored ``elsewhere`` (file → table, see
+    :func:`loading_statements`; files not in ``remember``) the cloud's remembered lines (none:
+    forget them all), in the transaction that applies the collection ``ingestion_id`` read them
+    from; a file compared with the lines stored now gets only its change, unless it is time to
+    store it whole. The tables of ``elsewhere`` are dropped (with the transaction: should it
+    roll back, they stay for the collection, else the worker, to drop)."""
     changes = {file: lines for file, lines in remember.items() if _stored_as_change(lines)}
     session.execute(
         delete(_lines_t).where(_lines_t.c.cloud_id == cloud_id, _lines_t.c.file.not_in(changes))
@@ -157,6 +176,17 @@ def replace(
         )
     if rows:
         session.execute(insert(_lines_t), rows)
+    for file, table in (elsewhere or {}).items():
+        quoted = '"' + table.replace('"', '""') + '"'
+        session.execute(
+            text(
+                "INSERT INTO ingest_remembered_lines (cloud_id, file, seq, ingestion_id, "  # noqa: S608
+                f"context, keys, source_ids) SELECT :cloud, :file, 0, :ingestion, context, keys, "
+                f"source_ids FROM {quoted}"
+            ),
+            {"cloud": cloud_id, "file": file, "ingestion": ingestion_id},
+        )
+        session.execute(text(f"DROP TABLE {quoted}"))
 
 
 def _stored_as_change(lines: Remembered) -> bool:

@@ -30,7 +30,7 @@ from interop_hub.ingest.apply import ChangeLog, CollectionPlan, apply_plan, noth
 from interop_hub.ingest.liveness import Heartbeat, this_runner
 from interop_hub.ingest.loader import LoadJob
 from interop_hub.ingest.loading import LoaderFailed, MembershipLoader
-from interop_hub.ingest.models import Ingestion, IngestionError
+from interop_hub.ingest.models import Ingestion, IngestionError, RememberedLines
 from interop_hub.ingest.oneroster import StartElsewhere, StartSplitters, read_bundle
 from interop_hub.ingest.oneroster.bundle import Source
 from interop_hub.ingest.oneroster.skipping import REMEMBERED_FILE_BYTES
@@ -153,6 +153,9 @@ class _Read:
     remembered_from: uuid.UUID | None
 
 
+_LINES = RememberedLines.__tablename__
+
+
 class _Loaders:
     """The memberships' loader a read may start (:mod:`interop_hub.ingest.loader`), stopped
     when the collection ends whatever the outcome (its table is dropped unless attached, and so
@@ -174,6 +177,7 @@ class _Loaders:
                 return None
             members = cast(Table, RepoMembership.__table__)
             table = partitions.loading_name(members.name, self.ingestion_id)
+            lines = partitions.loading_name(_LINES, self.ingestion_id)
             builds, constraints = partitions.index_statements(members, table)
             job = LoadJob(
                 database_url=libpq_url(self.hub.engine),
@@ -187,6 +191,8 @@ class _Loaders:
                 create=partitions.loading_statement(members, table, self.cloud_id),
                 builds=tuple(builds),
                 constraints=tuple(constraints),
+                lines_table=lines,
+                lines_create=remembered.loading_statements(lines),
             )
             loader = MembershipLoader(job, self.hub.engine)
             self.started.append(loader)
@@ -195,14 +201,14 @@ class _Loaders:
         return start
 
     def stop(self) -> None:
-        """Stop the loaders; drop the tables they loaded, and those the collection loaded its
-        first objects and links into beside its transaction (``apply._load_first_objects``),
-        unless attached (then they are gone by these names)."""
+        """Stop the loaders; drop the tables they loaded (memberships, lines to remember) and
+        those the collection loaded its first objects and links into beside its transaction
+        (``apply._load_first_objects``), unless taken in (then they are gone by these names)."""
         for loader in self.started:
             loader.stop()
         if self.started:
-            for table in (RepoObject.__table__, RepoLink.__table__):
-                name = partitions.loading_name(cast(Table, table).name, self.ingestion_id)
+            for table in (RepoObject.__tablename__, RepoLink.__tablename__, _LINES):
+                name = partitions.loading_name(table, self.ingestion_id)
                 partitions.drop_loading(self.hub.engine, name)
         self.started.clear()
 
@@ -453,7 +459,9 @@ def _apply_planned(
     # collected.
     heap.resume()
     _store_record_digests(session, collection, say)
-    remembered.replace(session, cloud_id, ingestion.id, bundle.remember)
+    remembered.replace(
+        session, cloud_id, ingestion.id, bundle.remember, bundle.remembered_elsewhere
+    )
     skipped = sum(lines.count for lines in bundle.skipped.values())
     if skipped:
         ingestion.details = {**ingestion.details, "lines_skipped": skipped}

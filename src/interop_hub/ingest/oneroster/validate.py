@@ -164,8 +164,8 @@ class Reader:
         self.bundle.errors.extend(loaded.errors)
         self.bundle.rows_read += loaded.rows_read
         self._finish()
-        if loaded.remember is not None:
-            self.bundle.remember["enrollments"] = loaded.remember
+        if loaded.lines_table is not None:
+            self.bundle.remembered_elsewhere["enrollments"] = loaded.lines_table
         return loaded.count
 
     def _finish(self) -> None:
