@@ -251,7 +251,7 @@ def test_a_collection_that_fails_after_loading_its_objects_beside_leaves_nothing
         raise RuntimeError("the disk is full")
 
     monkeypatch.setattr(partitions, "attach_loading", attach)
-    monkeypatch.setattr(remembered, "replace", fail)
+    monkeypatch.setattr(remembered, "take_in", fail)
     failed = collect(own_hub, cloud, district)
     assert failed.state == "failed"
     assert failed.message == "the collection could not be applied: the disk is full"

@@ -280,10 +280,12 @@ def apply_plan(
     log: ChangeLog,
     now: dt.datetime,
     progress: Callable[[str], None] = lambda _: None,
+    before_memberships: Callable[[], None] = lambda: None,
 ) -> bool:
     """Apply ``plan`` and log every change with the prior values of what changed; whether the
     statistics of the cloud's objects and links were made meanwhile (a first collection's, in
-    :func:`_load_first_objects`)."""
+    :func:`_load_first_objects`). ``before_memberships`` is called between the objects (and
+    links) and the memberships."""
     order = [kind for kind in KINDS if kind in plan.objects]
     deleted: dict[str, dict[uuid.UUID, dict[str, Any]]] = {}
     # The cloud's first objects on PostgreSQL: its partitions of the objects and the links are
@@ -310,6 +312,7 @@ def apply_plan(
         _insert_links(session, cloud_id, [r for k in order for r in plan.objects[k].adds])
     _replace_links(session, cloud_id, [r for k in order for r in plan.objects[k].updates])
 
+    before_memberships()
     progress("writing membership")
     members = plan.memberships
     members_before = membership_views(session, cloud_id, [row.id for row in members.updates])

@@ -146,14 +146,11 @@ def replace(
     cloud_id: uuid.UUID,
     ingestion_id: uuid.UUID,
     remember: Mapping[str, Remembered],
-    elsewhere: Mapping[str, str] | None = None,
 ) -> None:
-    """Make ``remember`` and the lines stored ``elsewhere`` (file → table, see
-    :func:`loading_statements`; files not in ``remember``) the cloud's remembered lines (none:
-    forget them all), in the transaction that applies the collection ``ingestion_id`` read them
-    from; a file compared with the lines stored now gets only its change, unless it is time to
-    store it whole. The tables of ``elsewhere`` are dropped (with the transaction: should it
-    roll back, they stay for the collection, else the worker, to drop)."""
+    """Make ``remember`` the cloud's remembered lines (none: forget them all), in the
+    transaction that applies the collection ``ingestion_id`` read them from; a file compared
+    with the lines stored now gets only its change, unless it is time to store it whole. Lines
+    another process stored (:func:`take_in`) come after."""
     changes = {file: lines for file, lines in remember.items() if _stored_as_change(lines)}
     session.execute(
         delete(_lines_t).where(_lines_t.c.cloud_id == cloud_id, _lines_t.c.file.not_in(changes))
@@ -176,7 +173,16 @@ def replace(
         )
     if rows:
         session.execute(insert(_lines_t), rows)
-    for file, table in (elsewhere or {}).items():
+
+
+def take_in(
+    session: Session, cloud_id: uuid.UUID, ingestion_id: uuid.UUID, elsewhere: Mapping[str, str]
+) -> None:
+    """Add the lines stored ``elsewhere`` (file → table, :func:`loading_statements`; files
+    that :func:`replace` did not store) to the cloud's remembered lines, after :func:`replace`,
+    in the same transaction. The tables are dropped (with the transaction: should it roll back,
+    they stay for the collection, else the worker, to drop)."""
+    for file, table in elsewhere.items():
         quoted = '"' + table.replace('"', '""') + '"'
         session.execute(
             text(

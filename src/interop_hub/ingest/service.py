@@ -447,7 +447,15 @@ def _apply_planned(
     # loaded and analyzed beside this transaction (apply_plan), and nothing after.
     loaded = isinstance(collection.memberships.adds, WrittenElsewhere)
     change_log = ChangeLog(ingestion.id, cloud_id)
-    objects_analyzed = apply_plan(session, cloud_id, collection, change_log, now, say)
+
+    def remember() -> None:
+        remembered.replace(session, cloud_id, ingestion.id, bundle.remember)
+
+    # with a loader, the lines of the files read here are stored while it finishes (its own
+    # are taken in once it is done); otherwise the memberships' may still be unread
+    objects_analyzed = apply_plan(
+        session, cloud_id, collection, change_log, now, say, remember if loaded else lambda: None
+    )
     if loaded and not objects_analyzed:
         say("analyzing")
         refresh_statistics(session, cloud_id, memberships=False)
@@ -459,9 +467,9 @@ def _apply_planned(
     # collected.
     heap.resume()
     _store_record_digests(session, collection, say)
-    remembered.replace(
-        session, cloud_id, ingestion.id, bundle.remember, bundle.remembered_elsewhere
-    )
+    if not loaded:
+        remember()
+    remembered.take_in(session, cloud_id, ingestion.id, bundle.remembered_elsewhere)
     skipped = sum(lines.count for lines in bundle.skipped.values())
     if skipped:
         ingestion.details = {**ingestion.details, "lines_skipped": skipped}

@@ -38,6 +38,7 @@ from interop_hub.ingest.records import (
     Kind,
     LoadedMemberships,
     Mode,
+    RowError,
     SourceObject,
     WrittenElsewhere,
 )
@@ -58,6 +59,11 @@ _KIND_FILES: dict[Kind, str] = {kind: name for name, kind in FILE_KINDS.items()}
 _FILE_ORDER = {
     f"{name}.csv": i for i, name in enumerate((*DATA_FILES[:4], "roles", *DATA_FILES[4:]))
 }
+
+
+def _in_file_order(error: RowError) -> tuple[int, int]:
+    """Sort key of row errors: by file (in reading order), then line."""
+    return _FILE_ORDER.get(error.file, 99), error.line
 
 
 _SELF_REFERRING: frozenset[Kind] = frozenset({"org", "term", "person"})
@@ -150,6 +156,8 @@ class Reader:
             self.bundle.memberships = WrittenElsewhere(
                 elsewhere.table, elsewhere.stamp, lambda: self._loaded(elsewhere)
             )
+            # every file read here is read: its lines to remember can be stored meanwhile
+            self.skipping.finish()
         elif enrollments is not None and deferred:
             self.bundle.memberships = OnDemand(
                 people.enrollments(self, enrollments), done=self._finish
@@ -163,7 +171,7 @@ class Reader:
         loaded = elsewhere.result()
         self.bundle.errors.extend(loaded.errors)
         self.bundle.rows_read += loaded.rows_read
-        self._finish()
+        self.bundle.errors.sort(key=_in_file_order)
         if loaded.lines_table is not None:
             self.bundle.remembered_elsewhere["enrollments"] = loaded.lines_table
         return loaded.count
@@ -171,7 +179,7 @@ class Reader:
     def _finish(self) -> None:
         """The last steps, once every file is read: errors in file and line order, and what
         the next collection may skip."""
-        self.bundle.errors.sort(key=lambda e: (_FILE_ORDER.get(e.file, 99), e.line))
+        self.bundle.errors.sort(key=_in_file_order)
         self.skipping.finish()
 
     def resolvable(self, kind: Kind) -> set[str]:
