@@ -389,6 +389,9 @@ def test_the_loaders_index_builds_run_on_two_connections_and_fail_as_one(own_hub
                 "SELECT indexname FROM pg_indexes WHERE tablename = %s ORDER BY 1", (table,)
             ).fetchall()
             assert [name for (name,) in found] == [f"{table}_ix{n}" for n in range(1, 4)]
+            two_at_a_time(db, url, [f"CREATE INDEX {table}_ix4 ON {table} (b)"])  # one: no other
+            two_at_a_time(db, url, [])
+            assert db.execute("SELECT to_regclass(%s)", (f"{table}_ix4",)).fetchone() != (None,)
             unique = f"CREATE UNIQUE INDEX {table}_uq ON {table} (a)"  # a repeats
             with pytest.raises(psycopg.errors.UniqueViolation):
                 two_at_a_time(db, url, [f"CREATE INDEX {table}_ix9 ON {table} (b)", unique])

@@ -130,7 +130,7 @@ def loading_statements(name: str) -> tuple[str, str]:
     """The statements that create table ``name``, where a process that read a file for a
     collection stores its lines to remember (:attr:`.records.Bundle.remembered_elsewhere`): a
     row's context, keys and source ids, stored as ``ingest_remembered_lines`` stores them
-    (uncompressed, migration 0011). Committed by that process; :func:`replace` takes the row
+    (uncompressed, migration 0011). Committed by that process; :func:`take_in` takes the row
     and drops the table."""
     quoted = '"' + name.replace('"', '""') + '"'
     return (

@@ -158,8 +158,8 @@ _LINES = RememberedLines.__tablename__
 
 class _Loaders:
     """The memberships' loader a read may start (:mod:`interop_hub.ingest.loader`), stopped
-    when the collection ends whatever the outcome (its table is dropped unless attached, and so
-    are the tables of the objects and links loaded beside the collection's transaction)."""
+    when the collection ends whatever the outcome (its tables are dropped unless taken in, and
+    so are those of the objects and links loaded beside the collection's transaction)."""
 
     def __init__(
         self, hub: Hub, ingestion_id: uuid.UUID, cloud_id: uuid.UUID, *, enabled: bool = True
