@@ -25,6 +25,7 @@ from interop_hub.ingest.oneroster.lines import Change
 from interop_hub.ingest.records import KINDS, Kind
 from interop_hub.kit.bulk import chunks
 from interop_hub.kit.db import one_of, transaction
+from interop_hub.repository import partitions
 from interop_hub.repository.ids import CachedIds
 from interop_hub.repository.models import RepoLink, RepoMembership, RepoObject
 
@@ -132,7 +133,7 @@ def loading_statements(name: str) -> tuple[str, str]:
     row's context, keys and source ids, stored as ``ingest_remembered_lines`` stores them
     (uncompressed, migration 0011). Committed by that process; :func:`take_in` takes the row
     and drops the table."""
-    quoted = '"' + name.replace('"', '""') + '"'
+    quoted = partitions.quote_identifier(name)
     return (
         f"CREATE TABLE {quoted} (context text NOT NULL, keys bytea NOT NULL, "
         "source_ids text NOT NULL)",
@@ -183,7 +184,7 @@ def take_in(
     in the same transaction. The tables are dropped (with the transaction: should it roll back,
     they stay for the collection, else the worker, to drop)."""
     for file, table in elsewhere.items():
-        quoted = '"' + table.replace('"', '""') + '"'
+        quoted = partitions.quote_identifier(table)
         session.execute(
             text(
                 "INSERT INTO ingest_remembered_lines (cloud_id, file, seq, ingestion_id, "  # noqa: S608

@@ -80,7 +80,7 @@ def create_loaded(
     (into a :class:`Table` of its name, for ``COPY``), build the parent's indexes on it, then
     attach it. PostgreSQL only; the caller checked :func:`has_partition` first."""
     name = partition_name(table.name, cloud_id)
-    quoted = _quote(name)
+    quoted = quote_identifier(name)
     session.execute(text(f"CREATE TABLE {quoted} (LIKE {table.name} INCLUDING DEFAULTS)"))
     load(table.to_metadata(MetaData(), name=name))
     build_indexes(session, table, name)
@@ -104,14 +104,14 @@ def index_statements(table: Table, name: str) -> tuple[list[str], list[str]]:
     constraints)``. The builds are ``CREATE INDEX`` statements, which can run at the same time
     on connections of their own (each locks out writes, not the others); the constraints then
     take the unique indexes built for them (``USING INDEX``: no second build)."""
-    quoted = _quote(name)
+    quoted = quote_identifier(name)
     keys = ", ".join(c.name for c in table.primary_key.columns)
-    pkey = _quote(f"{name}_pkey")
+    pkey = quote_identifier(f"{name}_pkey")
     builds = [f"CREATE UNIQUE INDEX {pkey} ON {quoted} ({keys})"]
     constraints = [f"ALTER TABLE {quoted} ADD CONSTRAINT {pkey} PRIMARY KEY USING INDEX {pkey}"]
     for number, constraint in enumerate(_uniques(table), 1):
         columns = ", ".join(c.name for c in constraint.columns)
-        unique_name = _quote(f"{name}_uq{number}")
+        unique_name = quote_identifier(f"{name}_uq{number}")
         builds.append(f"CREATE UNIQUE INDEX {unique_name} ON {quoted} ({columns})")
         constraints.append(
             f"ALTER TABLE {quoted} ADD CONSTRAINT {unique_name} UNIQUE USING INDEX {unique_name}"
@@ -119,7 +119,7 @@ def index_statements(table: Table, name: str) -> tuple[list[str], list[str]]:
     for number, index in enumerate(_indexes(table), 1):
         columns = ", ".join(c.name for c in index.columns)
         unique = "UNIQUE " if index.unique else ""
-        index_name = _quote(f"{name}_ix{number}")
+        index_name = quote_identifier(f"{name}_ix{number}")
         builds.append(f"CREATE {unique}INDEX {index_name} ON {quoted} ({columns})")
     return builds, constraints
 
@@ -148,8 +148,8 @@ def loading_statement(table: Table, name: str, cloud_id: uuid.UUID) -> str:
     :func:`attach_loading` need not scan the rows for it). Committed by its own transaction;
     nobody reads it until it is attached."""
     return (
-        f"CREATE TABLE {_quote(name)} (LIKE {table.name} INCLUDING DEFAULTS, "
-        f"CONSTRAINT {_quote(name + '_cloud')} CHECK (cloud_id = '{cloud_id}'))"
+        f"CREATE TABLE {quote_identifier(name)} (LIKE {table.name} INCLUDING DEFAULTS, "
+        f"CONSTRAINT {quote_identifier(name + '_cloud')} CHECK (cloud_id = '{cloud_id}'))"
     )
 
 
@@ -160,33 +160,35 @@ def attach_loading(session: Session, table: Table, cloud_id: uuid.UUID, loaded: 
     attached.
     The caller checked :func:`has_partition` first."""
     name = partition_name(table.name, cloud_id)
-    quoted = _quote(name)
-    session.execute(text(f"ALTER TABLE {_quote(loaded)} RENAME TO {quoted}"))
+    quoted = quote_identifier(name)
+    session.execute(text(f"ALTER TABLE {quote_identifier(loaded)} RENAME TO {quoted}"))
     session.execute(
         text(
-            f"ALTER TABLE {quoted} RENAME CONSTRAINT {_quote(loaded + '_pkey')} "
-            f"TO {_quote(name + '_pkey')}"
+            f"ALTER TABLE {quoted} RENAME CONSTRAINT {quote_identifier(loaded + '_pkey')} "
+            f"TO {quote_identifier(name + '_pkey')}"
         )
     )
     for number in range(1, len(_uniques(table)) + 1):
         session.execute(
             text(
-                f"ALTER TABLE {quoted} RENAME CONSTRAINT {_quote(f'{loaded}_uq{number}')} "
-                f"TO {_quote(f'{name}_uq{number}')}"
+                f"ALTER TABLE {quoted} RENAME CONSTRAINT "
+                f"{quote_identifier(f'{loaded}_uq{number}')} "
+                f"TO {quote_identifier(f'{name}_uq{number}')}"
             )
         )
     for number in range(1, len(_indexes(table)) + 1):
         session.execute(
             text(
-                f"ALTER INDEX {_quote(f'{loaded}_ix{number}')} "
-                f"RENAME TO {_quote(f'{name}_ix{number}')}"
+                f"ALTER INDEX {quote_identifier(f'{loaded}_ix{number}')} "
+                f"RENAME TO {quote_identifier(f'{name}_ix{number}')}"
             )
         )
     session.execute(
         text(f"ALTER TABLE {table.name} ATTACH PARTITION {quoted} FOR VALUES IN ('{cloud_id}')")
     )
     # the partition's bound says it now; a check of its own would be one more to evaluate
-    session.execute(text(f"ALTER TABLE {quoted} DROP CONSTRAINT {_quote(loaded + '_cloud')}"))
+    check = quote_identifier(loaded + "_cloud")
+    session.execute(text(f"ALTER TABLE {quoted} DROP CONSTRAINT {check}"))
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ def load_beside(
     constraints: list[str] = []
     with psycopg.connect(url, autocommit=True) as db:
         for name in names:
-            db.execute(f"DROP TABLE IF EXISTS {_quote(name)}")
+            db.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
         with db.transaction():
             for load, name in zip(loads, names, strict=True):
                 db.execute(loading_statement(load.table, name, cloud_id))
@@ -234,7 +236,7 @@ def load_beside(
         two_at_a_time(db, url, builds)
         for constraint in constraints:
             db.execute(constraint)
-        two_at_a_time(db, url, [f"ANALYZE {_quote(name)}" for name in names])
+        two_at_a_time(db, url, [f"ANALYZE {quote_identifier(name)}" for name in names])
     return names
 
 
@@ -326,7 +328,7 @@ def drop_orphans(engine: Engine, table: Table) -> list[str]:
     return dropped
 
 
-def _quote(name: str) -> str:
+def quote_identifier(name: str) -> str:
     """``name`` as a quoted identifier (the statements are also run without SQLAlchemy, by the
     loader process)."""
     return '"' + name.replace('"', '""') + '"'
