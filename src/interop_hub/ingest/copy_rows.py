@@ -42,8 +42,8 @@ MEMBERSHIP_COLUMNS = (
     *("person_id", "section_id", "school_id", "role", "data", "digest"),
 )
 
-_UUID_FIELD = b"\x00\x00\x00\x10"
-"""The length word of a UUID field (16 bytes)."""
+UUID_FIELD = b"\x00\x00\x00\x10"
+"""The length word of a UUID field (16 bytes): a UUID's field is it and the UUID's bytes."""
 _LENGTH = struct.Struct("!i").pack
 """A field's length word."""
 _SHARED_DATA = 10_000
@@ -101,8 +101,8 @@ def first_object_rows(
     For a cloud's first collection, as :func:`membership_encoder` for its memberships: no
     :class:`ObjectRow`, no UUID object, and its links' rows made in the same pass.
     """
-    start = field_count(len(OBJECT_COLUMNS)) + _UUID_FIELD
-    link_start = field_count(len(LINK_COLUMNS)) + _UUID_FIELD
+    start = field_count(len(OBJECT_COLUMNS)) + UUID_FIELD
+    link_start = field_count(len(LINK_COLUMNS)) + UUID_FIELD
     cloud = uuid_binary(normalizer.cloud_id)
     stamps = timestamptz_binary(now) * 2
     maker = normalizer.ids.maker
@@ -149,7 +149,7 @@ def first_object_rows(
             target = targets.get((ref.kind, ref.source_id))
             if target is None:
                 to_id = maker(ref.kind).bytes_of(ref.source_id)
-                target = targets[ref.kind, ref.source_id] = _UUID_FIELD + to_id
+                target = targets[ref.kind, ref.source_id] = UUID_FIELD + to_id
             rel_field = fields.get(rel)
             if rel_field is None:
                 rel_field = fields[rel] = text_binary(rel)
@@ -236,7 +236,7 @@ def membership_encoder(
     against 3.3 s, BENCHMARKS session 11). The memberships' loader calls it for each row as it is
     read, without a record in between (:mod:`interop_hub.ingest.loader`).
     """
-    start = field_count(len(MEMBERSHIP_COLUMNS)) + _UUID_FIELD
+    start = field_count(len(MEMBERSHIP_COLUMNS)) + UUID_FIELD
     head = uuid_binary(normalizer.cloud_id)
     stamps = timestamptz_binary(now) * 2
     make_id = normalizer.membership_id.bytes_of
@@ -262,14 +262,14 @@ def membership_encoder(
     ) -> bytes:
         person = persons.get(person_sid)
         if person is None:
-            person = persons[person_sid] = _UUID_FIELD + person_id(person_sid)
+            person = persons[person_sid] = UUID_FIELD + person_id(person_sid)
         section = sections.get(section_sid)
         if section is None:
-            section = sections[section_sid] = _UUID_FIELD + section_id(section_sid)
+            section = sections[section_sid] = UUID_FIELD + section_id(section_sid)
         school_key = school_sid or ""
         school = schools.get(school_key)
         if school is None:
-            school = schools[school_key] = _UUID_FIELD + org_id(school_key)
+            school = schools[school_key] = UUID_FIELD + org_id(school_key)
         role = roles.get(role_name)
         if role is None:
             role = roles[role_name] = text_binary(role_name)

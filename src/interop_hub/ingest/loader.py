@@ -49,6 +49,7 @@ from typing import Any, TypeVar, cast
 import psycopg
 from psycopg import sql
 
+from interop_hub.ingest import columnar
 from interop_hub.ingest.copy_rows import (
     MEMBERSHIP_COLUMNS,
     ReferenceFields,
@@ -56,7 +57,7 @@ from interop_hub.ingest.copy_rows import (
 )
 from interop_hub.ingest.normalize import Normalizer, membership_values_digest
 from interop_hub.ingest.oneroster import people
-from interop_hub.ingest.oneroster.bundle import open_source
+from interop_hub.ingest.oneroster.bundle import Source, open_source
 from interop_hub.ingest.oneroster.validate import Reader
 from interop_hub.ingest.records import (
     BundleError,
@@ -68,7 +69,7 @@ from interop_hub.kit import channel
 from interop_hub.kit.channel import Channel
 from interop_hub.kit.gc import paused_gc
 from interop_hub.kit.pgbuild import two_at_a_time
-from interop_hub.kit.pgcopy import copy_statement, write_binary
+from interop_hub.kit.pgcopy import batched, copy_statement, write_pieces
 
 log = logging.getLogger("interop_hub.ingest")
 T = TypeVar("T")
@@ -143,13 +144,53 @@ class _Reading(Reader):
     ) -> Iterator[T]:
         """``make(...)`` of each membership read (:func:`~.people.read_enrollments`)."""
         with open_source(Path(self.job.path), self.job.max_bytes) as source:
-            super().__init__(source, self.job.version, self.job.modes, {}, None)
-            self.checks_references = self.resolving is not None
-            opened = self.open("enrollments")
-            if opened is None:
-                raise BundleError("enrollments.csv is not read: its manifest says absent")
-            yield from people.read_enrollments(self, opened, make)
+            yield from people.read_enrollments(self, self._open(source), make)
         self._finish()
+
+    def pieces(
+        self, normalizer: Normalizer, fields: ReferenceFields
+    ) -> Iterator[tuple[bytes | memoryview, int]]:
+        """The ``COPY`` rows of the memberships read, in pieces (rows joined, how many): a
+        column at a time if the file allows it (:mod:`interop_hub.ingest.columnar`), else
+        row by row."""
+        with open_source(Path(self.job.path), self.job.max_bytes) as source:
+            opened = self._open(source)
+            stamp = self.job.stamp
+            by_columns = columnar.first_memberships(self, opened, normalizer, stamp, fields)
+            if by_columns is not None:
+                yield from by_columns
+            else:
+                encode = membership_encoder(normalizer, stamp, fields)
+                digest = membership_values_digest
+
+                def row(
+                    sid: str,
+                    person: str,
+                    section: str,
+                    school: str | None,
+                    role: str,
+                    data: dict[str, Any],
+                ) -> bytes:
+                    return encode(
+                        sid,
+                        person,
+                        section,
+                        school,
+                        role,
+                        data,
+                        digest(person, section, school, role, data),
+                    )
+
+                yield from batched(people.read_enrollments(self, opened, row))
+        self._finish()
+
+    def _open(self, source: Source) -> people.Opened:
+        super().__init__(source, self.job.version, self.job.modes, {}, None)
+        self.checks_references = self.resolving is not None
+        opened = self.open("enrollments")
+        if opened is None:
+            raise BundleError("enrollments.csv is not read: its manifest says absent")
+        return opened
 
     def exists(self, kind: Kind, sid: str) -> bool:
         return self.resolving is None or sid in self.resolving[kind]
@@ -158,18 +199,8 @@ class _Reading(Reader):
 def _load(job: LoadJob, conn: Channel) -> None:
     normalizer = Normalizer(job.cloud_id)
     fields = ReferenceFields()
-    encode = membership_encoder(normalizer, job.stamp, fields)
-    digest = membership_values_digest
-
-    def row(
-        sid: str, person: str, section: str, school: str | None, role: str, data: dict[str, Any]
-    ) -> bytes:
-        return encode(
-            sid, person, section, school, role, data, digest(person, section, school, role, data)
-        )
-
     first = _Reading(job, None)
-    rows = first.read(row)
+    rows = first.pieces(normalizer, fields)
     with paused_gc():
         try:
             head = next(rows, None)
@@ -223,7 +254,7 @@ def _write(
     job: LoadJob,
     normalizer: Normalizer,
     first: _Reading,
-    rows: Iterator[bytes],
+    rows: Iterator[tuple[bytes | memoryview, int]],
     fields: ReferenceFields,
     conn: Channel,
 ) -> tuple[_Reading, int, bool]:
@@ -239,7 +270,7 @@ def _write(
     with db.transaction():
         db.execute(job.create)
         with db.cursor() as cursor, cursor.copy(statement) as copy:
-            written = write_binary(copy, rows, mailbox.sent)
+            written = write_pieces(copy, rows, mailbox.sent)
     refs = mailbox.refs()
     mailbox.check()
     referred = {"person": fields.persons, "section": fields.sections, "org": fields.schools}

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Final, cast
@@ -52,7 +52,7 @@ _xxh3_128 = xxhash.xxh3_128_hexdigest
 _by_rel_position = itemgetter(0, 3)
 
 
-def _encoded(value: Any) -> bytes:
+def digest_encoding(value: Any) -> bytes:
     """``value`` as the digests hash it: JSON with sorted keys.
 
     Digests were first made with ``OPT_NON_STR_KEYS`` too, which gives the same bytes while
@@ -162,13 +162,20 @@ def is_previous_digest(digest: str) -> bool:
 def _record_digest(value: Any) -> str:
     try:
         encoded = _dumps(value, option=_OPTIONS)
-    except TypeError:  # see _encoded
+    except TypeError:  # see digest_encoding
         encoded = _dumps(value, option=_ANY_KEYS)
     return DIGEST_PREFIX + _xxh3_128(encoded)[:30]
 
 
+def record_digests(encodings: Iterable[bytes]) -> list[str]:
+    """The record digest of each of ``encodings`` (values as :func:`digest_encoding` encodes
+    them): for a caller that assembles many encodings at once (:mod:`.columnar`)."""
+    hexdigest, prefix = _xxh3_128, DIGEST_PREFIX
+    return [prefix + hexdigest(encoded)[:30] for encoded in encodings]
+
+
 def _previous_digest(value: Any) -> str:
-    return PREVIOUS_PREFIX + _blake2b(_encoded(value), digest_size=15).hexdigest()
+    return PREVIOUS_PREFIX + _blake2b(digest_encoding(value), digest_size=15).hexdigest()
 
 
 def object_digest(record: SourceObject) -> str:
@@ -233,7 +240,7 @@ def previous_membership_digest(record: SourceMembership) -> str:
 
 
 def _legacy_digest(value: Any) -> str:
-    return _blake2b(_encoded(value), digest_size=16).hexdigest()
+    return _blake2b(digest_encoding(value), digest_size=16).hexdigest()
 
 
 def legacy_object_digest(row: ObjectRow) -> str:

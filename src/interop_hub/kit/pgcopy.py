@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import struct
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -38,11 +38,28 @@ def write_binary(
     """Write ``rows`` (each :func:`field_count` and its fields) as a whole binary ``COPY``
     stream: the header, the rows in pieces of :data:`LINES`, the trailer; how many rows.
     ``sent(count)`` is called after each piece with the rows sent so far."""
-    copy.write(BINARY_HEADER)
-    iterator, count = iter(rows), 0
+    return write_pieces(copy, batched(rows), sent)
+
+
+def batched(rows: Iterable[bytes]) -> Iterator[tuple[bytes, int]]:
+    """``rows`` joined :data:`LINES` at a time, each piece with how many rows it holds."""
+    iterator = iter(rows)
     while batch := list(islice(iterator, LINES)):
-        copy.write(b"".join(batch))
-        count += len(batch)
+        yield b"".join(batch), len(batch)
+
+
+def write_pieces(
+    copy: Copy,
+    pieces: Iterable[tuple[bytes | memoryview, int]],
+    sent: Callable[[int], None] | None = None,
+) -> int:
+    """Write ``pieces`` (rows joined, and how many) as a whole binary ``COPY`` stream, as
+    :func:`write_binary` writes rows; how many rows."""
+    copy.write(BINARY_HEADER)
+    count = 0
+    for piece, rows in pieces:
+        copy.write(piece)
+        count += rows
         if sent is not None:
             sent(count)
     copy.write(BINARY_TRAILER)

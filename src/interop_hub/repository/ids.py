@@ -35,12 +35,12 @@ class IdMaker:
     ``kind`` is an object kind (``person``, ``section``, ...) or ``membership``.
     """
 
-    __slots__ = ("_prefix",)
+    __slots__ = ("_prefix", "name_prefix")
 
     def __init__(self, cloud_id: uuid.UUID, kind: str) -> None:
-        self._prefix = hashlib.sha1(
-            NAMESPACE.bytes + f"{cloud_id}/{kind}/".encode(), usedforsecurity=False
-        )
+        self.name_prefix = NAMESPACE.bytes + f"{cloud_id}/{kind}/".encode()
+        """What SHA-1 hashes before the source id (UTF-8)."""
+        self._prefix = hashlib.sha1(self.name_prefix, usedforsecurity=False)
 
     def __call__(self, source_id: str) -> uuid.UUID:
         h = self._prefix.copy()

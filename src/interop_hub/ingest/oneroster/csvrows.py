@@ -106,6 +106,10 @@ class Table:
     a :class:`Refused` for one csv refuses), so that rows are numbered by counting."""
     header_line: int = 0
     """The physical line of the header (of a table with :attr:`records`)."""
+    unquoted: tuple[bytes, int, bytes] | None = None
+    """For a table of :meth:`of_unquoted`: the file's bytes, where its first record line
+    starts and the line end (what a reader may take a column at a time instead of
+    :attr:`records`: :mod:`interop_hub.ingest.columnar`)."""
 
     def __init__(self, stream: IO[bytes] | None, file: str) -> None:
         self.bad_at_open = BAD_BYTES_SEEN[0]
@@ -153,6 +157,7 @@ class Table:
         if b"\x00" in data:  # as _NulWatch would have counted it
             BAD_BYTES_SEEN[0] += 1
         table.header_line = header_line
+        table.unquoted = (data, start, line_end)
         table.records = _unquoted_records(data, start, line_end.decode())
         return table
 

@@ -202,12 +202,12 @@ def read_enrollments(
                     continue
             more = ext(extras, f, {}) if extras else None
             if more:
-                data = _membership_data(f[primary_at], f[begin_at], f[end_at], more)
+                data = membership_data(f[primary_at], f[begin_at], f[end_at], more)
             else:
                 key = (f[primary_at], f[begin_at], f[end_at])
                 found = shared.get(key)
                 if found is None:
-                    found = _membership_data(*key, {})
+                    found = membership_data(*key, {})
                     if len(shared) < _SHARED:
                         shared[key] = found
                 data = found
@@ -221,7 +221,8 @@ _SHARED = 10_000
 """At most this many distinct membership data dicts are shared."""
 
 
-def _membership_data(primary: str, begin: str, end: str, ext: dict[str, Any]) -> dict[str, Any]:
+def membership_data(primary: str, begin: str, end: str, ext: dict[str, Any]) -> dict[str, Any]:
+    """A membership's ``data`` from its row's primary, beginDate and endDate, and ``$ext``."""
     return {
         "primary": primary == "true",
         "begin_date": begin or None,

@@ -127,8 +127,11 @@ class RowChecker:
     def error(self, spec: FileSpec, line: int, column: str | None, reason: str, sid: str) -> None:
         self.bundle.errors.append(RowError(spec.file, line, column, reason, sid or None))
 
-    def _checks(self, spec: FileSpec, table: Table) -> tuple[list[_Check], list[_Check]]:
-        """(the status and dateLastModified checks, the checks of the file's own columns)."""
+    def column_checks(self, spec: FileSpec, table: Table) -> tuple[list[_Check], list[_Check]]:
+        """(the status and dateLastModified checks, the checks of the file's own columns):
+        each ``(column, index, accepted values, fix)``, where ``fix`` respells a value not
+        accepted as is, or raises :class:`Fault` (a value it finds good it adds to the
+        accepted, for dates)."""
         header = table.header
         base: list[_Check] = [
             ("status", column(table, "status"), STATUSES, _folding("status", STATUSES)),
@@ -159,7 +162,7 @@ class RowChecker:
         width, error = table.width, self.error
         sid_at, status_at = column(table, "sourcedId"), column(table, "status")
         stamp_at = column(table, "dateLastModified")
-        base, checks = self._checks(spec, table)
+        base, checks = self.column_checks(spec, table)
         required = [table.header.index(c) for c in spec.required]
         # itemgetter of one index returns the value itself, not a 1-tuple: repeat a lone one
         get_required = itemgetter(*required, *required[:1]) if required else None
