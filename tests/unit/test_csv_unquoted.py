@@ -70,11 +70,11 @@ def test_split_at_commas_as_csv_reads_them(
     with field_limit(limit):
         streamed = Table(io.BytesIO(data), "users.csv")
         expected = rows(streamed)
-        body, start = found.after_header()
+        unquoted = found.unquoted_file()
+        body = unquoted.data[unquoted.start :]
+        assert unquoted.lines == (len(body.split(end)) - body.endswith(end) if body else 0)
         with patch.object(csvrows, "_SPLIT_CHUNK", chunk):
-            split = Table.of_unquoted(
-                "users.csv", header, found.header_at + 1, body, start, found.line_end
-            )
+            split = Table.of_unquoted("users.csv", header, found.header_at + 1, unquoted)
             assert split.header == streamed.header
             assert rows(split) == expected
 

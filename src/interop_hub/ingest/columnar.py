@@ -26,7 +26,7 @@ import csv
 import datetime as dt
 import hashlib
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -35,12 +35,17 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from interop_hub.ingest.copy_rows import MEMBERSHIP_COLUMNS, UUID_FIELD, ReferenceFields
-from interop_hub.ingest.normalize import Normalizer, digest_encoding, record_digests
+from interop_hub.ingest.normalize import (
+    DIGEST_DIGITS,
+    DIGEST_PREFIX,
+    Normalizer,
+    digest_encoding,
+    record_digests,
+)
 from interop_hub.ingest.oneroster.mapping import Fault
 from interop_hub.ingest.oneroster.people import Opened, membership_data
 from interop_hub.ingest.oneroster.rows import ext_columns
 from interop_hub.kit.pgcopy import (
-    NULL_BINARY,
     field_count,
     json_binary,
     text_binary,
@@ -88,18 +93,20 @@ def first_memberships(
     if ext_columns(spec, table):
         return None
     parsed = _parse(table)
-    if parsed is None or not _accepted(reader, spec, table, parsed):
+    if parsed is None:
         return None
-    return _pieces(reader, table, parsed, normalizer, now, fields)
+    source_ids: list[str] = parsed.column("sourcedId").to_pylist()
+    if len(set(source_ids)) != len(source_ids) or not _accepted(reader, spec, table, parsed):
+        return None
+    return _pieces(reader, table, parsed, source_ids, normalizer, now, fields)
 
 
 def _parse(table: Table) -> Any:
     """The file's records as columns of text, or None unless each physical line after the
     header is one record of as many fields as the header has."""
     assert table.unquoted is not None
-    data, start, line_end = table.unquoted
-    body = memoryview(data)[start:]
-    lines = data.count(line_end, start) + (0 if data.endswith(line_end) else 1)
+    found = table.unquoted
+    body = memoryview(found.data)[found.start :]
     header = table.header
     try:
         parsed = pacsv.read_csv(
@@ -124,7 +131,7 @@ def _parse(table: Table) -> Any:
         )
     except (pa.ArrowException, ValueError):  # bad bytes, a row of other width, no rows
         return None
-    if parsed.num_rows != lines:
+    if parsed.num_rows != found.lines:
         return None
     return parsed
 
@@ -141,8 +148,6 @@ def _accepted(reader: Reader, spec: FileSpec, table: Table, parsed: Any) -> bool
     for name in ("sourcedId", *spec.required):
         if pc.any(pc.equal(parsed.column(name), "")).as_py():
             return False
-    if pc.count_distinct(parsed.column("sourcedId")).as_py() != parsed.num_rows:
-        return False
     base, checks = reader.checker.column_checks(spec, table)
     for name, at, accepted, fix in (*base, *checks):
         for value in pc.unique(parsed.column(at)).to_pylist():
@@ -161,110 +166,132 @@ def _pieces(
     reader: Reader,
     table: Table,
     parsed: Any,
+    source_ids: list[str],
     normalizer: Normalizer,
     now: dt.datetime,
     fields: ReferenceFields,
 ) -> Iterator[Piece]:
-    """Encode the rows (as :func:`~.copy_rows.membership_encoder` does), a batch at a time."""
+    """Encode the rows (as :func:`~.copy_rows.membership_encoder` does), a batch at a time.
+
+    A row is its id, its source id and the bytes of three distinct values, each made once: its
+    person's (after the timestamps), its section's, and its *tail*'s — the school, role,
+    primary, beginDate and endDate, which few rows do not share (a school's enrollments of one
+    term). Its digest's encoding is made of three such pieces too."""
     ids = normalizer.ids
-    person_id, section_id, org_id = (ids.maker(k).bytes_of for k in ("person", "section", "org"))
-    persons, sections, schools = (
-        _Distinct(parsed.column(name).combine_chunks()) for name in _COLUMNS[:3]
-    )
-    roles = _Distinct(parsed.column("role").combine_chunks())
-    person_fields = persons.of(lambda s: UUID_FIELD + person_id(s))
-    section_fields = sections.of(lambda s: UUID_FIELD + section_id(s))
-    school_fields = schools.of(lambda s: UUID_FIELD + org_id(s) if s else NULL_BINARY)
-    fields.persons.update(zip(persons.values, person_fields.to_pylist(), strict=True))
-    fields.sections.update(zip(sections.values, section_fields.to_pylist(), strict=True))
-    fields.schools.update(zip(schools.values, school_fields.to_pylist(), strict=True))
-    role_fields = roles.of(text_binary)
-    datas = _Distinct(_data_keys(parsed, table))
-    made = [_data(key) for key in datas.values]
-    data_fields = datas.of_each(list(map(json_binary, made)))
-    # a digest encodes [person, section, school, role, data]: its pieces, then joined by ","
-    digested = (
-        persons.of(lambda s: b"[" + orjson.dumps(s)),
-        sections.of(orjson.dumps),
-        schools.of(orjson.dumps),
-        roles.of(orjson.dumps),
-        datas.of_each([digest_encoding(data) + b"]" for data in made]),
-    )
+    person_id, section_id = ids.maker("person").bytes_of, ids.maker("section").bytes_of
+    persons = _Distinct(parsed.column("userSourcedId").combine_chunks())
+    sections = _Distinct(parsed.column("classSourcedId").combine_chunks())
+    tails = _Distinct(_tails(parsed, table))
+    person_fields = [UUID_FIELD + person_id(s) for s in persons.values]
+    section_fields = [UUID_FIELD + section_id(s) for s in sections.values]
+    fields.persons.update(zip(persons.values, person_fields, strict=True))
+    fields.sections.update(zip(sections.values, section_fields, strict=True))
+    tail_fields, tail_digested = _tail_pieces(tails.values, normalizer, fields)
+    stamps = timestamptz_binary(now) * 2
+    # the row: [start, id, head, length, source id, person, section, tail, length, digest]
+    person_parts = persons.each([stamps + f for f in person_fields])
+    section_parts = sections.each(section_fields)
+    tail_parts = tails.each(tail_fields)
+    # a digest encodes [person, section, school, role, data]; these are joined by ","
+    person_digested = persons.each([b"[" + orjson.dumps(s) for s in persons.values])
+    section_digested = sections.each(list(map(orjson.dumps, sections.values)))
+    tail_digested_parts = tails.each(tail_digested)
     start = _scalar(field_count(len(MEMBERSHIP_COLUMNS)) + UUID_FIELD)
     head = _scalar(uuid_binary(normalizer.cloud_id))
-    stamps = _scalar(timestamptz_binary(now) * 2)
+    digest_length = _scalar(_length(len(DIGEST_PREFIX) + DIGEST_DIGITS))
     named = _scalar(normalizer.membership_id.name_prefix)
-    source_ids = parsed.column("sourcedId").combine_chunks()
+    comma = _scalar(b",")
+    encoded_ids = parsed.column("sourcedId").combine_chunks().cast(pa.binary())
+    lengths = _Distinct(pc.binary_length(encoded_ids))
+    length_parts = lengths.each([_length(n) for n in lengths.values])
     taken = reader.skipping.taken.get("enrollments")
     first_line = table.header_line  # the index of the first record's line
     for offset in range(0, parsed.num_rows, BATCH_ROWS):
         count = min(BATCH_ROWS, parsed.num_rows - offset)
-        sids = source_ids.slice(offset, count)
-        sid_list = sids.to_pylist()
-        names = pc.binary_join_element_wise(named, sids.cast(pa.binary()), _EMPTY)
+        sids = encoded_ids.slice(offset, count)
+        names = pc.binary_join_element_wise(named, sids, _EMPTY)
         encodings = pc.binary_join_element_wise(
-            *(d.taken(offset, count) for d in digested), pa.scalar(b",", pa.binary())
+            person_digested.taken(offset, count),
+            section_digested.taken(offset, count),
+            tail_digested_parts.taken(offset, count),
+            comma,
         )
         digests = pa.array(record_digests(encodings.to_pylist()), pa.string())
         joined = pc.binary_join_element_wise(
             start,
             _uuid5(names.to_pylist()),
             head,
-            _text_fields(sids),
-            stamps,
-            person_fields.taken(offset, count),
-            section_fields.taken(offset, count),
-            school_fields.taken(offset, count),
-            role_fields.taken(offset, count),
-            data_fields.taken(offset, count),
-            _text_fields(digests),
+            length_parts.taken(offset, count),
+            sids,
+            person_parts.taken(offset, count),
+            section_parts.taken(offset, count),
+            tail_parts.taken(offset, count),
+            digest_length,
+            digests.cast(pa.binary()),
             _EMPTY,
         )
         reader.bundle.rows_read += count
         if taken is not None:
             at = first_line + offset
             taken.indexes.extend(array.array("q", range(at, at + count)))
-            taken.ids.extend(sid_list)
+            taken.ids.extend(source_ids[offset : offset + count])
         yield _payload(joined), count
 
 
 _EMPTY = pa.scalar(b"", pa.binary())
 _length = struct.Struct("!i").pack
 """A field's length word."""
+_TAIL_COLUMNS = ("schoolSourcedId", "role", "primary", "beginDate", "endDate")
+_SEPARATOR = "\x00"
+"""Joins a row's tail: no value holds it (a file with a NUL byte is read row by row)."""
 
 
 def _scalar(value: bytes) -> Any:
     return pa.scalar(value, pa.binary())
 
 
-def _data_keys(parsed: Any, table: Table) -> Any:
-    """Each row's primary, beginDate and endDate joined (a column the file lacks: empty)."""
+def _tails(parsed: Any, table: Table) -> Any:
+    """Each row's school, role, primary, beginDate and endDate, joined (a column the file
+    lacks: empty)."""
     empty = pc.fill_null(pa.nulls(parsed.num_rows, pa.string()), "")
     parts = [
         parsed.column(name).combine_chunks() if name in table.header else empty
-        for name in _DATA_COLUMNS
+        for name in _TAIL_COLUMNS
     ]
-    return pc.binary_join_element_wise(*parts, _KEY_SEPARATOR)
+    return pc.binary_join_element_wise(*parts, _SEPARATOR)
 
 
-def _data(key: str) -> dict[str, Any]:
-    primary, begin, end = key.split(_KEY_SEPARATOR)
-    return membership_data(primary, begin, end, {})
+def _tail_pieces(
+    tails: list[str], normalizer: Normalizer, fields: ReferenceFields
+) -> tuple[list[bytes], list[bytes]]:
+    """Of each distinct tail, its fields in a row (school, role, data) and its piece of a
+    digest's encoding; ``fields`` gets the schools."""
+    org_id = normalizer.ids.maker("org").bytes_of
+    schools = fields.schools
+    row_pieces: list[bytes] = []
+    digest_pieces: list[bytes] = []
+    for tail in tails:
+        school, role, primary, begin, end = tail.split(_SEPARATOR)
+        school_field = schools.get(school)
+        if school_field is None:
+            school_field = schools[school] = UUID_FIELD + org_id(school)
+        data = membership_data(primary, begin, end, {})
+        row_pieces.append(school_field + text_binary(role) + json_binary(data))
+        digest_pieces.append(
+            b",".join((orjson.dumps(school), orjson.dumps(role), digest_encoding(data) + b"]"))
+        )
+    return row_pieces, digest_pieces
 
 
 class _Distinct:
-    """A column of text by its distinct values: each row's value is ``values[codes[row]]``."""
+    """A column by its distinct values: each row's value is ``values[codes[row]]``."""
 
     def __init__(self, column: Any) -> None:
         encoded = pc.dictionary_encode(column)
         self.codes = encoded.indices
-        self.values: list[str] = encoded.dictionary.to_pylist()
+        self.values: list[Any] = encoded.dictionary.to_pylist()
 
-    def of(self, make: Callable[[str], bytes]) -> _PerRow:
-        """``make(value)`` of each distinct value, per row."""
-        return self.of_each([make(value) for value in self.values])
-
-    def of_each(self, made: Sequence[bytes]) -> _PerRow:
+    def each(self, made: Sequence[bytes]) -> _PerRow:
         """``made[i]`` for each row of the ``i``-th distinct value."""
         return _PerRow(pa.array(made, pa.binary()), self.codes)
 
@@ -277,10 +304,6 @@ class _PerRow:
 
     def taken(self, offset: int, count: int) -> Any:
         return pc.take(self.made, self.codes.slice(offset, count))
-
-    def to_pylist(self) -> list[bytes]:
-        """The bytes of each distinct value."""
-        return self.made.to_pylist()  # type: ignore[no-any-return]
 
 
 _VERSION = bytes((b & 0x0F) | 0x50 for b in range(256))
@@ -302,15 +325,6 @@ def _uuid5(names: list[bytes]) -> Any:
     ids[8::16] = ids[8::16].translate(_VARIANT)
     fixed = pa.Array.from_buffers(pa.binary(16), count, [None, pa.py_buffer(ids)])
     return fixed.cast(pa.binary())
-
-
-def _text_fields(values: Any) -> Any:
-    """Each of ``values`` (text) as a ``text`` field: its length word, then its bytes."""
-    lengths = pc.dictionary_encode(pc.binary_length(values))
-    words = pa.array([_length(n) for n in lengths.dictionary.to_pylist()], pa.binary())
-    return pc.binary_join_element_wise(
-        pc.take(words, lengths.indices), values.cast(pa.binary()), _EMPTY
-    )
 
 
 def _payload(joined: Any) -> memoryview:

@@ -41,6 +41,8 @@ from interop_hub.repository.ids import CachedIds, IdMaker
 DIGEST_PREFIX: Final = "r2"
 """Marks a digest of the source record (version 2, XXH3); legacy digests are 32 hex digits, so
 they never start with ``r``. The column holds 32 characters: the prefix and 120 bits in hex."""
+DIGEST_DIGITS: Final = 30
+"""The hex digits of a record digest after its prefix."""
 PREVIOUS_PREFIX: Final = "r1"
 """Marks a digest of the source record by the version before (BLAKE2b, 15 bytes)."""
 
@@ -164,14 +166,14 @@ def _record_digest(value: Any) -> str:
         encoded = _dumps(value, option=_OPTIONS)
     except TypeError:  # see digest_encoding
         encoded = _dumps(value, option=_ANY_KEYS)
-    return DIGEST_PREFIX + _xxh3_128(encoded)[:30]
+    return DIGEST_PREFIX + _xxh3_128(encoded)[:DIGEST_DIGITS]
 
 
 def record_digests(encodings: Iterable[bytes]) -> list[str]:
     """The record digest of each of ``encodings`` (values as :func:`digest_encoding` encodes
     them): for a caller that assembles many encodings at once (:mod:`.columnar`)."""
-    hexdigest, prefix = _xxh3_128, DIGEST_PREFIX
-    return [prefix + hexdigest(encoded)[:30] for encoded in encodings]
+    hexdigest, prefix, digits = _xxh3_128, DIGEST_PREFIX, DIGEST_DIGITS
+    return [prefix + hexdigest(encoded)[:digits] for encoded in encodings]
 
 
 def _previous_digest(value: Any) -> str:

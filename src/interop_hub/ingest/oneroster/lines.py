@@ -37,6 +37,7 @@ from typing import Final, TypeAlias, overload
 import xxhash
 
 from interop_hub.ingest.oneroster.align import align
+from interop_hub.ingest.oneroster.csvrows import UnquotedFile
 
 Keys: TypeAlias = "array.array[int]"
 """Line keys, 8 bytes each (``"Q"``)."""
@@ -241,6 +242,16 @@ class FileLines:
         """:meth:`whole`, and where the line after the header starts."""
         start = self.lines.start(self.header_at + 1)
         return self.whole(), start
+
+    def unquoted_file(self) -> UnquotedFile:
+        """:meth:`after_header` of a file :attr:`unquoted`, all of whose lines end with
+        :attr:`line_end`."""
+        assert self.unquoted
+        assert self.line_end is not None
+        after = len(self.lines) - self.header_at - 1
+        after -= not self.lines[-1]  # after the last line end: nothing, not a line
+        data, start = self.after_header()
+        return UnquotedFile(data, start, self.line_end, after)
 
     def chosen(self, indexes: list[int]) -> tuple[bytes, Lines, list[int]]:
         """The header, the lines and the indexes of the lines to parse."""

@@ -135,10 +135,8 @@ class Skipping:
         if comparison is None:  # every line
             if lines.unquoted and lines.line_end is not None:  # split at the commas
                 header = lines.lines[lines.header_at]
-                data, start = lines.after_header()
-                return Table.of_unquoted(
-                    spec.file, header, lines.header_at + 1, data, start, lines.line_end
-                )
+                found = lines.unquoted_file()
+                return Table.of_unquoted(spec.file, header, lines.header_at + 1, found)
             # the csv module reads the file as any other
             return Table(io.BytesIO(lines.whole()), spec.file)
         return Table.of_lines(spec.file, *lines.chosen(comparison.changed))
