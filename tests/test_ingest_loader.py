@@ -23,6 +23,7 @@ from interop_hub.ingest import service as ingest
 from interop_hub.ingest.changes import change_set
 from interop_hub.ingest.models import Ingestion, RememberedLines
 from interop_hub.ingest.oneroster import read_bundle
+from interop_hub.ingest.oneroster.bundle import open_source, read_manifest
 from interop_hub.ingest.records import WrittenElsewhere
 from interop_hub.kit import channel
 from interop_hub.kit.db import libpq_url, transaction
@@ -33,6 +34,7 @@ from interop_hub.runtime import Hub
 from tests.test_ingest_deferred import _spoil, delta_bundle, rewrite
 from tests.test_ingest_deferred import outcome as deferred_outcome
 from tests.test_partitions import _analyzed_columns, _new_cloud
+from tests.unit.test_columnar import read as read_enrollments
 
 MEMBERSHIPS = cast(Table, RepoMembership.__table__)
 OBJECTS = cast(Table, RepoObject.__table__)
@@ -62,6 +64,32 @@ def _first_user(bundle: Path) -> str:
     """The user of the first enrollment."""
     with (bundle / "enrollments.csv").open(encoding="utf-8", newline="") as handle:
         return next(csv.DictReader(handle))["userSourcedId"]
+
+
+@pytest.fixture(scope="module")
+def unknown_references(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every row of enrollments.csv good as written, but some refer to users and a class that
+    do not exist: the loader reads it a column at a time, then again once it knows."""
+    out = tmp_path_factory.mktemp("loader") / "unknown"
+    generate_district(out, students=40, seed=7)
+    rewrite(out, "enrollments", lambda rows: _spoil(rows, "userSourcedId", "nobody", 8, 9))
+    rewrite(out, "enrollments", lambda rows: _spoil(rows, "classSourcedId", "no-class", 11))
+    return out
+
+
+@pytest.fixture(scope="module")
+def every_row_good(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("loader") / "good"
+    generate_district(out, students=40, seed=8)
+    return out
+
+
+def read_by_columns(bundle: Path) -> bool:
+    """Whether the loader reads ``bundle``'s enrollments.csv a column at a time
+    (:mod:`interop_hub.ingest.columnar`), as it decides in its own process."""
+    with open_source(bundle, 10**9) as source:
+        version, modes = read_manifest(source)
+    return read_enrollments(bundle, by_columns=True, version=version, modes=modes)[1]
 
 
 @pytest.fixture(scope="module")
@@ -120,18 +148,11 @@ def test_a_loader_gives_the_outcome_of_a_collection_that_reads_every_file_itself
     loaders: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    assert not read_by_columns(district)  # a row of enrollments.csv is rejected as written
+    with_loader, loaded = _with_and_without_loader(
+        own_hub, (district, next_night), loaders, monkeypatch
+    )
     postgresql = own_hub.engine.dialect.name == "postgresql"
-    monkeypatch.setattr(own_hub.settings, "loader_min_enrollments_bytes", 0)
-    loaded = _new_cloud(own_hub, "Loaded")
-    with_loader = [outcome(own_hub, collect(own_hub, loaded, d)) for d in (district, next_night)]
-    assert len(loaders) == (1 if postgresql else 0)  # the first collection only
-
-    monkeypatch.setattr(own_hub.settings, "loader_min_enrollments_bytes", 10**12)
-    itself = _new_cloud(own_hub, "Itself")
-    without = [outcome(own_hub, collect(own_hub, itself, d)) for d in (district, next_night)]
-    assert len(loaders) == (1 if postgresql else 0)
-
-    assert with_loader == without
     initial = with_loader[0]
     reasons = [
         (line, reason) for file, line, reason in initial["errors"] if file == "enrollments.csv"
@@ -167,6 +188,53 @@ def test_a_loader_gives_the_outcome_of_a_collection_that_reads_every_file_itself
                 assert names == [f"{part}_{suffix}" for suffix in suffixes]
                 assert _analyzed_columns(session, loaded, table) > 0
             assert _loadings(own_hub) == []
+
+
+@pytest.mark.parametrize("bundle", ["unknown_references", "every_row_good"])
+def test_a_loader_that_reads_by_columns_gives_the_outcome_of_a_collection_that_reads_every_file(
+    own_hub: Hub,
+    bundle: str,
+    request: pytest.FixtureRequest,
+    loaders: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    district: Path = request.getfixturevalue(bundle)
+    assert read_by_columns(district)
+    nightly = tmp_path / "night2"
+    generate_nightly(district, nightly, seed=6, change_rate=0.05)
+    with_loader, _ = _with_and_without_loader(own_hub, (district, nightly), loaders, monkeypatch)
+    errors = [
+        (line, reason)
+        for file, line, reason in with_loader[0]["errors"]
+        if file == "enrollments.csv"
+    ]
+    if bundle == "unknown_references":
+        assert (10, "refers to unknown user 'nobody'") in errors
+        assert (13, "refers to unknown class 'no-class'") in errors
+    else:
+        assert errors == []
+    assert with_loader[1]["skipped"]
+
+
+def _with_and_without_loader(
+    hub: Hub, bundles: tuple[Path, Path], loaders: list[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[dict[str, Any]], uuid.UUID]:
+    """The outcomes of collecting ``bundles`` into a new cloud, the first with a loader (on
+    PostgreSQL); those of a cloud that read them itself are the same. And the first cloud."""
+    postgresql = hub.engine.dialect.name == "postgresql"
+    before = len(loaders)
+    monkeypatch.setattr(hub.settings, "loader_min_enrollments_bytes", 0)
+    loaded = _new_cloud(hub, "Loaded")
+    with_loader = [outcome(hub, collect(hub, loaded, bundle)) for bundle in bundles]
+    assert len(loaders) - before == (1 if postgresql else 0)  # the first collection only
+
+    monkeypatch.setattr(hub.settings, "loader_min_enrollments_bytes", 10**12)
+    itself = _new_cloud(hub, "Itself")
+    without = [outcome(hub, collect(hub, itself, bundle)) for bundle in bundles]
+    assert len(loaders) - before == (1 if postgresql else 0)
+    assert with_loader == without
+    return with_loader, loaded
 
 
 def _loadings(hub: Hub) -> list[str]:

@@ -67,10 +67,12 @@ BATCH_ROWS = 32_768
 _BLOCK_BYTES = 1 << 22
 """The bytes pyarrow parses at a time."""
 
-_COLUMNS = ("userSourcedId", "classSourcedId", "schoolSourcedId", "role")
-_DATA_COLUMNS = ("primary", "beginDate", "endDate")
-_KEY_SEPARATOR = "|"
-"""Joins a row's primary, beginDate and endDate into one key (checked values: none holds it)."""
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+"""How a column other than ``sourcedId`` is read: its distinct values, and each row's index
+into them (a membership's person, section, school, role and dates repeat from row to row)."""
+
+_TAIL = ("schoolSourcedId", "role", "primary", "beginDate", "endDate")
+"""The columns of a row's *tail* (see :func:`_pieces`)."""
 
 
 def first_memberships(
@@ -92,25 +94,29 @@ def first_memberships(
         return None
     if ext_columns(spec, table):
         return None
-    parsed = _parse(table)
-    if parsed is None:
+    columns = _parse(table)
+    if columns is None:
         return None
-    source_ids: list[str] = parsed.column("sourcedId").to_pylist()
-    if len(set(source_ids)) != len(source_ids) or not _accepted(reader, spec, table, parsed):
+    source_ids: list[str] = columns["sourcedId"].to_pylist()
+    if len(set(source_ids)) != len(source_ids) or not _accepted(reader, spec, table, columns):
         return None
-    return _pieces(reader, table, parsed, source_ids, normalizer, now, fields)
+    # the file's bytes are not read again: let them go (~140 MB for 100,000 students)
+    table.unquoted, table.records = None, iter(())
+    return _pieces(reader, table, columns, source_ids, normalizer, now, fields)
 
 
-def _parse(table: Table) -> Any:
-    """The file's records as columns of text, or None unless each physical line after the
-    header is one record of as many fields as the header has."""
+def _parse(table: Table) -> dict[str, Any] | None:
+    """The file's records by column (``sourcedId`` as text, the others as :data:`_TEXT`), or
+    None unless each physical line after the header is one record of as many fields as the
+    header has, in UTF-8."""
     assert table.unquoted is not None
     found = table.unquoted
-    body = memoryview(found.data)[found.start :]
     header = table.header
+    types = dict.fromkeys(header, _TEXT)
+    types["sourcedId"] = pa.string()
     try:
         parsed = pacsv.read_csv(
-            pa.py_buffer(body),
+            pa.py_buffer(memoryview(found.data)[found.start :]),
             read_options=pacsv.ReadOptions(
                 use_threads=False, block_size=_BLOCK_BYTES, column_names=header
             ),
@@ -122,7 +128,7 @@ def _parse(table: Table) -> Any:
                 ignore_empty_lines=False,  # a blank line is a row of empty fields: refused
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(header, pa.string()),
+                column_types=types,
                 null_values=[],
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
@@ -133,24 +139,30 @@ def _parse(table: Table) -> Any:
         return None
     if parsed.num_rows != found.lines:
         return None
-    return parsed
+    # each block of the file was given its own distinct values: one set for the whole column
+    parsed = parsed.unify_dictionaries()
+    return {name: parsed.column(name).combine_chunks() for name in header}
 
 
-def _accepted(reader: Reader, spec: FileSpec, table: Table, parsed: Any) -> bool:
+def _accepted(reader: Reader, spec: FileSpec, table: Table, columns: dict[str, Any]) -> bool:
     """Whether the row-by-row read accepts every row as written (see
     :meth:`~.oneroster.rows.RowChecker.rows`): each check runs on its column's distinct
     values."""
+    distinct = {
+        name: columns[name].dictionary.to_pylist() for name in table.header if name != "sourcedId"
+    }
     limit = csv.field_size_limit()  # csv refuses a longer field (read row by row: an error)
-    for name in table.header:
-        lengths = pc.binary_length(parsed.column(name))
-        if pc.max(lengths).as_py() > limit:
-            return False
-    for name in ("sourcedId", *spec.required):
-        if pc.any(pc.equal(parsed.column(name), "")).as_py():
-            return False
+    if pc.max(pc.binary_length(columns["sourcedId"])).as_py() > limit:
+        return False
+    if any(len(value) > limit for values in distinct.values() for value in values):
+        return False
+    if pc.any(pc.equal(columns["sourcedId"], "")).as_py():
+        return False
+    if any("" in distinct[name] for name in spec.required):
+        return False
     base, checks = reader.checker.column_checks(spec, table)
     for name, at, accepted, fix in (*base, *checks):
-        for value in pc.unique(parsed.column(at)).to_pylist():
+        for value in distinct[table.header[at]]:
             if name == "status" and value == "tobedeleted":
                 return False  # a row of a bulk file that is not part of its state
             if value and value not in accepted:
@@ -165,7 +177,7 @@ def _accepted(reader: Reader, spec: FileSpec, table: Table, parsed: Any) -> bool
 def _pieces(
     reader: Reader,
     table: Table,
-    parsed: Any,
+    columns: dict[str, Any],
     source_ids: list[str],
     normalizer: Normalizer,
     now: dt.datetime,
@@ -179,35 +191,38 @@ def _pieces(
     term). Its digest's encoding is made of three such pieces too."""
     ids = normalizer.ids
     person_id, section_id = ids.maker("person").bytes_of, ids.maker("section").bytes_of
-    persons = _Distinct(parsed.column("userSourcedId").combine_chunks())
-    sections = _Distinct(parsed.column("classSourcedId").combine_chunks())
-    tails = _Distinct(_tails(parsed, table))
-    person_fields = [UUID_FIELD + person_id(s) for s in persons.values]
-    section_fields = [UUID_FIELD + section_id(s) for s in sections.values]
-    fields.persons.update(zip(persons.values, person_fields, strict=True))
-    fields.sections.update(zip(sections.values, section_fields, strict=True))
-    tail_fields, tail_digested = _tail_pieces(tails.values, normalizer, fields)
+    persons = columns["userSourcedId"].dictionary.to_pylist()
+    sections = columns["classSourcedId"].dictionary.to_pylist()
+    person_fields = [UUID_FIELD + person_id(s) for s in persons]
+    section_fields = [UUID_FIELD + section_id(s) for s in sections]
+    fields.persons.update(zip(persons, person_fields, strict=True))
+    fields.sections.update(zip(sections, section_fields, strict=True))
+    tail_codes, tails = _tails(columns, table)
+    tail_fields, tail_digested = _tail_pieces(tails, normalizer, fields)
     stamps = timestamptz_binary(now) * 2
     # the row: [start, id, head, length, source id, person, section, tail, length, digest]
-    person_parts = persons.each([stamps + f for f in person_fields])
-    section_parts = sections.each(section_fields)
-    tail_parts = tails.each(tail_fields)
-    # a digest encodes [person, section, school, role, data]; these are joined by ","
-    person_digested = persons.each([b"[" + orjson.dumps(s) for s in persons.values])
-    section_digested = sections.each(list(map(orjson.dumps, sections.values)))
-    tail_digested_parts = tails.each(tail_digested)
+    person_codes = columns["userSourcedId"].indices
+    section_codes = columns["classSourcedId"].indices
+    person_parts = _PerRow([stamps + f for f in person_fields], person_codes)
+    section_parts = _PerRow(section_fields, section_codes)
+    tail_parts = _PerRow(tail_fields, tail_codes)
+    # a digest encodes [person, section, school, role, data]: these three, joined by ","
+    person_digested = _PerRow([b"[" + orjson.dumps(s) for s in persons], person_codes)
+    section_digested = _PerRow(list(map(orjson.dumps, sections)), section_codes)
+    tail_digested_parts = _PerRow(tail_digested, tail_codes)
     start = _scalar(field_count(len(MEMBERSHIP_COLUMNS)) + UUID_FIELD)
     head = _scalar(uuid_binary(normalizer.cloud_id))
     digest_length = _scalar(_length(len(DIGEST_PREFIX) + DIGEST_DIGITS))
     named = _scalar(normalizer.membership_id.name_prefix)
     comma = _scalar(b",")
-    encoded_ids = parsed.column("sourcedId").combine_chunks().cast(pa.binary())
-    lengths = _Distinct(pc.binary_length(encoded_ids))
-    length_parts = lengths.each([_length(n) for n in lengths.values])
+    encoded_ids = columns["sourcedId"].cast(pa.binary())
+    lengths = pc.dictionary_encode(pc.binary_length(encoded_ids))
+    length_parts = _PerRow(list(map(_length, lengths.dictionary.to_pylist())), lengths.indices)
     taken = reader.skipping.taken.get("enrollments")
     first_line = table.header_line  # the index of the first record's line
-    for offset in range(0, parsed.num_rows, BATCH_ROWS):
-        count = min(BATCH_ROWS, parsed.num_rows - offset)
+    total = len(source_ids)
+    for offset in range(0, total, BATCH_ROWS):
+        count = min(BATCH_ROWS, total - offset)
         sids = encoded_ids.slice(offset, count)
         names = pc.binary_join_element_wise(named, sids, _EMPTY)
         encodings = pc.binary_join_element_wise(
@@ -241,28 +256,38 @@ def _pieces(
 _EMPTY = pa.scalar(b"", pa.binary())
 _length = struct.Struct("!i").pack
 """A field's length word."""
-_TAIL_COLUMNS = ("schoolSourcedId", "role", "primary", "beginDate", "endDate")
-_SEPARATOR = "\x00"
-"""Joins a row's tail: no value holds it (a file with a NUL byte is read row by row)."""
 
 
 def _scalar(value: bytes) -> Any:
     return pa.scalar(value, pa.binary())
 
 
-def _tails(parsed: Any, table: Table) -> Any:
-    """Each row's school, role, primary, beginDate and endDate, joined (a column the file
-    lacks: empty)."""
-    empty = pc.fill_null(pa.nulls(parsed.num_rows, pa.string()), "")
-    parts = [
-        parsed.column(name).combine_chunks() if name in table.header else empty
-        for name in _TAIL_COLUMNS
-    ]
-    return pc.binary_join_element_wise(*parts, _SEPARATOR)
+def _tails(columns: dict[str, Any], table: Table) -> tuple[Any, list[tuple[str, ...]]]:
+    """Each row's tail, as an index into the distinct tails (a column the file lacks is
+    empty): the indexes of its columns' values combined into one number a row, then encoded."""
+    count = len(columns["sourcedId"])
+    combined = pa.nulls(count, pa.int64()).fill_null(0)
+    valued: list[list[str]] = []
+    for name in _TAIL:
+        if name not in table.header:
+            valued.append([""])
+            continue
+        column = columns[name]
+        valued.append(column.dictionary.to_pylist())
+        combined = pc.add(pc.multiply(combined, len(valued[-1])), column.indices.cast(pa.int64()))
+    encoded = pc.dictionary_encode(combined)
+    tails = []
+    for number in encoded.dictionary.to_pylist():
+        indexes = []
+        for values in reversed(valued):
+            number, index = divmod(number, len(values))
+            indexes.append(values[index])
+        tails.append(tuple(reversed(indexes)))
+    return encoded.indices, tails
 
 
 def _tail_pieces(
-    tails: list[str], normalizer: Normalizer, fields: ReferenceFields
+    tails: list[tuple[str, ...]], normalizer: Normalizer, fields: ReferenceFields
 ) -> tuple[list[bytes], list[bytes]]:
     """Of each distinct tail, its fields in a row (school, role, data) and its piece of a
     digest's encoding; ``fields`` gets the schools."""
@@ -270,8 +295,7 @@ def _tail_pieces(
     schools = fields.schools
     row_pieces: list[bytes] = []
     digest_pieces: list[bytes] = []
-    for tail in tails:
-        school, role, primary, begin, end = tail.split(_SEPARATOR)
+    for school, role, primary, begin, end in tails:
         school_field = schools.get(school)
         if school_field is None:
             school_field = schools[school] = UUID_FIELD + org_id(school)
@@ -283,24 +307,12 @@ def _tail_pieces(
     return row_pieces, digest_pieces
 
 
-class _Distinct:
-    """A column by its distinct values: each row's value is ``values[codes[row]]``."""
-
-    def __init__(self, column: Any) -> None:
-        encoded = pc.dictionary_encode(column)
-        self.codes = encoded.indices
-        self.values: list[Any] = encoded.dictionary.to_pylist()
-
-    def each(self, made: Sequence[bytes]) -> _PerRow:
-        """``made[i]`` for each row of the ``i``-th distinct value."""
-        return _PerRow(pa.array(made, pa.binary()), self.codes)
-
-
 class _PerRow:
-    """Bytes per distinct value, taken per row a batch at a time."""
+    """Bytes per distinct value (``made[i]`` for each row whose code is ``i``), taken per row
+    a batch at a time."""
 
-    def __init__(self, made: Any, codes: Any) -> None:
-        self.made, self.codes = made, codes
+    def __init__(self, made: Sequence[bytes], codes: Any) -> None:
+        self.made, self.codes = pa.array(made, pa.binary()), codes
 
     def taken(self, offset: int, count: int) -> Any:
         return pc.take(self.made, self.codes.slice(offset, count))

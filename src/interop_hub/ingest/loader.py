@@ -13,6 +13,9 @@ partition of ``repo_memberships``
 collection that fails or dies leaves a table that is dropped (by the collection, else by the
 worker: :func:`~interop_hub.repository.partitions.drop_orphans`).
 
+A file whose every row is good as written is read a column at a time
+(:mod:`interop_hub.ingest.columnar`), any other row by row, as the collection would read it.
+
 Whether a row's user, class and school exist is only known once the other process has read orgs,
 classes and users. The loader checks and writes every row meanwhile as if they all existed (the
 references made are those its rows' fields were made for); when the other process sends the ids

@@ -153,9 +153,7 @@ class Table:
         return table
 
     @classmethod
-    def of_unquoted(
-        cls, file: str, header: bytes, header_line: int, found: UnquotedFile
-    ) -> Table:
+    def of_unquoted(cls, file: str, header: bytes, header_line: int, found: UnquotedFile) -> Table:
         """A table of a whole line-safe file in which no byte is a quote: the lines of
         ``found`` under ``header`` (physical line ``header_line``).
 

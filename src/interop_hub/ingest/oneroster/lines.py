@@ -454,7 +454,11 @@ def remember(
     a comparison, also as a :class:`Change` of the lines it compared with)."""
     keys = lines.keys
     if comparison is None:
-        return Remembered(lines.context, pack_keys(map(keys.__getitem__, indexes)), list(ids))
+        if indexes and indexes[-1] - indexes[0] + 1 == len(indexes):  # one stretch of lines
+            kept = keys[indexes[0] : indexes[-1] + 1]
+        else:
+            kept = array.array("Q", map(keys.__getitem__, indexes))
+        return Remembered(lines.context, pack_keys(kept), list(ids))
     stretches = array.array("q")
     added = array.array("Q")
     taken = 0
