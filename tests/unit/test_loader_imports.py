@@ -1,5 +1,7 @@
 """The memberships' loader process runs without SQLAlchemy (:mod:`interop_hub.kit.pgcopy`):
-importing it was most of that process's start, on a core the collection needs."""
+importing it was most of that process's start, on a core the collection needs. And only that
+process imports pyarrow (:mod:`interop_hub.ingest.columnar`): not the API, the worker or a
+collection."""
 
 from __future__ import annotations
 
@@ -14,3 +16,12 @@ def test_the_loader_process_imports_no_sqlalchemy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['psycopg']"
+
+
+def test_only_the_loader_imports_pyarrow() -> None:
+    code = (
+        "import sys, interop_hub.app, interop_hub.worker, interop_hub.ingest.service; "
+        "print('pyarrow' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

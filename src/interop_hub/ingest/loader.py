@@ -52,7 +52,6 @@ from typing import Any, TypeVar, cast
 import psycopg
 from psycopg import sql
 
-from interop_hub.ingest import columnar
 from interop_hub.ingest.copy_rows import (
     MEMBERSHIP_COLUMNS,
     ReferenceFields,
@@ -156,35 +155,19 @@ class _Reading(Reader):
         """The ``COPY`` rows of the memberships read, in pieces (rows joined, how many): a
         column at a time if the file allows it (:mod:`interop_hub.ingest.columnar`), else
         row by row."""
+        # here, not at the top: the collection's process imports this module too, for LoadJob,
+        # and need not import pyarrow (~40 MB, 0.2 s)
+        from interop_hub.ingest import columnar
+
         with open_source(Path(self.job.path), self.job.max_bytes) as source:
             opened = self._open(source)
             stamp = self.job.stamp
-            by_columns = columnar.first_memberships(self, opened, normalizer, stamp, fields)
-            if by_columns is not None:
-                yield from by_columns
-            else:
-                encode = membership_encoder(normalizer, stamp, fields)
-                digest = membership_values_digest
-
-                def row(
-                    sid: str,
-                    person: str,
-                    section: str,
-                    school: str | None,
-                    role: str,
-                    data: dict[str, Any],
-                ) -> bytes:
-                    return encode(
-                        sid,
-                        person,
-                        section,
-                        school,
-                        role,
-                        data,
-                        digest(person, section, school, role, data),
-                    )
-
-                yield from batched(people.read_enrollments(self, opened, row))
+            found: Iterator[tuple[bytes | memoryview, int]] | None
+            found = columnar.first_memberships(self, opened, normalizer, stamp, fields)
+            if found is None:
+                row = _row_maker(normalizer, stamp, fields)
+                found = batched(people.read_enrollments(self, opened, row))
+            yield from found
         self._finish()
 
     def _open(self, source: Source) -> people.Opened:
@@ -197,6 +180,24 @@ class _Reading(Reader):
 
     def exists(self, kind: Kind, sid: str) -> bool:
         return self.resolving is None or sid in self.resolving[kind]
+
+
+def _row_maker(
+    normalizer: Normalizer, stamp: dt.datetime, fields: ReferenceFields
+) -> Callable[[str, str, str, str | None, str, dict[str, Any]], bytes]:
+    """What makes a membership's ``COPY`` row of the values
+    :func:`~.people.read_enrollments` reads (its digest made here)."""
+    encode = membership_encoder(normalizer, stamp, fields)
+    digest = membership_values_digest
+
+    def row(
+        sid: str, person: str, section: str, school: str | None, role: str, data: dict[str, Any]
+    ) -> bytes:
+        return encode(
+            sid, person, section, school, role, data, digest(person, section, school, role, data)
+        )
+
+    return row
 
 
 def _load(job: LoadJob, conn: Channel) -> None:
