@@ -244,3 +244,16 @@ def test_a_file_with_a_quote_or_an_extension_column_is_read_row_by_row(tmp_path:
         outcome, taken = read(folder, by_columns=True)
         assert not taken
         assert outcome.rows_read == 1
+
+
+@pytest.mark.parametrize("bad", [b"u\xff3", b"u\x003"], ids=["not UTF-8", "a NUL"])
+def test_a_file_with_bad_bytes_in_a_row_of_the_right_width_is_read_row_by_row(
+    tmp_path: Path, bad: bytes
+) -> None:
+    header = [*REQUIRED, "primary"]
+    rows = [[f"e{n}", "c1", "s1", f"u{n}", "student", "true"] for n in range(6)]
+    folder = write(tmp_path, enrollments(header, rows).replace(b",u3,", b"," + bad + b","))
+    by_columns, taken = read(folder, by_columns=True)
+    assert not taken
+    assert by_columns == read(folder, by_columns=False)[0]
+    assert [error.line for error in by_columns.errors] == [5]
