@@ -158,7 +158,7 @@ def _accepted(reader: Reader, spec: FileSpec, table: Table, columns: dict[str, A
         return False
     if pc.any(pc.equal(columns["sourcedId"], "")).as_py():
         return False
-    if any("" in distinct[name] for name in spec.required):
+    if any("" in distinct.get(name, ()) for name in spec.required):  # sourcedId: above
         return False
     base, checks = reader.checker.column_checks(spec, table)
     for name, at, accepted, fix in (*base, *checks):
