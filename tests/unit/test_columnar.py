@@ -5,11 +5,8 @@ as written."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ from interop_hub.ingest.copy_rows import ReferenceFields
 from interop_hub.ingest.loader import LoadJob, _Reading
 from interop_hub.ingest.normalize import Normalizer
 from interop_hub.ingest.records import Mode
+from tests.unit.test_csv_unquoted import field_limit
 
 FILES = (
     *("orgs", "academicSessions", "courses", "classes", "users", "enrollments"),
@@ -128,15 +126,6 @@ def write(folder: Path, text: bytes) -> Path:
 def enrollments(header: list[str], rows: list[list[str]], end: bytes = b"\n") -> bytes:
     lines = [",".join(header), *(",".join(row) for row in rows)]
     return end.join(line.encode() for line in lines) + end
-
-
-@contextmanager
-def field_limit(limit: int) -> Iterator[None]:
-    before = csv.field_size_limit(limit)
-    try:
-        yield
-    finally:
-        csv.field_size_limit(before)
 
 
 @st.composite

@@ -9,19 +9,18 @@ import subprocess
 import sys
 
 
-def test_the_loader_process_imports_no_sqlalchemy() -> None:
-    code = (
-        "import sys, interop_hub.ingest.loader; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'psycopg'}))"
-    )
+def _printed(imports: str, expression: str) -> str:
+    """What a new interpreter prints of ``expression`` after importing ``imports``."""
+    code = f"import sys, {imports}; print({expression})"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "['psycopg']"
+    return done.stdout.strip()
+
+
+def test_the_loader_process_imports_no_sqlalchemy() -> None:
+    found = "sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'psycopg'})"
+    assert _printed("interop_hub.ingest.loader", found) == "['psycopg']"
 
 
 def test_only_the_loader_imports_pyarrow() -> None:
-    code = (
-        "import sys, interop_hub.app, interop_hub.worker, interop_hub.ingest.service; "
-        "print('pyarrow' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
+    imports = "interop_hub.app, interop_hub.worker, interop_hub.ingest.service"
+    assert _printed(imports, "'pyarrow' in sys.modules") == "False"
