@@ -246,3 +246,17 @@ def test_a_file_with_bad_bytes_in_a_row_of_the_right_width_is_read_row_by_row(
     assert not taken
     assert by_columns == read(folder, by_columns=False)[0]
     assert [error.line for error in by_columns.errors] == [5]
+
+
+def test_a_file_with_more_distinct_tails_than_fit_in_64_bits_is_read_row_by_row(
+    tmp_path: Path,
+) -> None:
+    header = [*REQUIRED, "primary"]
+    rows = [[f"e{n}", "c1", f"s{n % 2}", f"u{n}", "student", "true"] for n in range(6)]
+    folder = write(tmp_path, enrollments(header, rows))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar, "_TAILS", 1)  # 2 schools × 1 role × 1 primary flag
+        by_columns, taken = read(folder, by_columns=True)
+    assert not taken
+    assert by_columns == read(folder, by_columns=False)[0]
+    assert read(folder, by_columns=True)[1]  # as it is

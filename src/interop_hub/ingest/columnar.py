@@ -25,6 +25,7 @@ import array
 import csv
 import datetime as dt
 import hashlib
+import math
 import struct
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,9 @@ into them (a membership's person, section, school, role and dates repeat from ro
 
 _TAIL = ("schoolSourcedId", "role", "primary", "beginDate", "endDate")
 """The columns of a row's *tail* (see :func:`_pieces`)."""
+_TAILS = 2**63
+"""At most this many tails may be told apart: the product of their columns' counts of distinct
+values (a school, role, primary flag and two dates a row: far fewer in any export)."""
 
 
 def first_memberships(
@@ -97,6 +101,8 @@ def first_memberships(
     columns = _parse(table)
     if columns is None:
         return None
+    if math.prod(len(columns[name].dictionary) for name in _TAIL if name in columns) > _TAILS:
+        return None  # the tails' numbers (:func:`_tails`) would not fit in 64 bits
     source_ids: list[str] = columns["sourcedId"].to_pylist()
     if len(set(source_ids)) != len(source_ids) or not _accepted(reader, spec, table, columns):
         return None
