@@ -49,6 +49,8 @@ def test_membership_ids_equal_uuid5(cloud: uuid.UUID, source_id: str) -> None:
     assert ids.membership_id(cloud, source_id) == expected == membership_id(cloud, source_id)
     assert ids.IdMaker(cloud, "membership")(source_id) == expected
     assert ids.IdMaker(cloud, "membership").bytes_of(source_id) == expected.bytes
+    named = ids.IdMaker(cloud, "membership").name_prefix + source_id.encode()
+    assert ids.packed_ids([named, named]) == expected.bytes * 2
 
 
 def test_a_maker_is_reusable_and_the_cache_returns_the_same_object() -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import array
 import csv
 import datetime as dt
-import hashlib
 import math
 import struct
 from collections.abc import Iterator, Sequence
@@ -53,6 +52,7 @@ from interop_hub.kit.pgcopy import (
     timestamptz_binary,
     uuid_binary,
 )
+from interop_hub.repository.ids import packed_ids
 
 if TYPE_CHECKING:
     from interop_hub.ingest.oneroster.csvrows import Table
@@ -324,24 +324,11 @@ class _PerRow:
         return pc.take(self.made, self.codes.slice(offset, count))
 
 
-_VERSION = bytes((b & 0x0F) | 0x50 for b in range(256))
-_VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
-"""Byte 6 and byte 8 of a version 5 UUID from those of its SHA-1 (RFC 4122)."""
-
-
 def _uuid5(names: list[bytes]) -> Any:
-    """The UUID of each name (namespace and name), as bytes: what
-    :meth:`~interop_hub.repository.ids.IdMaker.bytes_of` makes of each, the version and
-    variant bits set on all at once (the hashes still take a call each)."""
-    sha1 = hashlib.sha1
-    hashes = b"".join([sha1(name, usedforsecurity=False).digest() for name in names])
-    count = len(names)
-    ids = bytearray(16 * count)
-    for at in range(16):  # the first 16 bytes of each 20-byte hash
-        ids[at::16] = hashes[at::20]
-    ids[6::16] = ids[6::16].translate(_VERSION)
-    ids[8::16] = ids[8::16].translate(_VARIANT)
-    fixed = pa.Array.from_buffers(pa.binary(16), count, [None, pa.py_buffer(ids)])
+    """The UUIDs of ``names`` (:func:`~interop_hub.repository.ids.packed_ids`), a column."""
+    fixed = pa.Array.from_buffers(
+        pa.binary(16), len(names), [None, pa.py_buffer(packed_ids(names))]
+    )
     return fixed.cast(pa.binary())
 
 
