@@ -13,6 +13,7 @@ the PostgreSQL tests are skipped locally and fail under ``CI=true``, as in ``con
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
@@ -237,3 +238,68 @@ def test_percentile_is_nearest_rank() -> None:
     assert bench.percentile(values, 0.50) == 50.0
     assert bench.percentile(values, 0.99) == 99.0
     assert bench.percentile([7.0], 0.99) == 7.0
+
+
+def _timed(label: str, run: int, seconds: float, rss_mb: int) -> bench.CollectionResult:
+    """A PostgreSQL collection's result with only what the figures read of it."""
+    return bench.CollectionResult(
+        backend="postgresql",
+        label=label,
+        state="success",
+        message=None,
+        seconds=seconds,
+        setup_seconds=0.0,
+        read_seconds=seconds / 2,
+        apply_seconds=seconds / 2,
+        phases={"reading": seconds / 2},
+        source_digest="digest",
+        cpu_seconds=seconds,
+        peak_rss_bytes=rss_mb * 1_000_000,
+        baseline_rss_bytes=0,
+        rows_read=1,
+        rows_rejected=0,
+        added=1,
+        updated=0,
+        deleted=0,
+        run=run,
+    )
+
+
+def test_collections_run_more_than_once_are_judged_by_their_median() -> None:
+    """Three pairs of runs: each target is judged on the median run, not on the first, the
+    best or the worst; peak memory on the largest; every run's seconds are listed."""
+    collections = [
+        _timed("initial", 1, 11.0, 700),  # the first run, slow: a miss alone
+        _timed("nightly", 1, 3.0, 600),
+        _timed("initial", 2, 8.0, 1_600),  # over the memory target
+        _timed("nightly", 2, 4.4, 600),  # a miss alone
+        _timed("initial", 3, 9.0, 700),
+        _timed("nightly", 3, 3.8, 600),
+    ]
+    report = bench.Report(
+        students=STUDENTS,
+        seed=SEED,
+        bundle={"users.csv": 1},
+        bundle_bytes=1,
+        floor=bench.FloorResult(seconds=2.0, rows=1, bytes=1, files=1, runs=[2.0, 1.9, 2.5]),
+        collections=collections,
+        paging=None,
+        latency=None,
+        server={},
+    )
+    found = {figure.name: figure for figure in bench.figures(report)}
+    initial = found["postgresql initial collection (median of 3)"]
+    assert (initial.value, initial.ratio, initial.passed) == (9.0, 4.5, True)
+    nightly = found["postgresql nightly collection (median of 3)"]
+    assert (nightly.value, nightly.ratio, nightly.passed) == (3.8, 1.9, True)
+    memory = found["postgresql initial peak RSS (with its helper's), the largest of 3"]
+    assert (memory.value, memory.passed) == (1.6, False)
+
+    table = bench.render_table(report)
+    assert "postgresql initial, each run: 11.00 s, 8.00 s, 9.00 s (median 9.00 s)" in table
+    assert "postgresql nightly (run 2) phases: reading 2.20 s" in table
+
+    alone = dataclasses.replace(report, collections=collections[:2])
+    found = {figure.name: figure for figure in bench.figures(alone)}
+    assert found["postgresql initial collection"].passed is False  # 11 s: 5.5× the floor
+    assert "run 1" not in bench.render_table(alone)
