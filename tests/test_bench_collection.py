@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from bench import bench_collection as bench
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from interop_hub.kit.db import transaction
 from interop_hub.repository.models import RepoObject
@@ -173,6 +173,10 @@ def test_postgresql_collections_paging_and_latency(
         as_collected = bench.page_all_students(base_url, token, page_size=60)
         assert bench.analyze_database(pg_database) > 0
         paging = bench.page_all_students(base_url, token, page_size=60)
+        # As after a restart of PostgreSQL: every connection the server pooled is gone. Its
+        # pages, read with no ping first, are read again on new connections.
+        assert _terminate_others(pg_database) > 0
+        assert bench.page_all_students(base_url, token, page_size=60).cursors == paging.cursors
         latency = bench.measure_latency(
             base_url, token, paging.cursors, clients=4, requests=24, max_seconds=20
         )
@@ -231,6 +235,18 @@ def test_postgresql_collections_paging_and_latency(
     assert report.to_json()["paging_as_collected"]["records"] == students
     assert "cursors" not in report.to_json()["whole_paging"]
     assert report.to_json()["whole_latency"]["client_cpu_ms"] > 0
+
+
+def _terminate_others(url: str) -> int:
+    """End every other connection to the database of ``url``; how many there were."""
+    database = make_url(url).database
+    with psycopg.connect(bench.conninfo(POSTGRES_ADMIN_URL), autocommit=True) as conn:
+        ended = conn.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchone()
+    return int(ended[0]) if ended else 0
 
 
 def test_percentile_is_nearest_rank() -> None:

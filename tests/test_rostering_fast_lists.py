@@ -13,18 +13,20 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from interop_hub.clouds.models import Actor
-from interop_hub.kit.db import make_sessionmaker, transaction, write_transaction
+from interop_hub.kit.crypto import Keyring
+from interop_hub.kit.db import make_sessionmaker, read_again_once, transaction, write_transaction
 from interop_hub.kit.paging import PageRequest, decode_cursor
+from interop_hub.kit.settings import Settings
 from interop_hub.platform import service as platform
 from interop_hub.platform.schemas import AccountCreate
 from interop_hub.rostering import queries
 from interop_hub.rostering import service as rostering
-from interop_hub.rostering.routes import read_session
 from interop_hub.runtime import Hub
-from tests.conftest import Database
+from tests.conftest import TEST_SECRET, Database
 from tests.factories import bearer, token
 from tests.test_rostering_projections import plain
 from tests.test_rostering_stored import LISTS, District, as_json, district, reader
@@ -111,15 +113,76 @@ def test_the_access_log_names_the_actor(
 
 
 def test_a_page_reads_without_begin_and_commit_on_postgresql(database: Database) -> None:
-    """On PostgreSQL each of a page's statements runs on its own (READ COMMITTED reads a
-    snapshot per statement anyway); the connection goes back to the pool as it came."""
-    sessions = make_sessionmaker(database.engine)
-    with read_session(sessions) as session:
-        autocommit = autocommits(session.connection())
-        assert session.execute(select(1)).scalar() == 1
-    assert autocommit is (database.backend == "postgresql")
+    """On PostgreSQL the pages' sessions run each statement on its own (READ COMMITTED reads a
+    snapshot per statement anyway), on an engine of their own: the hub's other connections
+    keep their transactions. On SQLite the pages read through the hub's sessions."""
+    hub = hub_on(database)
+    try:
+        with hub.read_sessions() as session:
+            autocommit = autocommits(session.connection())
+            assert session.execute(select(1)).scalar() == 1
+        assert autocommit is (database.backend == "postgresql")
+        assert (hub.read_sessions is hub.sessions) is (database.backend == "sqlite")
+        with hub.sessions() as session:
+            assert not autocommits(session.connection())
+    finally:
+        dispose_reads(hub)
+
+
+def test_a_read_whose_connection_the_server_closed_runs_again_once(database: Database) -> None:
+    """The read engine pings no connection before use: one a restart of PostgreSQL broke fails
+    its first statement, and the read runs again on a new connection. Any other failure, or a
+    second broken connection, is the caller's."""
+    if database.backend != "postgresql":
+        pytest.skip("SQLite's pages read through the hub's sessions (nothing to break)")
+    hub = hub_on(database)
+    attempts: list[int] = []
+
+    def backend_pid() -> int:
+        with hub.read_sessions() as session:
+            attempts.append(1)
+            pid: int = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            return pid
+
+    try:
+        first = backend_pid()
+        terminate(database, first)  # back in the pool, and gone on the server
+        second = read_again_once(backend_pid)
+        assert second != first
+        assert len(attempts) == 3  # the broken connection's attempt, then the new one's
+
+        def bad() -> None:
+            attempts.append(1)
+            with hub.read_sessions() as session:
+                session.execute(text("SELECT * FROM no_such_table"))
+
+        attempts.clear()
+        with pytest.raises(DBAPIError) as failed:
+            read_again_once(bad)
+        assert not failed.value.connection_invalidated
+        assert len(attempts) == 1
+    finally:
+        dispose_reads(hub)
+
+
+def hub_on(database: Database) -> Hub:
+    """A hub whose sessions are the database's own engine's (as in production)."""
+    settings = Settings(database_url="sqlite://", secret_key=TEST_SECRET)
+    keyring = Keyring.from_secret(TEST_SECRET)
+    return Hub(settings, keyring, database.engine, make_sessionmaker(database.engine))
+
+
+def dispose_reads(hub: Hub) -> None:
+    """Close the read engine's connections (the database's engine is shared by other tests)."""
+    bind = hub.read_sessions.kw.get("bind")
+    if hub.read_sessions is not hub.sessions and isinstance(bind, Engine):
+        bind.dispose()
+
+
+def terminate(database: Database, pid: int) -> None:
     with database.engine.connect() as connection:
-        assert not autocommits(connection)
+        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        connection.commit()
 
 
 def autocommits(connection: Connection) -> bool:

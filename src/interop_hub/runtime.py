@@ -7,6 +7,7 @@ may swap the clock.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -14,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from interop_hub.kit.crypto import Keyring
-from interop_hub.kit.db import create_db_engine, make_sessionmaker, utcnow
+from interop_hub.kit.db import create_db_engine, create_read_engine, make_sessionmaker, utcnow
 from interop_hub.kit.settings import Settings, get_settings
 
 Clock = Callable[[], dt.datetime]
@@ -27,9 +28,37 @@ class Hub:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock = field(default=utcnow)
+    _reads: sessionmaker[Session] | None = field(default=None, init=False, repr=False)
+    _reads_made: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def now(self) -> dt.datetime:
         return self.clock()
+
+    @property
+    def read_sessions(self) -> sessionmaker[Session]:
+        """Sessions for reads of one statement at a time that need no transaction (the pages
+        of the rostering lists). When ``sessions`` are bound to a PostgreSQL engine, they come
+        from an engine of their own (:func:`~interop_hub.kit.db.create_read_engine`: every
+        statement on its own), made on first use, so that only a process that serves such
+        pages connects it; otherwise (SQLite, where a transaction is what makes statements
+        read one snapshot, or sessions bound to one connection, as in tests) they are
+        ``sessions``."""
+        with self._reads_made:
+            if self._reads is None:
+                bind = self.sessions.kw.get("bind")
+                if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+                    self._reads = make_sessionmaker(create_read_engine(bind))
+                else:
+                    self._reads = self.sessions
+            return self._reads
+
+    def dispose(self) -> None:
+        """Close the pooled connections of the hub's engines (the read engine, if made)."""
+        self.engine.dispose()
+        reads = self._reads
+        bind = reads.kw.get("bind") if reads is not None and reads is not self.sessions else None
+        if isinstance(bind, Engine):
+            bind.dispose()
 
 
 def build_hub(settings: Settings | None = None) -> Hub:

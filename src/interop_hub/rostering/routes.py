@@ -10,16 +10,14 @@ joined by PostgreSQL (:func:`service.list_json`); ``response_model`` still docum
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
 import anyio
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from interop_hub.auth.dependencies import (
     PrincipalDep,
@@ -28,6 +26,7 @@ from interop_hub.auth.dependencies import (
     get_principal,
     hub_of,
 )
+from interop_hub.kit.db import read_again_once
 from interop_hub.kit.envelope import ERROR_RESPONSES, DataEnvelope, ListEnvelope
 from interop_hub.kit.paging import Page, PageRequest, page_request_from, paging_params, plain_paging
 from interop_hub.rostering import service
@@ -253,21 +252,6 @@ def _fast_list(kind: str, subtype: str | None) -> Callable[[Request], Any]:
     return fast
 
 
-@contextmanager
-def read_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """A session for a page, which only reads: on PostgreSQL each statement runs on its own
-    (autocommit), which saves the round trips of ``BEGIN`` and ``COMMIT``. Under PostgreSQL's
-    READ COMMITTED, the hub's isolation, every statement of a transaction reads its own snapshot
-    anyway, and a page's objects and renderings are one statement. SQLite keeps its
-    transaction (there, it is what makes the statements read one snapshot), and so does a
-    session bound to a connection already in one (the tests' sessions)."""
-    with sessions() as session:
-        bind = session.get_bind()
-        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        yield session
-
-
 def _serve_list(
     request: Request,
     kind: str,
@@ -276,17 +260,25 @@ def _serve_list(
     page_size: int | None,
     cursor: str | None,
 ) -> Response:
+    """A page of a whole-cloud list, read through the hub's read sessions (on PostgreSQL each
+    statement on its own: a page's objects and renderings are one statement, and under READ
+    COMMITTED every statement reads its own snapshot anyway), read again once should its
+    connection turn out broken (:func:`~interop_hub.kit.db.read_again_once`)."""
     hub = hub_of(request)
-    with read_session(hub.sessions) as session:
-        claims = bearer_claims(request, hub)
-        if claims is not None and claims.kind == "actor":
-            principal, reader = service.actor_reader(session, claims)
-            request.state.principal = principal  # as get_principal leaves it
-        else:
-            reader = service.reader_of(session, get_principal(request, session, hub))
-        maximum = request.app.state.max_page_size
-        paging = page_request_from(request, page, page_size, cursor, maximum)
-        return _whole_list(session, reader, paging, kind, subtype)
+
+    def read() -> Response:
+        with hub.read_sessions() as session:
+            claims = bearer_claims(request, hub)
+            if claims is not None and claims.kind == "actor":
+                principal, reader = service.actor_reader(session, claims)
+                request.state.principal = principal  # as get_principal leaves it
+            else:
+                reader = service.reader_of(session, get_principal(request, session, hub))
+            maximum = request.app.state.max_page_size
+            paging = page_request_from(request, page, page_size, cursor, maximum)
+            return _whole_list(session, reader, paging, kind, subtype)
+
+    return read_again_once(read)
 
 
 for _endpoint, _kind, _subtype in (

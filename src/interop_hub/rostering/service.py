@@ -164,7 +164,8 @@ def reader_of(session: Session, principal: Principal) -> Reader:
 def actor_reader(session: Session, claims: TokenClaims) -> tuple[Principal, Reader]:
     """The principal of an actor's token and what it reads: :func:`principal_for_claims`
     then :func:`reader_of`, in one round trip (every page of a driver runs it)."""
-    row = session.execute(_ACTOR_READER, {"actor": claims.ident}).first()
+    # Core execution: the ORM's handling of a statement of plain columns is of no use here
+    row = session.connection().execute(_ACTOR_READER, {"actor": claims.ident}).first()
     principal = actor_principal(claims, row)
     cloud_id = _actor_cloud(principal)
     if row is None or principal.tenant_id is None:
