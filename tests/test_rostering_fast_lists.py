@@ -161,12 +161,25 @@ def test_a_read_whose_connection_the_server_closed_runs_again_once(database: Dat
             read_again_once(bad)
         assert not failed.value.connection_invalidated
         assert len(attempts) == 1
+
+        def broken_each_time() -> None:
+            attempts.append(1)
+            with hub.read_sessions() as session:
+                terminate(database, session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                session.execute(select(1))
+
+        attempts.clear()
+        with pytest.raises(DBAPIError) as broken:
+            read_again_once(broken_each_time)
+        assert broken.value.connection_invalidated
+        assert len(attempts) == 2
     finally:
         dispose_reads(hub)
 
 
 def hub_on(database: Database) -> Hub:
-    """A hub whose sessions are the database's own engine's (as in production)."""
+    """A hub whose sessions are the database's own engine's, as in production (its settings
+    are not read here)."""
     settings = Settings(database_url="sqlite://", secret_key=TEST_SECRET)
     keyring = Keyring.from_secret(TEST_SECRET)
     return Hub(settings, keyring, database.engine, make_sessionmaker(database.engine))

@@ -52,14 +52,6 @@ class Hub:
                     self._reads = self.sessions
             return self._reads
 
-    def dispose(self) -> None:
-        """Close the pooled connections of the hub's engines (the read engine, if made)."""
-        self.engine.dispose()
-        reads = self._reads
-        bind = reads.kw.get("bind") if reads is not None and reads is not self.sessions else None
-        if isinstance(bind, Engine):
-            bind.dispose()
-
 
 def build_hub(settings: Settings | None = None) -> Hub:
     settings = settings or get_settings()
