@@ -1129,7 +1129,7 @@ def run_benchmark(options: Options, say: Any = print) -> Report:
     try:
         # Each pair into a fresh database; the first is kept for paging and latency, the others
         # are dropped once measured (a collected district takes ~0.5 GB of disk).
-        pg_url, cloud = "", uuid.UUID(int=0)
+        kept: tuple[str, uuid.UUID] | None = None
         for run in range(1, options.collection_runs + 1):
             name = new_database_name("pg")
             create_database(admin, name)
@@ -1145,11 +1145,13 @@ def run_benchmark(options: Options, say: Any = print) -> Report:
                 loaded(f"postgresql {label}{of}")
                 say(f"  {_collection_line(result)}")
                 say(f"  {_rendered_line(result)}")
-            if run == 1:
-                pg_url, cloud = url, collected
+            if kept is None:
+                kept = url, collected
             else:
                 drop_database(admin, name)
                 created.remove(name)
+        assert kept is not None  # at least one run (checked above)
+        pg_url, cloud = kept
 
         say("paging: uvicorn on loopback, an installed tenant's token ...")
         (client_id, client_secret), whole = install_readers(pg_url, data_dir, cloud)
